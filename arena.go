@@ -1,0 +1,127 @@
+package minikv
+
+// The arena holds every live record of the index in large byte chunks, so
+// that a million keys are a few hundred heap objects without pointers
+// instead of millions of small ones: the garbage collector neither scans nor
+// counts them one by one.
+//
+// A record is written once and never changed: an overwrite appends a new
+// record. A reference (ref) to a record packs the chunk number and the
+// offset in the chunk:
+//
+//	 63        40 39                20 19               0
+//	+------------+-------------------+------------------+
+//	|  (unused)  |  chunk (20 bits)  | offset (20 bits) |
+//	+------------+-------------------+------------------+
+//
+// A record larger than largeRecord gets a chunk of its own, at offset 0.
+// Chunks are only ever dropped from the table, never reused in place, so an
+// iterator that holds an old table keeps reading valid records; the garbage
+// collector frees a dropped chunk once the last such reader is gone.
+
+const (
+	chunkShift  = 20
+	chunkSize   = 1 << chunkShift
+	offsetMask  = chunkSize - 1
+	maxChunks   = 1 << 20
+	largeRecord = chunkSize / 4
+	refBits     = 40
+	refMask     = 1<<refBits - 1
+)
+
+type arena struct {
+	// chunks is copied before any element is replaced (chunks only grow in
+	// place), so a copy of the slice header is a stable view for readers.
+	chunks [][]byte
+	used   []int32 // bytes written per chunk
+	live   []int64 // bytes of live records per chunk
+	free   []uint32
+	cur    int   // active chunk, -1 before the first allocation
+	total  int64 // bytes held by all chunks
+	dead   int64 // bytes of dead records
+}
+
+func newArena() *arena { return &arena{cur: -1} }
+
+// alloc reserves n bytes for a new live record and returns its ref and the
+// bytes to fill.
+func (a *arena) alloc(n int) (uint64, []byte) {
+	if n > largeRecord {
+		id := a.newChunk(n)
+		a.used[id] = int32(min(n, 1<<31-1))
+		a.live[id] += int64(n)
+		return uint64(id) << chunkShift, a.chunks[id]
+	}
+	if a.cur < 0 || int(a.used[a.cur])+n > chunkSize {
+		a.cur = a.newChunk(chunkSize)
+	}
+	id := a.cur
+	off := int(a.used[id])
+	a.used[id] += int32(n)
+	a.live[id] += int64(n)
+	return uint64(id)<<chunkShift | uint64(off), a.chunks[id][off : off+n : off+n]
+}
+
+// newChunk adds a chunk of size bytes and returns its number.
+func (a *arena) newChunk(size int) int {
+	buf := make([]byte, size)
+	a.total += int64(size)
+	if n := len(a.free); n > 0 {
+		id := int(a.free[n-1])
+		a.free = a.free[:n-1]
+		a.chunks = append([][]byte(nil), a.chunks...)
+		a.chunks[id] = buf
+		a.used[id], a.live[id] = 0, 0
+		return id
+	}
+	if len(a.chunks) >= maxChunks {
+		panic("minikv: arena chunk table full")
+	}
+	a.chunks = append(a.chunks, buf)
+	a.used = append(a.used, 0)
+	a.live = append(a.live, 0)
+	return len(a.chunks) - 1
+}
+
+// record returns the bytes from ref to the end of its chunk's used part.
+func (a *arena) record(ref uint64) []byte {
+	return chunkRecord(a.chunks, ref)
+}
+
+// chunkRecord reads a record through a table that may be an older view.
+func chunkRecord(chunks [][]byte, ref uint64) []byte {
+	return chunks[ref>>chunkShift][ref&offsetMask:]
+}
+
+// kill marks the record at ref, of size bytes, as dead. A chunk left with no
+// live record is dropped unless it is the active one.
+func (a *arena) kill(ref uint64, size int) {
+	id := int(ref >> chunkShift)
+	a.live[id] -= int64(size)
+	a.dead += int64(size)
+	if a.live[id] == 0 && id != a.cur {
+		a.dropChunk(id)
+	}
+}
+
+// dropChunk removes a chunk without live records from the table.
+func (a *arena) dropChunk(id int) {
+	size := int64(len(a.chunks[id]))
+	a.total -= size
+	a.dead -= int64(a.used[id])
+	a.chunks = append([][]byte(nil), a.chunks...)
+	a.chunks[id] = nil
+	a.used[id], a.live[id] = 0, 0
+	a.free = append(a.free, uint32(id))
+}
+
+// sparseChunk returns a chunk whose live bytes are below half of what it
+// holds, other than the active one, or -1.
+func (a *arena) sparseChunk() int {
+	for id, c := range a.chunks {
+		if c != nil && id != a.cur && a.live[id]*2 < int64(a.used[id]) {
+			return id
+		}
+	}
+	return -1
+}

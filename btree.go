@@ -1,0 +1,511 @@
+package minikv
+
+import (
+	"sort"
+	"sync/atomic"
+)
+
+// btree keeps the refs of all live records ordered by key, for scans. It is
+// a B+tree whose leaves hold only refs (no pointers, so the garbage collector
+// skips them) and whose inner nodes hold copies of separator keys, so that a
+// descent reads the arena only in the leaf.
+//
+// The tree is copy-on-write: snapshot returns a frozen view in O(1) by
+// giving the tree a new owner id; a node whose id differs from the tree's is
+// copied before it is changed. Iterators and compaction read such views
+// without any lock while writers go on.
+type btree struct {
+	height int    // 0: the root is a leaf
+	leafs  *leaf  // root when height == 0
+	inner  *inner // root when height > 0
+	count  int
+	cow    atomic.Uint64 // owner id of the nodes this tree may change in place
+}
+
+const (
+	leafCap  = 64
+	innerCap = 64
+)
+
+type leaf struct {
+	cow   uint64
+	n     int
+	items [leafCap]uint64
+}
+
+// inner is an inner node. Child i holds the keys k with
+// seps[i] <= k < seps[i+1]; seps[0] is unused.
+type inner struct {
+	cow      uint64
+	n        int
+	leafKids bool
+	seps     [innerCap]string
+	kids     [innerCap]*inner
+	leaves   [innerCap]*leaf
+}
+
+// treeView is a frozen tree.
+type treeView struct {
+	height int
+	leafs  *leaf
+	inner  *inner
+	count  int
+}
+
+var cowSeq atomic.Uint64
+
+func newBtree() *btree {
+	t := &btree{}
+	t.cow.Store(cowSeq.Add(1))
+	return t
+}
+
+// snapshot freezes the current tree and returns it. It may run under a read
+// lock, concurrently with other snapshots, but not with a writer.
+func (t *btree) snapshot() treeView {
+	v := treeView{t.height, t.leafs, t.inner, t.count}
+	t.cow.Store(cowSeq.Add(1))
+	return v
+}
+
+func (t *btree) mutLeaf(l *leaf) *leaf {
+	c := t.cow.Load()
+	if l.cow == c {
+		return l
+	}
+	m := *l
+	m.cow = c
+	return &m
+}
+
+func (t *btree) mutInner(n *inner) *inner {
+	c := t.cow.Load()
+	if n.cow == c {
+		return n
+	}
+	m := *n
+	m.cow = c
+	return &m
+}
+
+// recordKey returns the key of the record at the start of rec.
+func recordKey(rec []byte) []byte {
+	if len(rec) >= 2 && rec[0] < 0x80 && rec[1] < 0x80 {
+		klen := int(rec[0] >> 1)
+		off := 2
+		if rec[0]&1 != 0 {
+			off += 8
+		}
+		return rec[off : off+klen]
+	}
+	e, _ := decodeEntry(rec)
+	return e.key
+}
+
+func refKey(chunks [][]byte, ref uint64) []byte { return recordKey(chunkRecord(chunks, ref)) }
+
+// childIndex returns the child of n that holds key.
+func (n *inner) childIndex(key string) int {
+	return sort.Search(n.n-1, func(i int) bool { return n.seps[i+1] > key })
+}
+
+// lowerBound returns the first index in l whose key is >= key.
+func (l *leaf) lowerBound(chunks [][]byte, key string) int {
+	return sort.Search(l.n, func(i int) bool { return string(refKey(chunks, l.items[i])) >= key })
+}
+
+func (l *leaf) indexOf(ref uint64) int {
+	for i, r := range l.items[:l.n] {
+		if r == ref {
+			return i
+		}
+	}
+	return -1
+}
+
+// insert adds ref for a key not yet in the tree.
+func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
+	t.count++
+	if t.height == 0 {
+		if t.leafs == nil {
+			t.leafs = &leaf{cow: t.cow.Load()}
+		}
+		t.leafs = t.mutLeaf(t.leafs)
+		if sep, right := t.leafInsert(t.leafs, chunks, key, ref); right != nil {
+			root := &inner{cow: t.cow.Load(), n: 2, leafKids: true}
+			root.leaves[0], root.leaves[1], root.seps[1] = t.leafs, right, sep
+			t.inner, t.leafs, t.height = root, nil, 1
+		}
+		return
+	}
+	t.inner = t.mutInner(t.inner)
+	if sep, right := t.innerInsert(t.inner, chunks, key, ref); right != nil {
+		root := &inner{cow: t.cow.Load(), n: 2}
+		root.kids[0], root.kids[1], root.seps[1] = t.inner, right, sep
+		t.inner = root
+		t.height++
+	}
+}
+
+// leafInsert inserts into a mutable leaf and returns the new right sibling
+// and its separator when the leaf split.
+func (t *btree) leafInsert(l *leaf, chunks [][]byte, key string, ref uint64) (string, *leaf) {
+	i := l.lowerBound(chunks, key)
+	if l.n < leafCap {
+		copy(l.items[i+1:l.n+1], l.items[i:l.n])
+		l.items[i] = ref
+		l.n++
+		return "", nil
+	}
+	right := &leaf{cow: t.cow.Load()}
+	half := leafCap / 2
+	right.n = copy(right.items[:], l.items[half:])
+	l.n = half
+	if i <= half {
+		copy(l.items[i+1:l.n+1], l.items[i:l.n])
+		l.items[i] = ref
+		l.n++
+	} else {
+		i -= half
+		copy(right.items[i+1:right.n+1], right.items[i:right.n])
+		right.items[i] = ref
+		right.n++
+	}
+	return string(refKey(chunks, right.items[0])), right
+}
+
+func (t *btree) innerInsert(n *inner, chunks [][]byte, key string, ref uint64) (string, *inner) {
+	i := n.childIndex(key)
+	var sep string
+	var rightLeaf *leaf
+	var rightInner *inner
+	if n.leafKids {
+		n.leaves[i] = t.mutLeaf(n.leaves[i])
+		sep, rightLeaf = t.leafInsert(n.leaves[i], chunks, key, ref)
+		if rightLeaf == nil {
+			return "", nil
+		}
+	} else {
+		n.kids[i] = t.mutInner(n.kids[i])
+		sep, rightInner = t.innerInsert(n.kids[i], chunks, key, ref)
+		if rightInner == nil {
+			return "", nil
+		}
+	}
+	return t.addChild(n, i+1, sep, rightLeaf, rightInner)
+}
+
+// addChild inserts a child at position i of a mutable inner node, splitting
+// the node when it is full.
+func (t *btree) addChild(n *inner, i int, sep string, l *leaf, k *inner) (string, *inner) {
+	if n.n < innerCap {
+		n.insertAt(i, sep, l, k)
+		return "", nil
+	}
+	half := innerCap / 2
+	right := &inner{cow: t.cow.Load(), leafKids: n.leafKids, n: n.n - half}
+	copy(right.seps[:], n.seps[half:n.n])
+	copy(right.kids[:], n.kids[half:n.n])
+	copy(right.leaves[:], n.leaves[half:n.n])
+	rightSep := right.seps[0]
+	clear(n.seps[half:])
+	clear(n.kids[half:])
+	clear(n.leaves[half:])
+	right.seps[0] = ""
+	n.n = half
+	if i <= half {
+		n.insertAt(i, sep, l, k)
+	} else {
+		right.insertAt(i-half, sep, l, k)
+	}
+	return rightSep, right
+}
+
+func (n *inner) insertAt(i int, sep string, l *leaf, k *inner) {
+	copy(n.seps[i+1:n.n+1], n.seps[i:n.n])
+	copy(n.kids[i+1:n.n+1], n.kids[i:n.n])
+	copy(n.leaves[i+1:n.n+1], n.leaves[i:n.n])
+	n.seps[i], n.kids[i], n.leaves[i] = sep, k, l
+	n.n++
+}
+
+func (n *inner) removeAt(i int) {
+	copy(n.seps[i:], n.seps[i+1:n.n])
+	copy(n.kids[i:], n.kids[i+1:n.n])
+	copy(n.leaves[i:], n.leaves[i+1:n.n])
+	n.n--
+	n.seps[n.n], n.kids[n.n], n.leaves[n.n] = "", nil, nil
+	n.seps[0] = ""
+}
+
+// replace swaps the ref of key from old to new; it reports whether old was
+// found.
+func (t *btree) replace(key string, old, new uint64) bool {
+	l := t.mutLeafFor(key)
+	if l == nil {
+		return false
+	}
+	i := l.indexOf(old)
+	if i < 0 {
+		return false
+	}
+	l.items[i] = new
+	return true
+}
+
+// mutLeafFor makes the path to the leaf that holds key mutable and returns
+// the leaf.
+func (t *btree) mutLeafFor(key string) *leaf {
+	if t.height == 0 {
+		if t.leafs == nil {
+			return nil
+		}
+		t.leafs = t.mutLeaf(t.leafs)
+		return t.leafs
+	}
+	t.inner = t.mutInner(t.inner)
+	n := t.inner
+	for {
+		i := n.childIndex(key)
+		if n.leafKids {
+			n.leaves[i] = t.mutLeaf(n.leaves[i])
+			return n.leaves[i]
+		}
+		n.kids[i] = t.mutInner(n.kids[i])
+		n = n.kids[i]
+	}
+}
+
+// remove deletes the ref of key; it reports whether it was found.
+func (t *btree) remove(key string, ref uint64) bool {
+	if t.height == 0 {
+		if t.leafs == nil {
+			return false
+		}
+		t.leafs = t.mutLeaf(t.leafs)
+		if !t.leafs.removeRef(ref) {
+			return false
+		}
+		t.count--
+		return true
+	}
+	t.inner = t.mutInner(t.inner)
+	if !t.innerRemove(t.inner, key, ref) {
+		return false
+	}
+	t.count--
+	for t.height > 0 && t.inner.n == 1 {
+		if t.inner.leafKids {
+			t.leafs, t.inner = t.inner.leaves[0], nil
+		} else {
+			t.inner = t.inner.kids[0]
+		}
+		t.height--
+	}
+	if t.height > 0 && t.inner.n == 0 {
+		t.inner, t.height = nil, 0
+	}
+	return true
+}
+
+func (l *leaf) removeRef(ref uint64) bool {
+	i := l.indexOf(ref)
+	if i < 0 {
+		return false
+	}
+	copy(l.items[i:], l.items[i+1:l.n])
+	l.n--
+	return true
+}
+
+func (t *btree) innerRemove(n *inner, key string, ref uint64) bool {
+	i := n.childIndex(key)
+	if !n.leafKids {
+		n.kids[i] = t.mutInner(n.kids[i])
+		if !t.innerRemove(n.kids[i], key, ref) {
+			return false
+		}
+		if n.kids[i].n == 0 {
+			n.removeAt(i)
+		}
+		return true
+	}
+	n.leaves[i] = t.mutLeaf(n.leaves[i])
+	if !n.leaves[i].removeRef(ref) {
+		return false
+	}
+	t.mergeLeaf(n, i)
+	return true
+}
+
+// mergeLeaf drops an empty leaf, or folds a sparse one into its right
+// sibling's place, so that deletions give memory back.
+func (t *btree) mergeLeaf(n *inner, i int) {
+	l := n.leaves[i]
+	if l.n == 0 {
+		n.removeAt(i)
+		return
+	}
+	if l.n >= leafCap/4 || i+1 >= n.n || l.n+n.leaves[i+1].n > leafCap*3/4 {
+		return
+	}
+	r := n.leaves[i+1]
+	copy(l.items[l.n:], r.items[:r.n])
+	l.n += r.n
+	n.removeAt(i + 1)
+}
+
+// bulkLoad builds the tree of an empty btree from refs in ascending key
+// order, with full leaves.
+func (t *btree) bulkLoad(chunks [][]byte, refs []uint64) {
+	if len(refs) == 0 {
+		return
+	}
+	c := t.cow.Load()
+	var leaves []*leaf
+	var seps []string
+	for len(refs) > 0 {
+		l := &leaf{cow: c}
+		l.n = copy(l.items[:], refs)
+		refs = refs[l.n:]
+		leaves = append(leaves, l)
+		seps = append(seps, string(refKey(chunks, l.items[0])))
+	}
+	t.count += countRefs(leaves)
+	if len(leaves) == 1 {
+		t.leafs = leaves[0]
+		return
+	}
+	level := buildInner(c, seps, leaves, nil)
+	t.height = 1
+	for len(level) > 1 {
+		seps = seps[:0]
+		for _, n := range level {
+			seps = append(seps, n.low)
+		}
+		nodes := make([]*inner, len(level))
+		for i := range level {
+			nodes[i] = level[i].node
+		}
+		level = buildInner(c, seps, nil, nodes)
+		t.height++
+	}
+	t.inner = level[0].node
+}
+
+type lowNode struct {
+	node *inner
+	low  string
+}
+
+func countRefs(leaves []*leaf) int {
+	n := 0
+	for _, l := range leaves {
+		n += l.n
+	}
+	return n
+}
+
+// buildInner groups children (leaves or inner nodes, with their lowest keys
+// in seps) into full inner nodes.
+func buildInner(c uint64, seps []string, leaves []*leaf, kids []*inner) []lowNode {
+	total := max(len(leaves), len(kids))
+	var out []lowNode
+	for start := 0; start < total; start += innerCap {
+		end := min(start+innerCap, total)
+		n := &inner{cow: c, n: end - start, leafKids: leaves != nil}
+		for i := start; i < end; i++ {
+			if leaves != nil {
+				n.leaves[i-start] = leaves[i]
+			} else {
+				n.kids[i-start] = kids[i]
+			}
+			if i > start {
+				n.seps[i-start] = seps[i]
+			}
+		}
+		out = append(out, lowNode{n, seps[start]})
+	}
+	return out
+}
+
+// cursor walks a frozen tree in key order.
+type cursor struct {
+	chunks [][]byte
+	path   []pathElem
+	leaf   *leaf
+	i      int
+}
+
+type pathElem struct {
+	node *inner
+	i    int
+}
+
+// seek positions c at the first key >= key; it reports whether there is one.
+func (c *cursor) seek(v treeView, key string) bool {
+	c.path = c.path[:0]
+	if v.height == 0 {
+		c.leaf = v.leafs
+	} else {
+		n := v.inner
+		for {
+			i := n.childIndex(key)
+			c.path = append(c.path, pathElem{n, i})
+			if n.leafKids {
+				c.leaf = n.leaves[i]
+				break
+			}
+			n = n.kids[i]
+		}
+	}
+	if c.leaf == nil {
+		return false
+	}
+	c.i = c.leaf.lowerBound(c.chunks, key)
+	if c.i < c.leaf.n {
+		return true
+	}
+	return c.nextLeaf()
+}
+
+// ref returns the ref under the cursor.
+func (c *cursor) ref() uint64 { return c.leaf.items[c.i] }
+
+// next advances c; it reports whether it is on a key.
+func (c *cursor) next() bool {
+	if c.leaf == nil {
+		return false
+	}
+	c.i++
+	if c.i < c.leaf.n {
+		return true
+	}
+	return c.nextLeaf()
+}
+
+// nextLeaf moves to the first item of the next non-empty leaf.
+func (c *cursor) nextLeaf() bool {
+	for {
+		d := len(c.path) - 1
+		for d >= 0 && c.path[d].i+1 >= c.path[d].node.n {
+			d--
+		}
+		if d < 0 {
+			c.leaf = nil
+			return false
+		}
+		c.path[d].i++
+		c.path = c.path[:d+1]
+		n := c.path[d].node
+		for !n.leafKids {
+			n = n.kids[c.path[len(c.path)-1].i]
+			c.path = append(c.path, pathElem{n, 0})
+		}
+		c.leaf = n.leaves[c.path[len(c.path)-1].i]
+		c.i = 0
+		if c.leaf.n > 0 {
+			return true
+		}
+	}
+}

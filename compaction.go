@@ -1,0 +1,183 @@
+package minikv
+
+import (
+	"context"
+	"time"
+)
+
+// relocateStep bounds the records moved per hold of the write lock while
+// compaction frees sparse arena chunks, which bounds the pause it causes.
+const relocateStep = 256
+
+// Compact writes a snapshot of the current contents, switches the MANIFEST
+// to it and deletes the WAL segments and the snapshot it replaces. Reads
+// and writes go on while it runs. If a compaction is already running,
+// Compact waits for it and then runs one more, so that everything written
+// before the call is in the snapshot it leaves.
+//
+// Compact returns ErrReadOnly, ErrClosed, or an error wrapping the I/O
+// failure; a failure before the MANIFEST switch leaves the database as it
+// was.
+func (db *DB) Compact() error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	db.compactMu.Lock()
+	defer db.compactMu.Unlock()
+	return db.compactLocked(context.Background())
+}
+
+// compactLocked runs one compaction; the caller holds compactMu.
+func (db *DB) compactLocked(ctx context.Context) error {
+	seq, v, now, err := db.freeze(ctx)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	count, err := writeSnapshot(db.fsys, db.dir, seq, v, now)
+	if err != nil {
+		return err
+	}
+	old, err := db.switchManifest(seq)
+	if err != nil {
+		return err
+	}
+	db.removeFiles(old)
+	db.stats.compactions.Add(1)
+	db.log.Info("minikv: compaction done", "snapshot", snapshotName(seq), "keys", count, "took", time.Since(start))
+	return db.defragment(ctx)
+}
+
+// freeze rotates the WAL to a new segment and captures the index as it is
+// at that boundary: the snapshot holds exactly the segments before seq.
+func (db *DB) freeze(ctx context.Context) (seq uint64, v view, now int64, err error) {
+	if err := db.lockWriter(ctx); err != nil {
+		return 0, v, 0, err
+	}
+	defer db.unlockWriter()
+	seq, err = db.wal.rotate()
+	if err != nil {
+		return 0, v, 0, err
+	}
+	db.mu.RLock()
+	v = db.idx.view()
+	db.mu.RUnlock()
+	return seq, v, db.now(), nil
+}
+
+// switchManifest makes the snapshot of seq the one in force and returns
+// the names of the files it replaced. A failure here leaves it unknown
+// which MANIFEST is on disk, so the WAL is stopped: writes are refused
+// until the database is reopened and recovers from what is there.
+func (db *DB) switchManifest(seq uint64) ([]string, error) {
+	man := manifest{snapshot: snapshotName(seq), walStart: seq}
+	err := writeManifest(db.fsys, db.dir, man)
+	db.writeSem <- struct{}{}
+	defer db.unlockWriter()
+	if err != nil {
+		return nil, db.wal.fail("manifest switch", err)
+	}
+	old := db.wal.dropBefore(seq)
+	if db.man.snapshot != "" {
+		old = append(old, db.man.snapshot)
+	}
+	db.man = man
+	return old, nil
+}
+
+// defragment moves the live records out of sparse arena chunks, a few at a
+// time, so that the memory of overwritten and deleted records is returned.
+func (db *DB) defragment(ctx context.Context) error {
+	for {
+		if err := db.lockWriter(ctx); err != nil {
+			return err
+		}
+		db.mu.Lock()
+		more := db.idx.relocate(relocateStep)
+		db.mu.Unlock()
+		db.unlockWriter()
+		if !more {
+			return nil
+		}
+	}
+}
+
+// compactWorker runs a compaction whenever a writer finds the WAL over
+// MaxWALSize, until Close.
+func (db *DB) compactWorker(ctx context.Context) {
+	defer db.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.compactCh:
+		}
+		if !db.compactMu.TryLock() {
+			continue // a Compact call is running; it will leave a short WAL
+		}
+		db.mu.RLock()
+		closed := db.idx == nil
+		db.mu.RUnlock()
+		var err error
+		if !closed && db.walSize() >= db.opts.MaxWALSize {
+			err = db.compactLocked(ctx)
+		}
+		db.compactMu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			db.log.Error("minikv: background compaction failed", "err", err)
+		}
+	}
+}
+
+func (db *DB) walSize() int64 {
+	db.writeSem <- struct{}{}
+	defer db.unlockWriter()
+	return db.wal.size()
+}
+
+// syncWorker fsyncs the WAL every SyncInterval for SyncPeriodic.
+func (db *DB) syncWorker(ctx context.Context) {
+	defer db.wg.Done()
+	t := time.NewTicker(db.opts.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if db.wal.dirty() {
+			if err := db.wal.sync(); err != nil {
+				db.log.Error("minikv: periodic sync failed", "err", err)
+			}
+		}
+	}
+}
+
+// startWorkers starts the background goroutines. Close stops them through
+// db.stop and waits for them with db.wg.
+func (db *DB) startWorkers() {
+	if db.readOnly {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db.wg.Add(1)
+	go func() {
+		defer db.wg.Done()
+		<-db.stop
+		cancel()
+	}()
+	db.wg.Add(1)
+	go db.compactWorker(ctx)
+	if db.opts.SyncMode == SyncPeriodic {
+		db.wg.Add(1)
+		go db.syncWorker(ctx)
+	}
+	if db.opts.TTLCleanInterval > 0 {
+		db.wg.Add(1)
+		go db.ttlWorker(ctx)
+	}
+}

@@ -1,0 +1,327 @@
+package minikv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DB is an open MiniKV database. All methods are safe for concurrent use
+// by multiple goroutines. A write is visible to every read that starts
+// after the write returned.
+type DB struct {
+	opts     Options
+	fsys     vfs
+	dir      string
+	readOnly bool
+	now      func() int64
+	log      *slog.Logger
+	lock     io.Closer
+
+	// Lock order: compactMu, then writeSem, then mu. Readers take only mu
+	// (shared); every change to idx holds writeSem and mu (exclusive), so a
+	// writer holding writeSem may read idx without mu. No file I/O happens
+	// under mu: the WAL append runs under writeSem alone, and the fsync a
+	// SyncAlways writer waits for runs under no DB lock at all.
+	compactMu sync.Mutex    // one compaction at a time
+	writeSem  chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
+	mu        sync.RWMutex  // guards idx; idx is nil once closed
+	idx       *memIndex
+
+	closed   atomic.Bool
+	wal      *wal      // nil when read-only; appends under writeSem
+	man      manifest  // the MANIFEST in force; under compactMu and writeSem
+	buf      []byte    // record encoding buffer; under writeSem
+	stats    counters
+	recovery recoveryInfo
+
+	stop      chan struct{} // closed by Close to stop the background workers
+	wg        sync.WaitGroup
+	compactCh chan struct{} // wakes the compaction worker
+}
+
+// Open opens the database in opts.Dir, creating it when missing (unless
+// ReadOnly), and recovers its contents from the snapshot and the WAL.
+//
+// Open returns ErrLocked when another handle holds the directory, ErrCorrupt
+// (wrapped with the file and offset) when a file fails its checks in a way
+// a crash cannot explain, and an error wrapping the cause on I/O failure.
+func Open(opts Options) (*DB, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("minikv: Options.Dir is required")
+	}
+	opts = opts.withDefaults()
+	db := &DB{
+		opts:      opts,
+		fsys:      opts.fs,
+		dir:       opts.Dir,
+		readOnly:  opts.ReadOnly,
+		now:       opts.now,
+		log:       opts.Logger,
+		writeSem:  make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		compactCh: make(chan struct{}, 1),
+	}
+	if !db.readOnly {
+		if err := db.fsys.MkdirAll(db.dir, 0o700); err != nil {
+			return nil, fmt.Errorf("minikv: create directory: %w", err)
+		}
+	}
+	lock, err := lockDir(db.fsys, db.dir, db.readOnly)
+	if err != nil {
+		return nil, err
+	}
+	db.lock = lock
+	if err := db.recover(); err != nil {
+		return nil, errors.Join(err, lock.Close())
+	}
+	db.startWorkers()
+	return db, nil
+}
+
+// Close flushes and fsyncs the WAL, stops every background goroutine and
+// releases the directory lock. It returns the failures it met, joined.
+// Calling Close again does nothing and returns nil.
+func (db *DB) Close() error {
+	if !db.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(db.stop)
+	db.wg.Wait()
+	db.compactMu.Lock()
+	defer db.compactMu.Unlock()
+	db.writeSem <- struct{}{}
+	defer func() { <-db.writeSem }()
+	var errs []error
+	if db.wal != nil {
+		if err := db.wal.close(); err != nil {
+			errs = append(errs, fmt.Errorf("minikv: close wal: %w", err))
+		}
+	}
+	db.mu.Lock()
+	db.idx = nil
+	db.mu.Unlock()
+	if err := db.lock.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("minikv: release lock: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func checkKey(key string) error {
+	if len(key) == 0 {
+		return ErrEmptyKey
+	}
+	if len(key) > MaxKeySize {
+		return ErrKeyTooLarge
+	}
+	return nil
+}
+
+func checkKV(key string, value []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if len(value) > MaxValueSize {
+		return ErrValueTooLarge
+	}
+	return nil
+}
+
+// Get returns a copy of key's value. It returns ErrNotFound for a missing
+// or expired key, ErrEmptyKey or ErrKeyTooLarge for a bad key and ErrClosed
+// after Close.
+func (db *DB) Get(key string) ([]byte, error) {
+	var out []byte
+	err := db.view(key, func(v []byte) error {
+		out = bytes.Clone(v)
+		if out == nil {
+			out = []byte{}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// View calls fn with key's value without copying it. The slice is valid
+// only until fn returns and must not be modified. View returns fn's error,
+// or the errors of Get. fn runs under no lock and may call other methods.
+func (db *DB) View(key string, fn func(value []byte) error) error {
+	return db.view(key, fn)
+}
+
+func (db *DB) view(key string, fn func([]byte) error) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	h := hashKey(key)
+	var start time.Time
+	sample := db.stats.read(h)
+	if sample {
+		start = time.Now()
+	}
+	db.mu.RLock()
+	if db.idx == nil {
+		db.mu.RUnlock()
+		return ErrClosed
+	}
+	e, ok := db.idx.get(key, h, 0)
+	db.mu.RUnlock()
+	if ok && e.exp != 0 && e.exp <= db.now() {
+		ok = false
+	}
+	if sample {
+		defer func() { db.stats.getLat.observe(time.Since(start)) }()
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	return fn(e.value)
+}
+
+// Exists reports whether key is present and not expired. It returns
+// (false, nil) for a missing key and the errors of Get for a bad key.
+func (db *DB) Exists(key string) (bool, error) {
+	err := db.view(key, func([]byte) error { return nil })
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Set stores value under key, replacing any value and clearing any expiry.
+// The store keeps its own copy of value. Set returns ErrEmptyKey,
+// ErrKeyTooLarge or ErrValueTooLarge (writing nothing), ErrReadOnly,
+// ErrClosed, or the error that stopped the WAL.
+func (db *DB) Set(key string, value []byte) error {
+	return db.set(context.Background(), key, value, 0)
+}
+
+// Delete removes key. Deleting a missing key succeeds. It returns the same
+// errors as Set.
+func (db *DB) Delete(key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	h := hashKey(key)
+	if err := db.lockWriter(context.Background()); err != nil {
+		return err
+	}
+	db.buf = appendRecord(db.buf[:0], recDelete, db.now(), appendDeleteBody(nil, key))
+	db.stats.delete(h, 1)
+	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.del(key, h) })
+}
+
+// set writes key with an absolute expiry (0 for none).
+func (db *DB) set(ctx context.Context, key string, value []byte, exp int64) error {
+	if err := checkKV(key, value); err != nil {
+		return err
+	}
+	h := hashKey(key)
+	var start time.Time
+	sample := db.stats.write(h, 1)
+	if sample {
+		start = time.Now()
+	}
+	if err := db.lockWriter(ctx); err != nil {
+		return err
+	}
+	db.buf = db.encodeSet(db.buf[:0], key, value, exp)
+	err := db.commit(ctx, db.buf, func(m *memIndex) { m.set(key, h, value, exp) })
+	if sample {
+		db.stats.setLat.observe(time.Since(start))
+	}
+	return err
+}
+
+// encodeSet appends a recSet record to dst.
+func (db *DB) encodeSet(dst []byte, key string, value []byte, exp int64) []byte {
+	return appendSetRecord(dst, db.now(), key, value, exp)
+}
+
+// lockWriter takes the writer semaphore, waiting until ctx ends, and checks
+// that the database accepts writes. On success the caller must call commit
+// or unlockWriter.
+func (db *DB) lockWriter(ctx context.Context) error {
+	if db.readOnly {
+		return ErrReadOnly
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case db.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if db.closed.Load() {
+		db.unlockWriter()
+		return ErrClosed
+	}
+	if err := db.wal.err(); err != nil {
+		db.unlockWriter()
+		return err
+	}
+	return nil
+}
+
+func (db *DB) unlockWriter() { <-db.writeSem }
+
+// commit appends rec to the WAL, applies the change to the index under mu,
+// releases the writer semaphore and, with SyncAlways, waits until rec is
+// durable. The caller holds the writer semaphore.
+func (db *DB) commit(ctx context.Context, rec []byte, apply func(*memIndex)) error {
+	lsn, err := db.wal.append(rec)
+	if err != nil {
+		db.unlockWriter()
+		return err
+	}
+	db.mu.Lock()
+	apply(db.idx)
+	db.mu.Unlock()
+	full := db.wal.size() >= db.opts.MaxWALSize
+	db.unlockWriter()
+	if full && !db.opts.DisableAutoCompaction {
+		select {
+		case db.compactCh <- struct{}{}:
+		default:
+		}
+	}
+	if db.opts.SyncMode == SyncAlways {
+		return db.wal.syncTo(ctx, lsn)
+	}
+	return nil
+}
+
+// Stats returns counters and gauges of the database. After Close the
+// gauges are zero and the counters keep their last values.
+func (db *DB) Stats() Stats {
+	var s Stats
+	db.stats.fill(&s)
+	db.recovery.fill(&s)
+	db.mu.RLock()
+	if db.idx != nil {
+		s.KeyCount = int64(db.idx.liveCount(db.now()))
+		s.MemoryUsage = db.idx.memoryUsage()
+	}
+	db.mu.RUnlock()
+	if db.wal != nil {
+		db.writeSem <- struct{}{}
+		s.WALSize = db.wal.size()
+		if db.man.snapshot != "" {
+			s.SnapshotCount = 1
+		}
+		<-db.writeSem
+	} else {
+		s.WALSize = db.recovery.walBytes
+		if db.man.snapshot != "" {
+			s.SnapshotCount = 1
+		}
+	}
+	return s
+}

@@ -1,0 +1,58 @@
+package minikv
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors returned by MiniKV. Compare with errors.Is: most are
+// returned wrapped with the file, key or operation they concern.
+var (
+	// ErrNotFound is returned when a key is missing or has expired.
+	ErrNotFound = errors.New("minikv: key not found")
+	// ErrKeyTooLarge is returned for a key longer than MaxKeySize bytes.
+	ErrKeyTooLarge = errors.New("minikv: key too large")
+	// ErrValueTooLarge is returned for a value longer than MaxValueSize bytes.
+	ErrValueTooLarge = errors.New("minikv: value too large")
+	// ErrBatchTooLarge is returned by Batch.Write when the batch holds more
+	// than MaxBatchSize bytes.
+	ErrBatchTooLarge = errors.New("minikv: batch too large")
+	// ErrEmptyKey is returned for the empty key.
+	ErrEmptyKey = errors.New("minikv: empty key")
+	// ErrInvalidTTL is returned for a TTL that is zero or negative.
+	ErrInvalidTTL = errors.New("minikv: invalid ttl")
+	// ErrInvalidValue is returned by Incr, Decr and IncrBy when the stored
+	// value is not a base-10 int64, or when the result would overflow.
+	ErrInvalidValue = errors.New("minikv: value is not an integer or would overflow")
+	// ErrReadOnly is returned for a write to a database opened ReadOnly.
+	ErrReadOnly = errors.New("minikv: database is read-only")
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("minikv: database is closed")
+	// ErrLocked is returned by Open when another handle, in this process or
+	// another one, holds a conflicting lock on the directory.
+	ErrLocked = errors.New("minikv: database is locked by another process or handle")
+	// ErrCorrupt is returned when a file fails its checks. It is wrapped with
+	// the name of the file and, for the WAL, the offset of the damage.
+	ErrCorrupt = errors.New("minikv: corrupt database file")
+	// ErrBatchUsed is returned by Batch.Write after Write or Discard.
+	ErrBatchUsed = errors.New("minikv: batch already written or discarded")
+	// ErrBadPattern is returned by Keys for a malformed glob pattern.
+	ErrBadPattern = errors.New("minikv: malformed pattern")
+)
+
+// corruptError records where a file failed its checks. It matches
+// ErrCorrupt with errors.Is.
+type corruptError struct {
+	file   string
+	offset int64 // -1 when the whole file is at fault
+	reason string
+}
+
+func (e *corruptError) Error() string {
+	if e.offset < 0 {
+		return "minikv: corrupt database file " + e.file + ": " + e.reason
+	}
+	return "minikv: corrupt database file " + e.file + " at offset " + strconv.FormatInt(e.offset, 10) + ": " + e.reason
+}
+
+func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }

@@ -1,0 +1,203 @@
+package minikv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+)
+
+// This file holds every on-disk layout. The constants and layouts are
+// frozen: a change needs a new format version and a reader for the old one.
+//
+// # WAL record
+//
+// A WAL segment is a sequence of records, possibly followed by zero padding:
+//
+//	+----------+----------------+-----------+----------------+---- ... ----+
+//	| CRC (4B) | Length uvarint | Type (1B) | Timestamp (8B) | Body        |
+//	+----------+----------------+-----------+----------------+---- ... ----+
+//
+// Length counts Type, Timestamp and Body. CRC is the CRC32 (IEEE) of the
+// Length bytes, Type, Timestamp and Body. Timestamp is the write's wall
+// clock in Unix nanoseconds, little-endian. The body depends on the type:
+//
+//	recSet:    ExpiresAt (8B) | KeyLen uvarint | ValLen uvarint | Key | Value
+//	recDelete: KeyLen uvarint | Key
+//	recBatch:  Count uvarint | Op*   where Op is opSet or opDelete (1B)
+//	           followed by the recSet or recDelete body
+//
+// ExpiresAt is Unix nanoseconds, little-endian; 0 means no expiry. A batch
+// is one record, so one CRC covers it: recovery applies all of it or none.
+//
+// # Entry (snapshot entries and in-memory records)
+//
+//	+---------------------------+----------------+------------------+-----+-------+
+//	| KeyLen<<1|HasExp uvarint  | ValLen uvarint | [ExpiresAt (8B)] | Key | Value |
+//	+---------------------------+----------------+------------------+-----+-------+
+//
+// ExpiresAt is present only when HasExp is 1.
+//
+// # Snapshot file
+//
+//	+-----------------+--------------+--------------+-------------+
+//	| "MINIKVSN" (8B) | Version (4B) | Created (8B) | WALSeq (8B) |
+//	+-----------------+--------------+--------------+-------------+
+//	| Entry * Count, keys strictly ascending                      |
+//	+------------+------------------------------------------------+
+//	| Count (8B) | CRC32 (4B) of every preceding byte             |
+//	+------------+------------------------------------------------+
+//
+// Created is the Unix nanosecond time the snapshot was taken. WALSeq is
+// the first WAL segment whose records the snapshot does not hold. The count
+// sits in the footer so that the writer streams entries in one pass; the
+// reader reads the footer first and checks the count against the file size
+// before it sizes anything by it. All fixed-width fields are little-endian.
+//
+// # MANIFEST
+//
+// A text file, replaced atomically (temp file, fsync, rename, directory
+// fsync):
+//
+//	minikv-manifest 1
+//	snapshot 0000000000000003.snap     ("snapshot -" when there is none)
+//	wal-start 3
+//	crc 1a2b3c4d
+//
+// The crc line holds the CRC32 (IEEE), in hex, of every line before it,
+// newlines included. Live WAL segments are those numbered wal-start or more.
+
+const (
+	snapMagic      = "MINIKVSN"
+	snapVersion    = 1
+	snapHeaderSize = 8 + 4 + 8 + 8
+	snapFooterSize = 8 + 4
+	minEntrySize   = 3
+
+	manifestName    = "MANIFEST"
+	manifestHeader  = "minikv-manifest 1"
+	lockName        = "LOCK"
+	walExt          = ".wal"
+	snapExt         = ".snap"
+	tmpExt          = ".tmp"
+	walHeaderMax    = 4 + binary.MaxVarintLen64
+	recFixedSize    = 1 + 8 // type and timestamp
+	entryHeaderMax  = 2*binary.MaxVarintLen32 + 8
+	setBodyOverhead = 8 + 2*binary.MaxVarintLen32
+)
+
+// WAL record types.
+const (
+	recSet    byte = 1
+	recDelete byte = 2
+	recBatch  byte = 3
+)
+
+// Batch operation codes.
+const (
+	opSet    byte = 1
+	opDelete byte = 2
+)
+
+var crcTable = crc32.MakeTable(crc32.IEEE)
+
+// segmentName returns the file name of WAL segment seq.
+func segmentName(seq uint64) string { return fmt.Sprintf("%016x%s", seq, walExt) }
+
+// snapshotName returns the file name of the snapshot that starts at seq.
+func snapshotName(seq uint64) string { return fmt.Sprintf("%016x%s", seq, snapExt) }
+
+// parseSeq parses a segment or snapshot name; ok is false for other names.
+func parseSeq(name, ext string) (seq uint64, ok bool) {
+	if len(name) != 16+len(ext) || name[16:] != ext {
+		return 0, false
+	}
+	for _, c := range name[:16] {
+		var d uint64
+		switch {
+		case c >= '0' && c <= '9':
+			d = uint64(c - '0')
+		case c >= 'a' && c <= 'f':
+			d = uint64(c-'a') + 10
+		default:
+			return 0, false
+		}
+		seq = seq<<4 | d
+	}
+	return seq, true
+}
+
+// entrySize returns the encoded size of an entry.
+func entrySize(klen, vlen int, exp int64) int {
+	n := uvarintLen(uint64(klen)<<1) + uvarintLen(uint64(vlen)) + klen + vlen
+	if exp != 0 {
+		n += 8
+	}
+	return n
+}
+
+// putEntry encodes an entry into dst, which must have entrySize bytes.
+func putEntry(dst []byte, key string, value []byte, exp int64) {
+	h := uint64(len(key)) << 1
+	if exp != 0 {
+		h |= 1
+	}
+	n := binary.PutUvarint(dst, h)
+	n += binary.PutUvarint(dst[n:], uint64(len(value)))
+	if exp != 0 {
+		binary.LittleEndian.PutUint64(dst[n:], uint64(exp))
+		n += 8
+	}
+	n += copy(dst[n:], key)
+	copy(dst[n:], value)
+}
+
+// entry is a decoded view of an encoded entry; key and value alias the
+// encoded bytes.
+type entry struct {
+	key   []byte
+	value []byte
+	exp   int64
+	size  int
+}
+
+// decodeEntry decodes the entry at the start of b. It checks every length
+// against len(b) and returns ok=false on any inconsistency.
+func decodeEntry(b []byte) (e entry, ok bool) {
+	h, n := binary.Uvarint(b)
+	if n <= 0 || h>>1 > MaxKeySize {
+		return e, false
+	}
+	vlen, m := binary.Uvarint(b[n:])
+	if m <= 0 || vlen > MaxValueSize {
+		return e, false
+	}
+	n += m
+	if h&1 != 0 {
+		if len(b)-n < 8 {
+			return e, false
+		}
+		e.exp = int64(binary.LittleEndian.Uint64(b[n:]))
+		if e.exp == 0 {
+			return e, false
+		}
+		n += 8
+	}
+	klen := int(h >> 1)
+	if klen == 0 || uint64(len(b)-n) < uint64(klen)+vlen {
+		return e, false
+	}
+	e.key = b[n : n+klen : n+klen]
+	n += klen
+	e.value = b[n : n+int(vlen) : n+int(vlen)]
+	e.size = n + int(vlen)
+	return e, true
+}
+
+func uvarintLen(x uint64) int {
+	n := 1
+	for x >= 0x80 {
+		x >>= 7
+		n++
+	}
+	return n
+}

@@ -1,0 +1,8 @@
+module github.com/minikv/minikv
+
+go 1.26.0
+
+require (
+	github.com/gofrs/flock v0.13.2
+	golang.org/x/sys v0.50.0
+)

@@ -1,0 +1,281 @@
+package minikv
+
+import (
+	"fmt"
+	"io"
+	"iter"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Iterator walks keys in ascending byte order over the database as it was
+// when the iterator was created: later writes are invisible. Keys that
+// expire are skipped when they are reached. An Iterator holds no lock
+// between calls and is not safe for concurrent use; Close releases the
+// memory it pins.
+//
+//	it, err := db.Scan("user:", 0)
+//	...
+//	defer it.Close()
+//	for it.Next() {
+//		use(it.Key(), it.Value())
+//	}
+//	if err := it.Error(); err != nil { ... }
+type Iterator interface {
+	// Next moves to the next key; it must be called before the first Key.
+	// It returns false at the end, on error, and after Close.
+	Next() bool
+	// Key returns the current key.
+	Key() string
+	// Value returns a copy of the current value.
+	Value() []byte
+	// Error returns the error that stopped the iteration, if any.
+	Error() error
+	// Close releases the iterator. It always returns nil.
+	Close() error
+}
+
+// Item is one key and value yielded by All and Range.
+type Item struct {
+	Key   string
+	Value []byte
+}
+
+type iterator struct {
+	db      *DB
+	v       view
+	c       cursor
+	start   string
+	end     string // exclusive; "" for none
+	prefix  string
+	limit   int
+	n       int
+	started bool
+	done    bool
+	err     error
+	rec     entry
+	key     string
+	hasKey  bool
+}
+
+// Scan returns an iterator over the keys that start with prefix, at most
+// limit of them (limit <= 0: no limit). It returns ErrClosed after Close.
+// Creating it costs O(1); the first Next seeks in O(log n).
+func (db *DB) Scan(prefix string, limit int) (Iterator, error) {
+	return db.newIterator(prefix, "", prefix, limit)
+}
+
+// ScanRange returns an iterator over the keys k with start <= k < end (an
+// empty end means no upper bound), at most limit of them (limit <= 0: no
+// limit). It returns ErrClosed after Close.
+func (db *DB) ScanRange(start, end string, limit int) (Iterator, error) {
+	return db.newIterator(start, end, "", limit)
+}
+
+func (db *DB) newIterator(start, end, prefix string, limit int) (*iterator, error) {
+	db.mu.RLock()
+	if db.idx == nil {
+		db.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	v := db.idx.view()
+	db.mu.RUnlock()
+	db.stats.scan(uint64(len(start)))
+	return &iterator{db: db, v: v, c: cursor{chunks: v.chunks}, start: start, end: end, prefix: prefix, limit: limit}, nil
+}
+
+func (it *iterator) Next() bool {
+	if it.done {
+		return false
+	}
+	if it.db.closed.Load() {
+		it.err = ErrClosed
+		it.finish()
+		return false
+	}
+	if it.limit > 0 && it.n >= it.limit {
+		it.finish()
+		return false
+	}
+	ok := false
+	if !it.started {
+		it.started = true
+		ok = it.c.seek(it.v.tree, it.start)
+	} else {
+		ok = it.c.next()
+	}
+	var now int64
+	for ; ok; ok = it.c.next() {
+		e, _ := decodeEntry(chunkRecord(it.v.chunks, it.c.ref()))
+		if !it.inRange(e.key) {
+			break
+		}
+		if e.exp != 0 {
+			if now == 0 {
+				now = it.db.now()
+			}
+			if e.exp <= now {
+				continue
+			}
+		}
+		it.rec, it.hasKey = e, false
+		it.n++
+		return true
+	}
+	it.finish()
+	return false
+}
+
+func (it *iterator) inRange(key []byte) bool {
+	if it.prefix != "" {
+		return strings.HasPrefix(string(key), it.prefix)
+	}
+	return it.end == "" || string(key) < it.end
+}
+
+func (it *iterator) finish() {
+	it.done = true
+	it.v = view{}
+	it.c = cursor{}
+	it.rec = entry{}
+}
+
+func (it *iterator) Key() string {
+	if !it.hasKey && it.rec.key != nil {
+		it.key, it.hasKey = string(it.rec.key), true
+	}
+	return it.key
+}
+
+func (it *iterator) Value() []byte {
+	if it.rec.key == nil {
+		return nil
+	}
+	return append([]byte{}, it.rec.value...)
+}
+
+func (it *iterator) Error() error { return it.err }
+
+func (it *iterator) Close() error {
+	it.finish()
+	return nil
+}
+
+// All returns the keys with the given prefix and their values in ascending
+// order, as a range-over-func sequence over a Scan. An error (ErrClosed)
+// is yielded as the last pair, with a zero Item, so a loop that checks the
+// error cannot miss it:
+//
+//	for item, err := range db.All("user:") {
+//		if err != nil { return err }
+//		...
+//	}
+func (db *DB) All(prefix string) iter.Seq2[Item, error] {
+	return func(yield func(Item, error) bool) {
+		it, err := db.Scan(prefix, 0)
+		iterate(it, err, yield)
+	}
+}
+
+// Range is All over the keys k with start <= k < end (an empty end means
+// no upper bound).
+func (db *DB) Range(start, end string) iter.Seq2[Item, error] {
+	return func(yield func(Item, error) bool) {
+		it, err := db.ScanRange(start, end, 0)
+		iterate(it, err, yield)
+	}
+}
+
+func iterate(it Iterator, err error, yield func(Item, error) bool) {
+	if err != nil {
+		yield(Item{}, err)
+		return
+	}
+	defer it.Close()
+	for it.Next() {
+		if !yield(Item{it.Key(), it.Value()}, nil) {
+			return
+		}
+	}
+	if err := it.Error(); err != nil {
+		yield(Item{}, err)
+	}
+}
+
+// Keys returns the live keys that match a Redis glob pattern, sorted: *
+// matches any bytes ('/' included), ? one byte, [abc], [a-z] and [^a] a
+// byte of (or not of) a set, and \ escapes the next byte. A pattern's
+// literal prefix bounds the scan. Keys returns ErrBadPattern for a
+// malformed pattern and ErrClosed after Close.
+func (db *DB) Keys(pattern string) ([]string, error) {
+	prefix, err := globPrefix(pattern)
+	if err != nil {
+		return nil, err
+	}
+	it, err := db.Scan(prefix, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	keys := []string{}
+	for it.Next() {
+		if k := it.(*iterator).rec.key; globMatch(pattern, string(k)) {
+			keys = append(keys, it.Key())
+		}
+	}
+	return keys, it.Error()
+}
+
+// Count returns the number of live keys. It returns ErrClosed after Close.
+// It costs O(1) when no key carries an expiry, and O(keys with an expiry)
+// otherwise.
+func (db *DB) Count() (int, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.idx == nil {
+		return 0, ErrClosed
+	}
+	return db.idx.liveCount(db.now()), nil
+}
+
+// DumpKeys writes one line per live key to w, in key order: the key (quoted
+// with Go syntax when it is not printable UTF-8 or holds a space, tab or
+// quote), the value length, and the expiry in RFC 3339 or "-". It returns
+// ErrClosed after Close or the first error of w.
+func (db *DB) DumpKeys(w io.Writer) error {
+	it, err := db.ScanRange("", "", 0)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	in := it.(*iterator)
+	for in.Next() {
+		exp := "-"
+		if in.rec.exp != 0 {
+			exp = time.Unix(0, in.rec.exp).UTC().Format(time.RFC3339Nano)
+		}
+		if _, err := fmt.Fprintf(w, "%s %d %s\n", dumpKey(in.Key()), len(in.rec.value), exp); err != nil {
+			return err
+		}
+	}
+	return in.Error()
+}
+
+func dumpKey(k string) string {
+	if !utf8.ValidString(k) || strings.ContainsAny(k, " \t\"") || !strconv.IsPrint(firstNonPrint(k)) {
+		return strconv.Quote(k)
+	}
+	return k
+}
+
+// firstNonPrint returns the first rune of k that is not printable, or 'a'.
+func firstNonPrint(k string) rune {
+	for _, r := range k {
+		if !strconv.IsPrint(r) {
+			return r
+		}
+	}
+	return 'a'
+}

@@ -1,0 +1,176 @@
+package minikv
+
+import "unsafe"
+
+// memIndex is the in-memory state of the database: every live record in the
+// arena, a hash table for point reads, a copy-on-write B+tree for ordered
+// scans and a map of the records that carry an expiry.
+//
+// memIndex is not safe for concurrent use; DB guards it (see DB.mu).
+type memIndex struct {
+	arena *arena
+	table hashTable
+	tree  *btree
+	// expiring maps the ref of every live record with an expiry to that
+	// expiry. It holds no pointers, so the collector does not scan it.
+	expiring map[uint64]int64
+}
+
+func newMemIndex(capacity int) *memIndex {
+	return &memIndex{
+		arena:    newArena(),
+		table:    newHashTable(capacity),
+		tree:     newBtree(),
+		expiring: make(map[uint64]int64),
+	}
+}
+
+// lookup returns the ref of key's record and whether it is present,
+// expired or not.
+func (m *memIndex) lookup(key string, h uint64) (uint64, bool) {
+	i := m.table.lookup(m.arena, key, h)
+	if i < 0 {
+		return 0, false
+	}
+	return slotRef(m.table.slots[i]), true
+}
+
+// get returns key's live record, or ok=false when it is missing or expired
+// at now.
+func (m *memIndex) get(key string, h uint64, now int64) (e entry, ok bool) {
+	ref, ok := m.lookup(key, h)
+	if !ok {
+		return e, false
+	}
+	e, _ = decodeEntry(m.arena.record(ref))
+	if e.exp != 0 && e.exp <= now {
+		return e, false
+	}
+	return e, true
+}
+
+// set stores key's value and expiry (0 for none), replacing any record.
+func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
+	ref, buf := m.arena.alloc(entrySize(len(key), len(value), exp))
+	putEntry(buf, key, value, exp)
+	if exp != 0 {
+		m.expiring[ref] = exp
+	}
+	i := m.table.lookup(m.arena, key, h)
+	if i < 0 {
+		m.table.insert(h, ref, m.arena)
+		m.tree.insert(m.arena.chunks, key, ref)
+		return
+	}
+	old := slotRef(m.table.slots[i])
+	m.table.slots[i] = slotOf(h, ref)
+	if !m.tree.replace(key, old, ref) {
+		panic("minikv: index out of step: key in hash table but not in tree")
+	}
+	m.release(old)
+}
+
+// del removes key; it reports whether the key was present (expired or not).
+func (m *memIndex) del(key string, h uint64) bool {
+	i := m.table.lookup(m.arena, key, h)
+	if i < 0 {
+		return false
+	}
+	ref := slotRef(m.table.slots[i])
+	m.table.remove(i, m.arena)
+	if !m.tree.remove(key, ref) {
+		panic("minikv: index out of step: key in hash table but not in tree")
+	}
+	m.release(ref)
+	return true
+}
+
+// release marks a record that left the index as dead.
+func (m *memIndex) release(ref uint64) {
+	e, _ := decodeEntry(m.arena.record(ref))
+	if e.exp != 0 {
+		delete(m.expiring, ref)
+	}
+	m.arena.kill(ref, e.size)
+}
+
+// len returns the number of keys, expired ones included.
+func (m *memIndex) len() int { return m.table.count }
+
+// liveCount returns the number of keys not expired at now.
+func (m *memIndex) liveCount(now int64) int {
+	n := m.table.count
+	for _, exp := range m.expiring {
+		if exp <= now {
+			n--
+		}
+	}
+	return n
+}
+
+// expired returns up to max keys expired at now, sampled from the keys that
+// carry an expiry, and how many keys it looked at.
+func (m *memIndex) expired(now int64, max int) (keys []string, sampled int) {
+	for ref, exp := range m.expiring {
+		if sampled >= max {
+			break
+		}
+		sampled++
+		if exp <= now {
+			keys = append(keys, string(recordKey(m.arena.record(ref))))
+		}
+	}
+	return keys, sampled
+}
+
+// view is a frozen picture of the index for iterators and snapshots.
+type view struct {
+	tree   treeView
+	chunks [][]byte
+}
+
+// view freezes the index in O(1). It may run under a read lock.
+func (m *memIndex) view() view {
+	return view{tree: m.tree.snapshot(), chunks: m.arena.chunks}
+}
+
+// memoryUsage estimates the bytes the index holds.
+func (m *memIndex) memoryUsage() int64 {
+	leaves := int64(m.tree.count)/(leafCap/2) + 1
+	return m.arena.total +
+		int64(len(m.table.slots))*8 +
+		leaves*int64(unsafe.Sizeof(leaf{})) +
+		leaves/(innerCap/2)*int64(unsafe.Sizeof(inner{})) +
+		int64(len(m.expiring))*24
+}
+
+// relocate moves up to max live records out of a sparse chunk into the
+// active one, so that the chunk can be freed; it reports whether a sparse
+// chunk remains.
+func (m *memIndex) relocate(max int) bool {
+	id := m.arena.sparseChunk()
+	if id < 0 {
+		return false
+	}
+	chunk := m.arena.chunks[id][:m.arena.used[id]]
+	for off := 0; off < len(chunk) && max > 0; {
+		e, ok := decodeEntry(chunk[off:])
+		if !ok {
+			panic("minikv: arena record damaged")
+		}
+		ref := uint64(id)<<chunkShift | uint64(off)
+		off += e.size
+		key := string(e.key)
+		h := hashBytes(e.key)
+		i := m.table.lookup(m.arena, key, h)
+		if i < 0 || slotRef(m.table.slots[i]) != ref {
+			continue
+		}
+		max--
+		m.set(key, h, e.value, e.exp)
+		if c := m.arena.chunks[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
+			break // the chunk emptied and was dropped
+		}
+	}
+	return m.arena.sparseChunk() >= 0
+}

@@ -1,0 +1,138 @@
+package minikv
+
+import (
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// SyncMode says when MiniKV calls fsync on the write-ahead log.
+type SyncMode int
+
+const (
+	// SyncAlways makes every write durable before it returns: the WAL is
+	// fsynced, and concurrent writers share one fsync (group commit). A write
+	// that returned nil survives a process kill and a power cut.
+	SyncAlways SyncMode = iota
+	// SyncPeriodic fsyncs the WAL every Options.SyncInterval. A write that
+	// returned nil has reached the operating system and survives a process
+	// kill; a power cut may lose the last interval.
+	SyncPeriodic
+	// SyncNever leaves flushing to the operating system, except at Close,
+	// compaction and WAL segment rotation. A write that returned nil survives
+	// a process kill; a power cut may lose any write since the last of those.
+	SyncNever
+)
+
+// String returns the mode's name.
+func (m SyncMode) String() string {
+	switch m {
+	case SyncAlways:
+		return "always"
+	case SyncPeriodic:
+		return "periodic"
+	case SyncNever:
+		return "never"
+	}
+	return "SyncMode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Size limits. They bound what one call may write, so that a WAL record, a
+// snapshot entry and a batch always fit in memory.
+const (
+	// MaxKeySize is the largest key, in bytes.
+	MaxKeySize = 32 << 10
+	// MaxValueSize is the largest value, in bytes.
+	MaxValueSize = 16 << 20
+	// MaxBatchSize is the largest batch, in bytes as Batch.Size counts them.
+	MaxBatchSize = 64 << 20
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultSyncInterval     = time.Second
+	DefaultMaxWALSize       = 64 << 20
+	DefaultSegmentSize      = 16 << 20
+	DefaultTTLCleanInterval = time.Second
+)
+
+// Options configures Open. The zero value of every field but Dir is a
+// sensible default.
+type Options struct {
+	// Dir is the database directory. It is required, and created with mode
+	// 0700 when missing (unless ReadOnly).
+	Dir string
+
+	// SyncMode says when writes are fsynced. The default, SyncAlways, is the
+	// safest and the slowest; see SyncMode for what the others risk.
+	SyncMode SyncMode
+
+	// SyncInterval is the fsync period of SyncPeriodic. Zero means 1s. A
+	// longer interval loses more writes to a power cut.
+	SyncInterval time.Duration
+
+	// ReadOnly opens the database for reads only. Writes return ErrReadOnly,
+	// no file in Dir is modified, and several read-only handles may share a
+	// directory (but none may share it with a writer).
+	ReadOnly bool
+
+	// MaxWALSize is the number of WAL bytes that starts a background
+	// compaction. Zero means 64 MiB. A smaller value compacts more often and
+	// reopens faster; a larger one writes less.
+	MaxWALSize int64
+
+	// SegmentSize is the size at which the WAL moves to a new segment file.
+	// Zero means 16 MiB (or MaxWALSize, when that is smaller).
+	SegmentSize int64
+
+	// TTLCleanInterval is the period of the background cleaner that removes
+	// expired keys. Zero means 1s. A negative value disables the cleaner;
+	// expired keys are then invisible but hold memory until overwritten,
+	// deleted or compacted.
+	TTLCleanInterval time.Duration
+
+	// DisableAutoCompaction stops the automatic compaction at MaxWALSize;
+	// Compact still works. The WAL then grows without bound.
+	DisableAutoCompaction bool
+
+	// SalvageCorruptWAL lets Open succeed on a WAL damaged in the middle
+	// (damage followed by valid records), keeping only the records before
+	// the first damage and dropping everything after it. The default refuses
+	// with ErrCorrupt, since that damage is not what a crash leaves.
+	SalvageCorruptWAL bool
+
+	// Logger receives compaction, recovery and background-error events.
+	// Nil discards them.
+	Logger *slog.Logger
+
+	// fs replaces the operating system's file system in tests.
+	fs vfs
+	// now replaces the wall clock in tests; it returns Unix nanoseconds.
+	now func() int64
+}
+
+// withDefaults returns a copy of o with every zero value filled in.
+func (o Options) withDefaults() Options {
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = DefaultSyncInterval
+	}
+	if o.MaxWALSize <= 0 {
+		o.MaxWALSize = DefaultMaxWALSize
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = min(DefaultSegmentSize, o.MaxWALSize)
+	}
+	if o.TTLCleanInterval == 0 {
+		o.TTLCleanInterval = DefaultTTLCleanInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.fs == nil {
+		o.fs = osFS{}
+	}
+	if o.now == nil {
+		o.now = func() int64 { return time.Now().UnixNano() }
+	}
+	return o
+}

@@ -1,0 +1,311 @@
+package minikv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// recoveryInfo holds the figures of the Open that created a handle.
+type recoveryInfo struct {
+	records  int64
+	keys     int64
+	torn     int64
+	walBytes int64
+	took     time.Duration
+}
+
+func (r *recoveryInfo) fill(s *Stats) {
+	s.RecoveredRecords = r.records
+	s.RecoveredKeys = r.keys
+	s.TornBytes = r.torn
+	s.RecoveryTime = r.took
+}
+
+// dirListing sorts the files of a database directory by role.
+type dirListing struct {
+	segments  []uint64 // ascending
+	snapshots []uint64 // ascending
+	temps     []string
+}
+
+func listDir(fsys vfs, dir string) (dirListing, error) {
+	var l dirListing
+	names, err := fsys.ReadDir(dir)
+	if err != nil {
+		return l, fmt.Errorf("minikv: list %s: %w", dir, err)
+	}
+	for _, name := range names {
+		if seq, ok := parseSeq(name, walExt); ok {
+			l.segments = append(l.segments, seq)
+		} else if seq, ok := parseSeq(name, snapExt); ok {
+			l.snapshots = append(l.snapshots, seq)
+		} else if filepath.Ext(name) == tmpExt {
+			l.temps = append(l.temps, name)
+		}
+	}
+	slices.Sort(l.segments)
+	slices.Sort(l.snapshots)
+	return l, nil
+}
+
+// recover loads the snapshot named by the MANIFEST, replays the live WAL
+// segments, cuts a torn tail and opens the WAL for appending.
+func (db *DB) recover() error {
+	start := time.Now()
+	ls, err := listDir(db.fsys, db.dir)
+	if err != nil {
+		return err
+	}
+	man, found, err := readManifest(db.fsys, db.dir)
+	if err != nil {
+		return err
+	}
+	if !found {
+		if man, err = db.initManifest(ls); err != nil {
+			return err
+		}
+	}
+	db.man = man
+	if err := db.loadSnapshot(); err != nil {
+		return err
+	}
+	live := liveSegments(ls.segments, man.walStart)
+	if err := checkContiguous(live, man.walStart); err != nil {
+		return err
+	}
+	scans, err := db.replay(live)
+	if err != nil {
+		return err
+	}
+	db.recovery.took = time.Since(start)
+	if db.readOnly {
+		return nil
+	}
+	if err := db.openWAL(scans); err != nil {
+		return err
+	}
+	return db.removeObsolete(ls)
+}
+
+// initManifest handles a directory without a MANIFEST: a new database
+// gets one; a directory holding data without one is corrupt.
+func (db *DB) initManifest(ls dirListing) (manifest, error) {
+	if len(ls.snapshots) > 0 {
+		return manifest{}, manifestCorrupt("missing, but the directory holds snapshots")
+	}
+	for _, seq := range ls.segments {
+		data, err := readFile(db.fsys, filepath.Join(db.dir, segmentName(seq)), maxSegmentRead)
+		if err != nil {
+			return manifest{}, fmt.Errorf("minikv: read %s: %w", segmentName(seq), err)
+		}
+		if !allZero(data) {
+			return manifest{}, manifestCorrupt("missing, but the directory holds WAL segments")
+		}
+	}
+	man := manifest{walStart: 1}
+	if n := len(ls.segments); n > 0 {
+		man.walStart = ls.segments[n-1] + 1
+	}
+	if db.readOnly {
+		return man, nil
+	}
+	return man, writeManifest(db.fsys, db.dir, man)
+}
+
+// maxSegmentRead bounds the size of a segment file recovery reads.
+const maxSegmentRead = 1 << 34
+
+func (db *DB) loadSnapshot() error {
+	if db.man.snapshot == "" {
+		db.idx = newMemIndex(0)
+		return nil
+	}
+	idx, info, err := loadSnapshot(db.fsys, filepath.Join(db.dir, db.man.snapshot), db.now())
+	if errors.Is(err, fs.ErrNotExist) {
+		return manifestCorrupt("names missing snapshot " + db.man.snapshot)
+	}
+	if err != nil {
+		return err
+	}
+	if info.walSeq != db.man.walStart {
+		return &corruptError{file: db.man.snapshot, offset: 20, reason: "WAL sequence does not match the MANIFEST"}
+	}
+	db.idx = idx
+	db.recovery.keys = int64(info.entries)
+	return nil
+}
+
+func liveSegments(all []uint64, start uint64) []uint64 {
+	i, _ := slices.BinarySearch(all, start)
+	return all[i:]
+}
+
+func checkContiguous(live []uint64, start uint64) error {
+	for i, seq := range live {
+		if seq != start+uint64(i) {
+			return &corruptError{file: segmentName(start + uint64(i)), offset: -1, reason: "WAL segment missing"}
+		}
+	}
+	return nil
+}
+
+// replay applies the live segments in order. Damage that a crash cannot
+// explain (valid records after it) fails with ErrCorrupt unless
+// SalvageCorruptWAL is set; then, as for a torn tail, everything after the
+// damage is dropped.
+func (db *DB) replay(live []uint64) ([]segmentScan, error) {
+	var scans []segmentScan
+	for i, seq := range live {
+		s, err := db.replaySegment(seq)
+		if err != nil {
+			return nil, err
+		}
+		scans = append(scans, s)
+		if !s.damaged {
+			continue
+		}
+		if !s.trailing && !db.laterRecords(live[i+1:]) {
+			db.recovery.torn = s.size - s.validEnd
+			return scans, nil
+		}
+		if !db.opts.SalvageCorruptWAL {
+			return nil, &corruptError{file: segmentName(seq), offset: s.validEnd,
+				reason: "damaged record followed by valid records"}
+		}
+		db.log.Warn("minikv: salvaging WAL prefix", "segment", segmentName(seq), "offset", s.validEnd)
+		db.recovery.torn = s.size - s.validEnd
+		return scans, nil
+	}
+	return scans, nil
+}
+
+// replaySegment reads one segment and applies its records.
+func (db *DB) replaySegment(seq uint64) (segmentScan, error) {
+	name := segmentName(seq)
+	data, err := readFile(db.fsys, filepath.Join(db.dir, name), maxSegmentRead)
+	if err != nil {
+		return segmentScan{}, fmt.Errorf("minikv: read %s: %w", name, err)
+	}
+	now := db.now()
+	s, err := scanSegment(data, func(typ byte, _ int64, body []byte) bool {
+		db.recovery.records++
+		return decodeOps(typ, body, func(op walOp) { db.applyOp(op, now) })
+	})
+	if err != nil {
+		return s, &corruptError{file: name, offset: s.validEnd, reason: err.Error()}
+	}
+	s.seq = seq
+	db.recovery.walBytes += s.validEnd
+	return s, nil
+}
+
+// applyOp applies one replayed operation. A set that has already expired
+// deletes the key, so that an older value cannot come back.
+func (db *DB) applyOp(op walOp, now int64) {
+	key := string(op.key)
+	h := hashKey(key)
+	if op.del || (op.exp != 0 && op.exp <= now) {
+		db.idx.del(key, h)
+		return
+	}
+	db.idx.set(key, h, op.value, op.exp)
+}
+
+// laterRecords reports whether any of the segments holds a valid record.
+func (db *DB) laterRecords(segs []uint64) bool {
+	for _, seq := range segs {
+		data, err := readFile(db.fsys, filepath.Join(db.dir, segmentName(seq)), maxSegmentRead)
+		if err == nil && hasValidRecord(data) {
+			return true
+		}
+	}
+	return false
+}
+
+// openWAL cuts the damage after the last good record, removes the segments
+// after it and opens the last good segment for appending.
+func (db *DB) openWAL(scans []segmentScan) error {
+	segLimit := db.opts.SegmentSize
+	if len(scans) == 0 {
+		w, err := openWAL(db.fsys, db.dir, db.man.walStart, 0, nil, segLimit, true)
+		db.wal = w
+		return err
+	}
+	last := scans[len(scans)-1]
+	if last.validEnd < last.size {
+		if err := db.truncate(last.seq, last.validEnd); err != nil {
+			return err
+		}
+	}
+	var sealed []segInfo
+	for _, s := range scans[:len(scans)-1] {
+		sealed = append(sealed, segInfo{s.seq, s.validEnd})
+	}
+	w, err := openWAL(db.fsys, db.dir, last.seq, last.validEnd, sealed, segLimit, false)
+	db.wal = w
+	return err
+}
+
+// truncate cuts segment seq to size bytes and fsyncs it.
+func (db *DB) truncate(seq uint64, size int64) error {
+	name := filepath.Join(db.dir, segmentName(seq))
+	f, err := db.fsys.OpenFile(name, os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("minikv: open %s to cut its tail: %w", segmentName(seq), err)
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return fmt.Errorf("minikv: cut tail of %s: %w", segmentName(seq), err)
+	}
+	db.log.Info("minikv: cut torn WAL tail", "segment", segmentName(seq), "offset", size)
+	return nil
+}
+
+// removeObsolete deletes the files the MANIFEST no longer names: older
+// segments and snapshots, segments after a cut tail, and temp files. The
+// removal of segments after a cut tail is made durable before any new
+// write, since their records must never be replayed after newer ones.
+func (db *DB) removeObsolete(ls dirListing) error {
+	var names, after []string
+	for _, seq := range ls.segments {
+		if seq < db.man.walStart {
+			names = append(names, segmentName(seq))
+		} else if seq > db.wal.seq {
+			after = append(after, segmentName(seq))
+		}
+	}
+	if len(after) > 0 {
+		for _, name := range after {
+			if err := db.fsys.Remove(filepath.Join(db.dir, name)); err != nil {
+				return fmt.Errorf("minikv: remove %s after the WAL tail: %w", name, err)
+			}
+		}
+		if err := db.fsys.SyncDir(db.dir); err != nil {
+			return fmt.Errorf("minikv: sync directory: %w", err)
+		}
+	}
+	for _, seq := range ls.snapshots {
+		if snapshotName(seq) != db.man.snapshot {
+			names = append(names, snapshotName(seq))
+		}
+	}
+	names = append(names, ls.temps...)
+	db.removeFiles(names)
+	return nil
+}
+
+func (db *DB) removeFiles(names []string) {
+	for _, name := range names {
+		if err := db.fsys.Remove(filepath.Join(db.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			db.log.Warn("minikv: remove obsolete file", "file", name, "err", err)
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package minikv
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// writeSnapshot writes the live (not expired at now) entries of v, in key
+// order, to the snapshot file for seq, fsyncs it and makes it durable in
+// dir under its final name. It returns the number of entries written.
+func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, error) {
+	final := filepath.Join(dir, snapshotName(seq))
+	tmp := final + tmpExt
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("minikv: create snapshot: %w", err)
+	}
+	count, err := writeSnapshotTo(f, seq, v, now)
+	if err == nil {
+		err = f.Sync()
+	}
+	err = errors.Join(err, f.Close())
+	if err == nil {
+		err = fsys.Rename(tmp, final)
+	}
+	if err == nil {
+		err = fsys.SyncDir(dir)
+	}
+	if err != nil {
+		_ = fsys.Remove(tmp)
+		return 0, fmt.Errorf("minikv: write snapshot %s: %w", snapshotName(seq), err)
+	}
+	return count, nil
+}
+
+// writeSnapshotTo streams the snapshot format to w.
+func writeSnapshotTo(w io.Writer, seq uint64, v view, now int64) (int, error) {
+	crc := crc32.New(crcTable)
+	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
+	var hdr [snapHeaderSize]byte
+	copy(hdr[:], snapMagic)
+	binary.LittleEndian.PutUint32(hdr[8:], snapVersion)
+	binary.LittleEndian.PutUint64(hdr[12:], uint64(now))
+	binary.LittleEndian.PutUint64(hdr[20:], seq)
+	bw.Write(hdr[:])
+	count := 0
+	c := cursor{chunks: v.chunks}
+	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
+		rec := chunkRecord(v.chunks, c.ref())
+		e, _ := decodeEntry(rec)
+		if e.exp != 0 && e.exp <= now {
+			continue
+		}
+		bw.Write(rec[:e.size])
+		count++
+	}
+	var cnt [8]byte
+	binary.LittleEndian.PutUint64(cnt[:], uint64(count))
+	bw.Write(cnt[:])
+	if err := bw.Flush(); err != nil {
+		return 0, err
+	}
+	var sum [4]byte
+	binary.LittleEndian.PutUint32(sum[:], crc.Sum32())
+	_, err := w.Write(sum[:])
+	return count, err
+}
+
+// snapshotInfo describes a loaded snapshot.
+type snapshotInfo struct {
+	walSeq  uint64
+	created int64
+	entries int
+}
+
+// loadSnapshot reads a snapshot file into a new index, dropping entries
+// expired at now. Any inconsistency is an ErrCorrupt naming the file.
+func loadSnapshot(fsys vfs, path string, now int64) (*memIndex, snapshotInfo, error) {
+	name := filepath.Base(path)
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, snapshotInfo{}, fmt.Errorf("minikv: open snapshot %s: %w", name, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, snapshotInfo{}, fmt.Errorf("minikv: stat snapshot %s: %w", name, err)
+	}
+	m, info, err := decodeSnapshot(f, size, now)
+	if err != nil {
+		var ce *corruptError
+		if errors.As(err, &ce) {
+			ce.file = name
+			return nil, info, ce
+		}
+		return nil, info, fmt.Errorf("minikv: read snapshot %s: %w", name, err)
+	}
+	return m, info, nil
+}
+
+func snapCorrupt(off int64, reason string) error {
+	return &corruptError{offset: off, reason: reason}
+}
+
+// decodeSnapshot decodes a snapshot of size bytes read from r.
+func decodeSnapshot(r io.ReaderAt, size int64, now int64) (*memIndex, snapshotInfo, error) {
+	var info snapshotInfo
+	if size < snapHeaderSize+snapFooterSize {
+		return nil, info, snapCorrupt(-1, "file too short")
+	}
+	var foot [snapFooterSize]byte
+	if _, err := r.ReadAt(foot[:], size-snapFooterSize); err != nil {
+		return nil, info, err
+	}
+	count := binary.LittleEndian.Uint64(foot[:])
+	body := size - snapHeaderSize - snapFooterSize
+	if count > uint64(body)/minEntrySize {
+		return nil, info, snapCorrupt(size-snapFooterSize, "entry count larger than the file can hold")
+	}
+	crc := crc32.New(crcTable)
+	sr := io.NewSectionReader(r, 0, size-4)
+	br := bufio.NewReaderSize(io.TeeReader(sr, crc), 1<<20)
+	var hdr [snapHeaderSize]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		return nil, info, err
+	}
+	if string(hdr[:8]) != snapMagic {
+		return nil, info, snapCorrupt(0, "bad magic")
+	}
+	if v := binary.LittleEndian.Uint32(hdr[8:]); v != snapVersion {
+		return nil, info, snapCorrupt(8, fmt.Sprintf("unknown format version %d", v))
+	}
+	info.created = int64(binary.LittleEndian.Uint64(hdr[12:]))
+	info.walSeq = binary.LittleEndian.Uint64(hdr[20:])
+	m := newMemIndex(int(count))
+	if err := loadEntries(br, m, int(count), body, now); err != nil {
+		return nil, info, err
+	}
+	var tail [8]byte
+	if _, err := io.ReadFull(br, tail[:]); err != nil {
+		return nil, info, err
+	}
+	if binary.LittleEndian.Uint32(foot[8:]) != crc.Sum32() {
+		return nil, info, snapCorrupt(size-4, "checksum mismatch")
+	}
+	info.entries = m.len()
+	return m, info, nil
+}
+
+// loadEntries reads count entries from br into the empty index m. left is
+// the number of entry bytes the file holds.
+func loadEntries(br *bufio.Reader, m *memIndex, count int, left int64, now int64) error {
+	refs := make([]uint64, 0, count)
+	var prev []byte
+	off := int64(snapHeaderSize)
+	for range count {
+		n, err := loadEntry(br, m, &refs, &prev, left, now)
+		if err != nil {
+			var ce *corruptError
+			if errors.As(err, &ce) && ce.offset == 0 {
+				ce.offset = off
+			}
+			return err
+		}
+		left -= int64(n)
+		off += int64(n)
+	}
+	if left != 0 {
+		return snapCorrupt(off, "bytes after the last entry")
+	}
+	m.tree.bulkLoad(m.arena.chunks, refs)
+	return nil
+}
+
+// loadEntry reads one entry into the arena and the hash table and appends
+// its ref to refs; it returns the entry's encoded size.
+func loadEntry(br *bufio.Reader, m *memIndex, refs *[]uint64, prev *[]byte, left, now int64) (int, error) {
+	h, err := binary.ReadUvarint(br)
+	if err != nil {
+		return 0, snapCorrupt(0, "bad entry header")
+	}
+	vlen, err := binary.ReadUvarint(br)
+	if err != nil {
+		return 0, snapCorrupt(0, "bad entry header")
+	}
+	klen := h >> 1
+	var exp int64
+	if h&1 != 0 {
+		var b [8]byte
+		if _, err := io.ReadFull(br, b[:]); err != nil {
+			return 0, snapCorrupt(0, "truncated entry")
+		}
+		exp = int64(binary.LittleEndian.Uint64(b[:]))
+		if exp == 0 {
+			return 0, snapCorrupt(0, "bad expiry")
+		}
+	}
+	if klen == 0 || klen > MaxKeySize || vlen > MaxValueSize || klen+vlen > uint64(left) {
+		return 0, snapCorrupt(0, "bad entry lengths")
+	}
+	size := entrySize(int(klen), int(vlen), exp)
+	ref, buf := m.arena.alloc(size)
+	hl := size - int(klen+vlen)
+	n := binary.PutUvarint(buf, h)
+	n += binary.PutUvarint(buf[n:], vlen)
+	if exp != 0 {
+		binary.LittleEndian.PutUint64(buf[n:], uint64(exp))
+	}
+	if _, err := io.ReadFull(br, buf[hl:]); err != nil {
+		return 0, snapCorrupt(0, "truncated entry")
+	}
+	key := buf[hl : hl+int(klen)]
+	if *prev != nil && string(key) <= string(*prev) {
+		return 0, snapCorrupt(0, "keys out of order")
+	}
+	*prev = key
+	if exp != 0 && exp <= now {
+		m.arena.kill(ref, size)
+		return size, nil
+	}
+	if exp != 0 {
+		m.expiring[ref] = exp
+	}
+	m.table.insert(hashBytes(key), ref, m.arena)
+	*refs = append(*refs, ref)
+	return size, nil
+}

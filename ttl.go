@@ -1,0 +1,172 @@
+package minikv
+
+import (
+	"context"
+	"time"
+)
+
+// Expiry cleaning follows Redis: sample keys that carry an expiry, delete
+// the expired ones, and sample again at once while more than a quarter of
+// a sample had expired, within a time budget per round.
+const (
+	ttlSample = 20
+	ttlBudget = 10 * time.Millisecond
+)
+
+// expiryOf turns a TTL into an absolute expiry, or returns ErrInvalidTTL.
+func (db *DB) expiryOf(ttl time.Duration) (int64, error) {
+	if ttl <= 0 {
+		return 0, ErrInvalidTTL
+	}
+	return db.now() + int64(ttl), nil
+}
+
+// SetWithTTL stores value under key, to expire after ttl. The expiry is
+// stored as an absolute time, so it runs on while the database is closed.
+// It returns ErrInvalidTTL for ttl <= 0 and otherwise the errors of Set.
+func (db *DB) SetWithTTL(key string, value []byte, ttl time.Duration) error {
+	if err := checkKV(key, value); err != nil {
+		return err
+	}
+	exp, err := db.expiryOf(ttl)
+	if err != nil {
+		return err
+	}
+	return db.set(context.Background(), key, value, exp)
+}
+
+// TTL returns the time key has left to live, or a negative duration when
+// key has no expiry. It returns ErrNotFound for a missing or expired key.
+func (db *DB) TTL(key string) (time.Duration, error) {
+	if err := checkKey(key); err != nil {
+		return 0, err
+	}
+	h := hashKey(key)
+	db.stats.read(h)
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.idx == nil {
+		return 0, ErrClosed
+	}
+	now := db.now()
+	e, ok := db.idx.get(key, h, now)
+	if !ok {
+		return 0, ErrNotFound
+	}
+	if e.exp == 0 {
+		return -1, nil
+	}
+	return time.Duration(e.exp - now), nil
+}
+
+// Expire sets key to expire after ttl. It returns ErrNotFound for a missing
+// or expired key, ErrInvalidTTL for ttl <= 0 and otherwise the errors of
+// Set.
+func (db *DB) Expire(key string, ttl time.Duration) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	exp, err := db.expiryOf(ttl)
+	if err != nil {
+		return err
+	}
+	return db.rewriteExpiry(key, exp)
+}
+
+// Persist removes key's expiry. It returns ErrNotFound for a missing or
+// expired key and otherwise the errors of Set.
+func (db *DB) Persist(key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	return db.rewriteExpiry(key, 0)
+}
+
+// rewriteExpiry writes key's current value again with a new expiry.
+func (db *DB) rewriteExpiry(key string, exp int64) error {
+	h := hashKey(key)
+	if err := db.lockWriter(context.Background()); err != nil {
+		return err
+	}
+	e, ok := db.idx.get(key, h, db.now())
+	if !ok {
+		db.unlockWriter()
+		return ErrNotFound
+	}
+	db.stats.write(h, 1)
+	db.buf = db.encodeSet(db.buf[:0], key, e.value, exp)
+	value := e.value
+	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.set(key, h, value, exp) })
+}
+
+// ttlWorker removes expired keys every TTLCleanInterval until Close.
+func (db *DB) ttlWorker(ctx context.Context) {
+	defer db.wg.Done()
+	t := time.NewTicker(db.opts.TTLCleanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := db.cleanExpired(ctx, time.Now().Add(ttlBudget)); err != nil && ctx.Err() == nil {
+			db.log.Error("minikv: expiry cleaning failed", "err", err)
+		}
+	}
+}
+
+// cleanExpired runs one cleaning round, until a sample finds few expired
+// keys or the deadline passes.
+func (db *DB) cleanExpired(ctx context.Context, deadline time.Time) error {
+	for time.Now().Before(deadline) {
+		db.mu.RLock()
+		if db.idx == nil {
+			db.mu.RUnlock()
+			return nil
+		}
+		keys, sampled := db.idx.expired(db.now(), ttlSample)
+		db.mu.RUnlock()
+		if len(keys) > 0 {
+			if err := db.deleteExpired(ctx, keys); err != nil {
+				return err
+			}
+		}
+		if len(keys)*4 <= sampled || sampled < ttlSample {
+			return nil
+		}
+	}
+	return nil
+}
+
+// deleteExpired logs and applies the deletion of the keys that are still
+// expired, as one batch record, so that a restart cannot revive them.
+func (db *DB) deleteExpired(ctx context.Context, keys []string) error {
+	if err := db.lockWriter(ctx); err != nil {
+		return err
+	}
+	now := db.now()
+	var body []byte
+	n := 0
+	for _, key := range keys {
+		if ref, ok := db.idx.lookup(key, hashKey(key)); ok {
+			if e, _ := decodeEntry(db.idx.arena.record(ref)); e.exp != 0 && e.exp <= now {
+				body = append(append(body, opDelete), appendDeleteBody(nil, key)...)
+				keys[n] = key
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		db.unlockWriter()
+		return nil
+	}
+	keys = keys[:n]
+	rec := appendRecord(nil, recBatch, now, appendBatchBody(nil, n, body))
+	db.stats.expired.Add(int64(n))
+	return db.commit(ctx, rec, func(m *memIndex) {
+		for _, key := range keys {
+			m.del(key, hashKey(key))
+		}
+	})
+}

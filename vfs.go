@@ -1,0 +1,163 @@
+package minikv
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/gofrs/flock"
+)
+
+// vfs is the file system seam: every file operation of the engine goes
+// through it, so that tests can simulate power loss and inject faults.
+// Names are full paths.
+type vfs interface {
+	OpenFile(name string, flag int, perm os.FileMode) (file, error)
+	Remove(name string) error
+	Rename(oldname, newname string) error
+	// ReadDir returns the names of the entries in dir, sorted.
+	ReadDir(dir string) ([]string, error)
+	MkdirAll(dir string, perm os.FileMode) error
+	// SyncDir makes the creations, renames and removals in dir durable.
+	SyncDir(dir string) error
+	// Lock takes an exclusive or shared lock on the file name without
+	// waiting; it returns ErrLocked when a conflicting lock is held.
+	Lock(name string, exclusive bool) (io.Closer, error)
+}
+
+// file is an open file of a vfs.
+type file interface {
+	io.Reader
+	io.ReaderAt
+	io.Writer
+	io.Closer
+	// Sync makes the file's data durable (fdatasync where available).
+	Sync() error
+	Truncate(size int64) error
+	Size() (int64, error)
+}
+
+// osFS is the vfs of the operating system.
+type osFS struct{}
+
+type osFile struct{ *os.File }
+
+func (f osFile) Sync() error { return fdatasync(f.File) }
+
+func (f osFile) Size() (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+func (osFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
+}
+
+func (osFS) Remove(name string) error             { return os.Remove(name) }
+func (osFS) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
+func (osFS) MkdirAll(dir string, perm os.FileMode) error {
+	return os.MkdirAll(dir, perm)
+}
+
+func (osFS) ReadDir(dir string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(des))
+	for i, de := range des {
+		names[i] = de.Name()
+	}
+	return names, nil
+}
+
+func (osFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
+
+func (osFS) Lock(name string, exclusive bool) (io.Closer, error) {
+	var fl *flock.Flock
+	var ok bool
+	var err error
+	if exclusive {
+		fl = flock.New(name, flock.SetPermissions(0o600))
+		ok, err = fl.TryLock()
+	} else {
+		fl = flock.New(name, flock.SetFlag(os.O_RDONLY))
+		ok, err = fl.TryRLock()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("minikv: lock %s: %w", name, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
+	}
+	return flockCloser{fl}, nil
+}
+
+type flockCloser struct{ fl *flock.Flock }
+
+func (c flockCloser) Close() error { return errors.Join(c.fl.Unlock(), c.fl.Close()) }
+
+// noLock stands in for the lock of a read-only database whose directory has
+// no LOCK file, since a read-only open must not create one.
+type noLock struct{}
+
+func (noLock) Close() error { return nil }
+
+// lockDir takes the directory lock of a database.
+func lockDir(fsys vfs, dir string, readOnly bool) (io.Closer, error) {
+	name := filepath.Join(dir, lockName)
+	l, err := fsys.Lock(name, !readOnly)
+	if readOnly && errors.Is(err, fs.ErrNotExist) {
+		return noLock{}, nil
+	}
+	return l, err
+}
+
+// writeFileSync writes data to a new file name, fsyncs it and closes it.
+func writeFileSync(fsys vfs, name string, data []byte) error {
+	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// readFile reads a whole file through the vfs, refusing one larger than max.
+func readFile(fsys vfs, name string, max int64) ([]byte, error) {
+	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	if size > max {
+		return nil, &corruptError{file: filepath.Base(name), offset: -1, reason: "file too large"}
+	}
+	buf := make([]byte, size)
+	_, err = io.ReadFull(f, buf)
+	return buf, err
+}

@@ -1,0 +1,480 @@
+package minikv
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+)
+
+// maxRecordLen bounds the Length field of a WAL record: a batch at
+// MaxBatchSize plus its framing. A larger length is damage.
+const maxRecordLen = MaxBatchSize + 1<<20
+
+// appendRecord frames body as a WAL record of type typ and appends it to dst.
+func appendRecord(dst []byte, typ byte, ts int64, body []byte) []byte {
+	n := recFixedSize + len(body)
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = append(dst, typ)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	dst = append(dst, body...)
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], crcTable))
+	return dst
+}
+
+// appendSetRecord appends a whole recSet record to dst, writing the body in
+// place instead of through a separate buffer.
+func appendSetRecord(dst []byte, ts int64, key string, value []byte, exp int64) []byte {
+	n := recFixedSize + 8 + uvarintLen(uint64(len(key))) + uvarintLen(uint64(len(value))) + len(key) + len(value)
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = append(dst, recSet)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	dst = appendSetBody(dst, key, value, exp)
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], crcTable))
+	return dst
+}
+
+// appendSetBody appends the body of a recSet record (or opSet operation).
+func appendSetBody(dst []byte, key string, value []byte, exp int64) []byte {
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(exp))
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	dst = binary.AppendUvarint(dst, uint64(len(value)))
+	dst = append(dst, key...)
+	return append(dst, value...)
+}
+
+// appendDeleteBody appends the body of a recDelete record (or opDelete).
+func appendDeleteBody(dst []byte, key string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	return append(dst, key...)
+}
+
+// walOp is one decoded operation of a WAL record.
+type walOp struct {
+	del   bool
+	key   []byte
+	value []byte
+	exp   int64
+}
+
+// decodeSetBody decodes a recSet body at the start of b and returns the
+// bytes it used.
+func decodeSetBody(b []byte) (op walOp, n int, ok bool) {
+	if len(b) < 8 {
+		return op, 0, false
+	}
+	op.exp = int64(binary.LittleEndian.Uint64(b))
+	n = 8
+	klen, m := binary.Uvarint(b[n:])
+	if m <= 0 || klen == 0 || klen > MaxKeySize {
+		return op, 0, false
+	}
+	n += m
+	vlen, m := binary.Uvarint(b[n:])
+	if m <= 0 || vlen > MaxValueSize {
+		return op, 0, false
+	}
+	n += m
+	if uint64(len(b)-n) < klen+vlen {
+		return op, 0, false
+	}
+	op.key = b[n : n+int(klen)]
+	n += int(klen)
+	op.value = b[n : n+int(vlen)]
+	return op, n + int(vlen), op.exp >= 0
+}
+
+func decodeDeleteBody(b []byte) (op walOp, n int, ok bool) {
+	klen, m := binary.Uvarint(b)
+	if m <= 0 || klen == 0 || klen > MaxKeySize || uint64(len(b)-m) < klen {
+		return op, 0, false
+	}
+	op.del = true
+	op.key = b[m : m+int(klen)]
+	return op, m + int(klen), true
+}
+
+// decodeOps decodes the operations of a record body and calls fn for each.
+// It returns false, having called fn for none, when the body is malformed.
+func decodeOps(typ byte, body []byte, fn func(walOp)) bool {
+	switch typ {
+	case recSet:
+		op, n, ok := decodeSetBody(body)
+		if !ok || n != len(body) {
+			return false
+		}
+		fn(op)
+		return true
+	case recDelete:
+		op, n, ok := decodeDeleteBody(body)
+		if !ok || n != len(body) {
+			return false
+		}
+		fn(op)
+		return true
+	case recBatch:
+		ops, ok := decodeBatch(body)
+		if !ok {
+			return false
+		}
+		for _, op := range ops {
+			fn(op)
+		}
+		return true
+	}
+	return false
+}
+
+// decodeBatch decodes a recBatch body. The count is checked against the
+// bytes left before anything is allocated.
+func decodeBatch(body []byte) ([]walOp, bool) {
+	count, n := binary.Uvarint(body)
+	if n <= 0 || count == 0 || count > uint64(len(body)-n)/3 {
+		return nil, false
+	}
+	ops := make([]walOp, 0, count)
+	b := body[n:]
+	for range count {
+		if len(b) == 0 {
+			return nil, false
+		}
+		var op walOp
+		var m int
+		var ok bool
+		switch b[0] {
+		case opSet:
+			op, m, ok = decodeSetBody(b[1:])
+		case opDelete:
+			op, m, ok = decodeDeleteBody(b[1:])
+		}
+		if !ok {
+			return nil, false
+		}
+		ops = append(ops, op)
+		b = b[1+m:]
+	}
+	return ops, len(b) == 0
+}
+
+// readRecord decodes the record at the start of b. ok is false when the
+// bytes are not a whole record with a matching CRC.
+func readRecord(b []byte) (typ byte, ts int64, body []byte, size int, ok bool) {
+	if len(b) < 4+1+recFixedSize {
+		return 0, 0, nil, 0, false
+	}
+	length, n := binary.Uvarint(b[4:])
+	if n <= 0 || length < recFixedSize || length > maxRecordLen || uint64(len(b)-4-n) < length {
+		return 0, 0, nil, 0, false
+	}
+	size = 4 + n + int(length)
+	if crc32.Checksum(b[4:size], crcTable) != binary.LittleEndian.Uint32(b) {
+		return 0, 0, nil, 0, false
+	}
+	p := b[4+n : size]
+	return p[0], int64(binary.LittleEndian.Uint64(p[1:])), p[recFixedSize:], size, true
+}
+
+// allZero reports whether b holds only zero bytes (preallocation padding).
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hasValidRecord reports whether a whole, CRC-valid record starts at any
+// offset of b. It tells mid-log damage apart from a torn tail.
+func hasValidRecord(b []byte) bool {
+	for i := range b {
+		if _, _, _, _, ok := readRecord(b[i:]); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// segmentScan is the result of reading one WAL segment.
+type segmentScan struct {
+	seq      uint64
+	size     int64 // file size
+	validEnd int64 // end of the last good record
+	damaged  bool  // bytes after validEnd are not zero padding
+	trailing bool  // a valid record follows the damage in this segment
+	records  int
+}
+
+// scanSegment calls apply for every record of a segment, in order, up to
+// the first damage.
+func scanSegment(data []byte, apply func(typ byte, ts int64, body []byte) bool) (s segmentScan, err error) {
+	s.size = int64(len(data))
+	off := 0
+	for off < len(data) {
+		typ, ts, body, size, ok := readRecord(data[off:])
+		if !ok {
+			break
+		}
+		if !apply(typ, ts, body) {
+			return s, fmt.Errorf("malformed record body at offset %d", off)
+		}
+		off += size
+		s.records++
+	}
+	s.validEnd = int64(off)
+	if off < len(data) && !allZero(data[off:]) {
+		s.damaged = true
+		s.trailing = hasValidRecord(data[off+1:])
+	}
+	return s, nil
+}
+
+// wal appends records to the current segment and makes them durable.
+//
+// Appends, rotation and close are serialised by the caller (DB.walMu).
+// Syncs may run concurrently with appends: fileMu keeps the file open while
+// a sync uses it, and smu guards the group-commit state.
+type wal struct {
+	fsys     vfs
+	dir      string
+	segLimit int64
+	now      func() int64
+
+	// Guarded by the caller's lock (DB.walMu).
+	f       file
+	seq     uint64
+	segSize int64
+	sealed  []segInfo // live segments before the current one
+	buf     []byte
+
+	fileMu  sync.Mutex   // held while f is synced, replaced or closed
+	written atomic.Int64 // bytes appended since open (the LSN)
+	failure atomic.Value // error: the first failed write or sync
+
+	smu     sync.Mutex    // guards the fields below
+	synced  int64         // LSN known durable
+	syncing bool          // a sync leader is running
+	round   chan struct{} // closed when the running sync round ends
+}
+
+// segInfo is a sealed WAL segment.
+type segInfo struct {
+	seq  uint64
+	size int64
+}
+
+// openWAL opens segment seq for appending at size bytes, creating it when
+// create is set. sealed lists the live segments before it.
+func openWAL(fsys vfs, dir string, seq uint64, size int64, sealed []segInfo, segLimit int64, create bool) (*wal, error) {
+	w := &wal{fsys: fsys, dir: dir, segLimit: segLimit, round: make(chan struct{})}
+	var err error
+	if create {
+		w.f, err = w.createSegment(seq)
+	} else {
+		w.f, err = fsys.OpenFile(filepath.Join(dir, segmentName(seq)), os.O_WRONLY|os.O_APPEND, 0o600)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("minikv: open wal segment %s: %w", segmentName(seq), err)
+	}
+	w.seq, w.segSize, w.sealed = seq, size, sealed
+	return w, nil
+}
+
+// createSegment creates a segment file and makes its existence durable.
+func (w *wal) createSegment(seq uint64) (file, error) {
+	name := filepath.Join(w.dir, segmentName(seq))
+	f, err := w.fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err = f.Sync(); err == nil {
+		err = w.fsys.SyncDir(w.dir)
+	}
+	if err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
+	return f, nil
+}
+
+// err returns the error that stopped the WAL, or nil.
+func (w *wal) err() error {
+	if e, ok := w.failure.Load().(error); ok {
+		return e
+	}
+	return nil
+}
+
+func (w *wal) fail(op string, err error) error {
+	e := fmt.Errorf("minikv: wal %s failed, database refuses writes until reopened: %w", op, err)
+	w.failure.CompareAndSwap(nil, e)
+	return w.err()
+}
+
+// size returns the bytes in all live segments.
+func (w *wal) size() int64 {
+	n := w.segSize
+	for _, s := range w.sealed {
+		n += s.size
+	}
+	return n
+}
+
+// dropBefore forgets the sealed segments numbered below seq, once a
+// snapshot holds their records, and returns their file names.
+func (w *wal) dropBefore(seq uint64) []string {
+	var names []string
+	keep := w.sealed[:0]
+	for _, s := range w.sealed {
+		if s.seq < seq {
+			names = append(names, segmentName(s.seq))
+		} else {
+			keep = append(keep, s)
+		}
+	}
+	w.sealed = keep
+	return names
+}
+
+// append writes one encoded record and returns the LSN after it. The
+// record has reached the operating system when append returns.
+func (w *wal) append(rec []byte) (int64, error) {
+	if err := w.err(); err != nil {
+		return 0, err
+	}
+	if w.segSize >= w.segLimit {
+		if _, err := w.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := w.f.Write(rec)
+	w.segSize += int64(n)
+	lsn := w.written.Add(int64(n))
+	if err != nil {
+		return 0, w.fail("write", err)
+	}
+	return lsn, nil
+}
+
+// rotate seals the current segment (fsynced) and starts the next one. It
+// returns the new segment's number.
+func (w *wal) rotate() (uint64, error) {
+	if err := w.err(); err != nil {
+		return 0, err
+	}
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	if err := w.f.Sync(); err != nil {
+		return 0, w.fail("sync", err)
+	}
+	lsn := w.written.Load()
+	f, err := w.createSegment(w.seq + 1)
+	if err != nil {
+		return 0, w.fail("rotate", err)
+	}
+	if err := w.f.Close(); err != nil {
+		_ = f.Close()
+		return 0, w.fail("close segment", err)
+	}
+	w.f = f
+	w.seq++
+	w.sealed = append(w.sealed, segInfo{w.seq - 1, w.segSize})
+	w.segSize = 0
+	w.markSynced(lsn)
+	return w.seq, nil
+}
+
+func (w *wal) markSynced(lsn int64) {
+	w.smu.Lock()
+	if lsn > w.synced {
+		w.synced = lsn
+	}
+	w.smu.Unlock()
+}
+
+// syncTo returns once every byte up to lsn is durable. Concurrent callers
+// share one fsync: the first becomes the leader and syncs everything
+// written so far, the others wait for its round. A caller whose ctx ends
+// stops waiting and returns ctx.Err(); its record may still become durable.
+func (w *wal) syncTo(ctx context.Context, lsn int64) error {
+	for {
+		w.smu.Lock()
+		if err := w.err(); err != nil {
+			w.smu.Unlock()
+			return err
+		}
+		if w.synced >= lsn {
+			w.smu.Unlock()
+			return nil
+		}
+		if !w.syncing {
+			w.syncing = true
+			w.smu.Unlock()
+			w.syncRound()
+			continue
+		}
+		round := w.round
+		w.smu.Unlock()
+		select {
+		case <-round:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// syncRound fsyncs the current segment once, as the leader of a round.
+func (w *wal) syncRound() {
+	w.fileMu.Lock()
+	target := w.written.Load()
+	err := os.ErrClosed
+	if w.f != nil {
+		err = w.f.Sync()
+	}
+	w.fileMu.Unlock()
+	if err != nil {
+		w.fail("sync", err)
+	}
+	w.smu.Lock()
+	if err == nil && target > w.synced {
+		w.synced = target
+	}
+	w.syncing = false
+	close(w.round)
+	w.round = make(chan struct{})
+	w.smu.Unlock()
+}
+
+// sync makes everything written so far durable.
+func (w *wal) sync() error { return w.syncTo(context.Background(), w.written.Load()) }
+
+// dirty reports whether some written bytes are not yet known durable.
+func (w *wal) dirty() bool {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	return w.written.Load() > w.synced
+}
+
+// close syncs and closes the current segment.
+func (w *wal) close() error {
+	var err error
+	if w.err() == nil {
+		err = w.sync()
+	}
+	w.fileMu.Lock()
+	defer w.fileMu.Unlock()
+	if w.f == nil {
+		return err
+	}
+	err = errors.Join(err, w.f.Close())
+	w.f = nil
+	return err
+}
