@@ -35,9 +35,9 @@ type DB struct {
 	idx       *memIndex
 
 	closed   atomic.Bool
-	wal      *wal      // nil when read-only; appends under writeSem
-	man      manifest  // the MANIFEST in force; under compactMu and writeSem
-	buf      []byte    // record encoding buffer; under writeSem
+	wal      *wal     // nil when read-only; appends under writeSem
+	man      manifest // the MANIFEST in force; under compactMu and writeSem
+	buf      []byte   // record encoding buffer; under writeSem
 	stats    counters
 	recovery recoveryInfo
 
