@@ -9,9 +9,9 @@ package minikv
 // record. A reference (ref) to a record packs the chunk number and the
 // offset in the chunk:
 //
-//	 63        40 39                20 19               0
+//	 63        40 39                22 21               0
 //	+------------+-------------------+------------------+
-//	|  (unused)  |  chunk (20 bits)  | offset (20 bits) |
+//	|  (unused)  |  chunk (18 bits)  | offset (22 bits) |
 //	+------------+-------------------+------------------+
 //
 // A record larger than largeRecord gets a chunk of its own, at offset 0.
@@ -20,10 +20,10 @@ package minikv
 // collector frees a dropped chunk once the last such reader is gone.
 
 const (
-	chunkShift  = 20
+	chunkShift  = 22
 	chunkSize   = 1 << chunkShift
 	offsetMask  = chunkSize - 1
-	maxChunks   = 1 << 20
+	maxChunks   = 1 << (refBits - chunkShift)
 	largeRecord = chunkSize / 4
 	refBits     = 40
 	refMask     = 1<<refBits - 1
@@ -65,6 +65,7 @@ func (a *arena) alloc(n int) (uint64, []byte) {
 // newChunk adds a chunk of size bytes and returns its number.
 func (a *arena) newChunk(size int) int {
 	buf := make([]byte, size)
+	adviseHuge(buf)
 	a.total += int64(size)
 	if n := len(a.free); n > 0 {
 		id := int(a.free[n-1])

@@ -3,6 +3,7 @@ package minikv
 import (
 	"context"
 	"encoding/binary"
+	"hash/crc32"
 	"time"
 )
 
@@ -31,15 +32,17 @@ type Batch interface {
 }
 
 type batchOp struct {
-	code  byte
-	key   string
-	value []byte
-	ttl   time.Duration
+	code byte
+	key  string
+	off  int // value bytes are data[off:off+n]
+	n    int
+	ttl  time.Duration
 }
 
 type batch struct {
 	db   *DB
 	ops  []batchOp
+	data []byte // the values, copied end to end
 	size int
 	used bool
 }
@@ -48,26 +51,25 @@ type batch struct {
 // each batch belongs to one goroutine.
 func (db *DB) NewBatch() Batch { return &batch{db: db} }
 
-func (b *batch) Set(key string, value []byte) {
-	b.add(batchOp{code: opSet, key: key, value: append([]byte{}, value...)})
-}
+func (b *batch) Set(key string, value []byte) { b.add(opSet, key, value, 0) }
 
 func (b *batch) SetWithTTL(key string, value []byte, ttl time.Duration) {
-	b.add(batchOp{code: opSet, key: key, value: append([]byte{}, value...), ttl: ttl})
 	if ttl == 0 {
-		b.ops[len(b.ops)-1].ttl = -1 // a TTL of zero is invalid, not absent
+		ttl = -1 // a TTL of zero is invalid, not absent
 	}
+	b.add(opSet, key, value, ttl)
 }
 
-func (b *batch) Delete(key string) { b.add(batchOp{code: opDelete, key: key}) }
+func (b *batch) Delete(key string) { b.add(opDelete, key, nil, 0) }
 
-func (b *batch) add(op batchOp) {
+func (b *batch) add(code byte, key string, value []byte, ttl time.Duration) {
 	if b.used {
 		return
 	}
-	b.ops = append(b.ops, op)
-	b.size += len(op.key) + len(op.value)
-	if op.ttl != 0 {
+	b.ops = append(b.ops, batchOp{code: code, key: key, off: len(b.data), n: len(value), ttl: ttl})
+	b.data = append(b.data, value...)
+	b.size += len(key) + len(value)
+	if ttl != 0 {
 		b.size += 8
 	}
 }
@@ -76,7 +78,7 @@ func (b *batch) Size() int { return b.size }
 
 func (b *batch) Discard() {
 	b.used = true
-	b.ops = nil
+	b.ops, b.data = nil, nil
 	b.size = 0
 }
 
@@ -91,7 +93,9 @@ func (b *batch) Write() error {
 	if len(b.ops) == 0 {
 		return nil
 	}
-	return b.db.writeBatch(context.Background(), b.ops)
+	err := b.db.writeBatch(context.Background(), b.ops, b.data)
+	b.ops, b.data = nil, nil
+	return err
 }
 
 func (b *batch) validate() error {
@@ -99,8 +103,11 @@ func (b *batch) validate() error {
 		return ErrBatchTooLarge
 	}
 	for _, op := range b.ops {
-		if err := checkKV(op.key, op.value); err != nil {
+		if err := checkKey(op.key); err != nil {
 			return err
+		}
+		if op.n > MaxValueSize {
+			return ErrValueTooLarge
 		}
 		if op.ttl < 0 {
 			return ErrInvalidTTL
@@ -111,28 +118,21 @@ func (b *batch) validate() error {
 
 // writeBatch logs ops as one recBatch record and applies them under one
 // hold of the index lock, so no reader sees part of them.
-func (db *DB) writeBatch(ctx context.Context, ops []batchOp) error {
+func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error {
 	if err := db.lockWriter(ctx); err != nil {
 		return err
 	}
 	now := db.now()
 	exps := make([]int64, len(ops))
-	var body []byte
 	var sets, dels int64
 	for i, op := range ops {
-		body = append(body, op.code)
 		if op.code == opDelete {
-			body = appendDeleteBody(body, op.key)
 			dels++
-			continue
-		}
-		if op.ttl > 0 {
+		} else if sets++; op.ttl > 0 {
 			exps[i] = now + int64(op.ttl)
 		}
-		body = appendSetBody(body, op.key, op.value, exps[i])
-		sets++
 	}
-	db.buf = appendRecord(db.buf[:0], recBatch, now, appendBatchBody(nil, len(ops), body))
+	db.buf = appendBatchRecord(db.buf[:0], now, ops, data, exps)
 	db.stats.write(0, sets)
 	db.stats.delete(0, dels)
 	return db.commit(ctx, db.buf, func(m *memIndex) {
@@ -141,14 +141,36 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp) error {
 			if op.code == opDelete {
 				m.del(op.key, h)
 			} else {
-				m.set(op.key, h, op.value, exps[i])
+				m.set(op.key, h, data[op.off:op.off+op.n], exps[i])
 			}
 		}
 	})
 }
 
-// appendBatchBody appends the count and the encoded operations of a batch.
-func appendBatchBody(dst []byte, count int, ops []byte) []byte {
-	dst = binary.AppendUvarint(dst, uint64(count))
-	return append(dst, ops...)
+// appendBatchRecord appends a whole recBatch record for ops to dst,
+// encoding the operations in place.
+func appendBatchRecord(dst []byte, ts int64, ops []batchOp, data []byte, exps []int64) []byte {
+	n := recFixedSize + uvarintLen(uint64(len(ops)))
+	for _, op := range ops {
+		n += 1 + uvarintLen(uint64(len(op.key))) + len(op.key)
+		if op.code == opSet {
+			n += 8 + uvarintLen(uint64(op.n)) + op.n
+		}
+	}
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = append(dst, recBatch)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	dst = binary.AppendUvarint(dst, uint64(len(ops)))
+	for i, op := range ops {
+		dst = append(dst, op.code)
+		if op.code == opDelete {
+			dst = appendDeleteBody(dst, op.key)
+		} else {
+			dst = appendSetBody(dst, op.key, data[op.off:op.off+op.n], exps[i])
+		}
+	}
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], crcTable))
+	return dst
 }

@@ -158,10 +158,15 @@ func (t *btree) leafInsert(l *leaf, chunks [][]byte, key string, ref uint64) (st
 		return "", nil
 	}
 	right := &leaf{cow: t.cow.Load()}
+	// An insert past the last item (keys arriving in ascending order) keeps
+	// the full leaf as it is, so sequential loads fill leaves completely.
 	half := leafCap / 2
+	if i == leafCap {
+		half = leafCap
+	}
 	right.n = copy(right.items[:], l.items[half:])
 	l.n = half
-	if i <= half {
+	if i <= half && half < leafCap {
 		copy(l.items[i+1:l.n+1], l.items[i:l.n])
 		l.items[i] = ref
 		l.n++
@@ -203,6 +208,9 @@ func (t *btree) addChild(n *inner, i int, sep string, l *leaf, k *inner) (string
 		return "", nil
 	}
 	half := innerCap / 2
+	if i == innerCap {
+		half = innerCap - 1 // ascending inserts: keep the left node full
+	}
 	right := &inner{cow: t.cow.Load(), leafKids: n.leafKids, n: n.n - half}
 	copy(right.seps[:], n.seps[half:n.n])
 	copy(right.kids[:], n.kids[half:n.n])

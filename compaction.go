@@ -9,6 +9,9 @@ import (
 // compaction frees sparse arena chunks, which bounds the pause it causes.
 const relocateStep = 256
 
+// compactRetry is the pause after a failed background compaction.
+const compactRetry = time.Second
+
 // Compact writes a snapshot of the current contents, switches the MANIFEST
 // to it and deletes the WAL segments and the snapshot it replaces. Reads
 // and writes go on while it runs. If a compaction is already running,
@@ -128,6 +131,11 @@ func (db *DB) compactWorker(ctx context.Context) {
 		db.compactMu.Unlock()
 		if err != nil && ctx.Err() == nil {
 			db.log.Error("minikv: background compaction failed", "err", err)
+			select { // back off, so a full disk is not retried at every write
+			case <-ctx.Done():
+				return
+			case <-time.After(compactRetry):
+			}
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package minikv
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"unsafe"
+)
 
 // hashTable maps a key's hash to the ref of its record. It is an open
 // addressing table with linear probing and backward-shift deletion, stored
@@ -39,8 +42,21 @@ func newHashTable(capacity int) hashTable {
 	for (1<<log)*maxLoad/16 < capacity {
 		log++
 	}
-	return hashTable{slots: make([]uint64, 1<<log), shift: 64 - log}
+	return hashTable{slots: makeSlots(1 << log), shift: 64 - log}
 }
+
+// makeSlots allocates a zeroed slot array, advised onto huge pages.
+func makeSlots(n int) []uint64 {
+	s := make([]uint64, n)
+	if n*8 >= hugePageHint {
+		adviseHuge(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), n*8))
+	}
+	return s
+}
+
+// hugePageHint is the size from which an allocation is advised onto huge
+// pages.
+const hugePageHint = 4 << 20
 
 func slotOf(h, ref uint64) uint64 { return h>>fpShift<<fpShift | (ref + 1) }
 
@@ -48,17 +64,36 @@ func slotRef(s uint64) uint64 { return s&refMask - 1 }
 
 // lookup returns the index of the slot holding key, or -1.
 func (t *hashTable) lookup(a *arena, key string, h uint64) int {
+	if i, found := t.find(a, key, h); found {
+		return i
+	}
+	return -1
+}
+
+// find returns the index of the slot holding key, or of the empty slot
+// that ends its probe sequence.
+func (t *hashTable) find(a *arena, key string, h uint64) (int, bool) {
 	mask := uint64(len(t.slots) - 1)
 	fp := h >> fpShift
 	for i := h >> t.shift; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
-			return -1
+			return int(i), false
 		}
 		if s>>fpShift == fp && recordKeyIs(a.record(slotRef(s)), key) {
-			return int(i)
+			return int(i), true
 		}
 	}
+}
+
+// insertAt fills the empty slot i that find returned for a missing key.
+func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) {
+	if (t.count+1)*16 > len(t.slots)*maxLoad {
+		t.insert(h, ref, a)
+		return
+	}
+	t.slots[i] = slotOf(h, ref)
+	t.count++
 }
 
 // insert adds a slot for a key known to be absent.
@@ -125,7 +160,7 @@ func (t *hashTable) maybeShrink(a *arena) {
 func (t *hashTable) resize(n int, a *arena) {
 	old := t.slots
 	oldShift := t.shift
-	t.slots = make([]uint64, n)
+	t.slots = makeSlots(n)
 	log := uint(0)
 	for 1<<log < n {
 		log++

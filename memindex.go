@@ -56,9 +56,9 @@ func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
 	if exp != 0 {
 		m.expiring[ref] = exp
 	}
-	i := m.table.lookup(m.arena, key, h)
-	if i < 0 {
-		m.table.insert(h, ref, m.arena)
+	i, found := m.table.find(m.arena, key, h)
+	if !found {
+		m.table.insertAt(i, h, ref, m.arena)
 		m.tree.insert(m.arena.chunks, key, ref)
 		return
 	}

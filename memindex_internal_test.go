@@ -223,3 +223,33 @@ func TestGlob(t *testing.T) {
 		}
 	}
 }
+
+func TestAscendingInsertsFillLeaves(t *testing.T) {
+	m := newMemIndex(0)
+	model := map[string]modelEntry{}
+	const n = 20000
+	for i := range n {
+		k := fmt.Sprintf("k%08d", i)
+		m.set(k, hashKey(k), []byte("v"), 0)
+		model[k] = modelEntry{"v", 0}
+	}
+	checkIndex(t, m, model)
+	leaves := 0
+	c := cursor{chunks: m.arena.chunks}
+	v := m.view()
+	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
+		if c.i == 0 {
+			leaves++
+		}
+	}
+	if max := n/leafCap + 2; leaves > max {
+		t.Errorf("ascending inserts used %d leaves, want at most %d", leaves, max)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range n / 2 {
+		k := fmt.Sprintf("k%08d", r.IntN(n))
+		m.del(k, hashKey(k))
+		delete(model, k)
+	}
+	checkIndex(t, m, model)
+}

@@ -146,27 +146,24 @@ func (db *DB) deleteExpired(ctx context.Context, keys []string) error {
 		return err
 	}
 	now := db.now()
-	var body []byte
-	n := 0
+	var ops []batchOp
 	for _, key := range keys {
 		if ref, ok := db.idx.lookup(key, hashKey(key)); ok {
 			if e, _ := decodeEntry(db.idx.arena.record(ref)); e.exp != 0 && e.exp <= now {
-				body = append(append(body, opDelete), appendDeleteBody(nil, key)...)
-				keys[n] = key
-				n++
+				ops = append(ops, batchOp{code: opDelete, key: key})
 			}
 		}
 	}
-	if n == 0 {
+	if len(ops) == 0 {
 		db.unlockWriter()
 		return nil
 	}
-	keys = keys[:n]
-	rec := appendRecord(nil, recBatch, now, appendBatchBody(nil, n, body))
+	n := len(ops)
+	rec := appendBatchRecord(nil, now, ops, nil, nil)
 	db.stats.expired.Add(int64(n))
 	return db.commit(ctx, rec, func(m *memIndex) {
-		for _, key := range keys {
-			m.del(key, hashKey(key))
+		for _, op := range ops {
+			m.del(op.key, hashKey(op.key))
 		}
 	})
 }
