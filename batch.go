@@ -87,6 +87,9 @@ func (b *batch) Write() error {
 		return ErrBatchUsed
 	}
 	b.used = true
+	if err := b.db.writable(); err != nil {
+		return err
+	}
 	if err := b.validate(); err != nil {
 		return err
 	}

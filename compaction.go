@@ -22,11 +22,8 @@ const compactRetry = time.Second
 // failure; a failure before the MANIFEST switch leaves the database as it
 // was.
 func (db *DB) Compact() error {
-	if db.readOnly {
-		return ErrReadOnly
-	}
-	if db.closed.Load() {
-		return ErrClosed
+	if err := db.writable(); err != nil {
+		return err
 	}
 	db.compactMu.Lock()
 	defer db.compactMu.Unlock()

@@ -113,6 +113,19 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+// writable returns ErrClosed or ErrReadOnly when the database takes no
+// writes. Writes check it before their arguments, so that a closed or
+// read-only database answers the same whatever the call.
+func (db *DB) writable() error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.readOnly {
+		return ErrReadOnly
+	}
+	return nil
+}
+
 func checkKey(key string) error {
 	if len(key) == 0 {
 		return ErrEmptyKey
@@ -156,6 +169,9 @@ func (db *DB) View(key string, fn func(value []byte) error) error {
 }
 
 func (db *DB) view(key string, fn func([]byte) error) error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -205,6 +221,9 @@ func (db *DB) Set(key string, value []byte) error {
 // Delete removes key. Deleting a missing key succeeds. It returns the same
 // errors as Set.
 func (db *DB) Delete(key string) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -219,6 +238,9 @@ func (db *DB) Delete(key string) error {
 
 // set writes key with an absolute expiry (0 for none).
 func (db *DB) set(ctx context.Context, key string, value []byte, exp int64) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
 	if err := checkKV(key, value); err != nil {
 		return err
 	}

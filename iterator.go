@@ -210,6 +210,9 @@ func iterate(it Iterator, err error, yield func(Item, error) bool) {
 // literal prefix bounds the scan. Keys returns ErrBadPattern for a
 // malformed pattern and ErrClosed after Close.
 func (db *DB) Keys(pattern string) ([]string, error) {
+	if db.closed.Load() {
+		return nil, ErrClosed
+	}
 	prefix, err := globPrefix(pattern)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,9 @@ import (
 // comes between the read and the write. decide returns the value to store
 // (or write=false to store nothing) and the caller's result error.
 func (db *DB) readModifyWrite(key string, decide func(cur []byte, ok bool) (next []byte, write bool, err error)) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -36,6 +39,9 @@ func (db *DB) readModifyWrite(key string, decide func(cur []byte, ok bool) (next
 // SetNX stores value under key only if key is missing or expired, and
 // reports whether it did. It returns the errors of Set.
 func (db *DB) SetNX(key string, value []byte) (bool, error) {
+	if err := db.writable(); err != nil {
+		return false, err
+	}
 	if err := checkKV(key, value); err != nil {
 		return false, err
 	}
@@ -83,6 +89,9 @@ func (db *DB) IncrBy(key string, delta int64) (int64, error) {
 // byte for byte, and reports whether it did. A missing or expired key never
 // matches. It returns the errors of Set.
 func (db *DB) CompareAndSwap(key string, old, new []byte) (bool, error) {
+	if err := db.writable(); err != nil {
+		return false, err
+	}
 	if err := checkKV(key, new); err != nil {
 		return false, err
 	}
@@ -97,6 +106,9 @@ func (db *DB) CompareAndSwap(key string, old, new []byte) (bool, error) {
 // GetAndSet stores value under key and returns the previous value, or nil
 // with a nil error when there was none. It returns the errors of Set.
 func (db *DB) GetAndSet(key string, value []byte) ([]byte, error) {
+	if err := db.writable(); err != nil {
+		return nil, err
+	}
 	if err := checkKV(key, value); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,9 @@ func (db *DB) expiryOf(ttl time.Duration) (int64, error) {
 // stored as an absolute time, so it runs on while the database is closed.
 // It returns ErrInvalidTTL for ttl <= 0 and otherwise the errors of Set.
 func (db *DB) SetWithTTL(key string, value []byte, ttl time.Duration) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
 	if err := checkKV(key, value); err != nil {
 		return err
 	}
@@ -38,6 +41,9 @@ func (db *DB) SetWithTTL(key string, value []byte, ttl time.Duration) error {
 // TTL returns the time key has left to live, or a negative duration when
 // key has no expiry. It returns ErrNotFound for a missing or expired key.
 func (db *DB) TTL(key string) (time.Duration, error) {
+	if db.closed.Load() {
+		return 0, ErrClosed
+	}
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
@@ -63,6 +69,9 @@ func (db *DB) TTL(key string) (time.Duration, error) {
 // or expired key, ErrInvalidTTL for ttl <= 0 and otherwise the errors of
 // Set.
 func (db *DB) Expire(key string, ttl time.Duration) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -76,6 +85,9 @@ func (db *DB) Expire(key string, ttl time.Duration) error {
 // Persist removes key's expiry. It returns ErrNotFound for a missing or
 // expired key and otherwise the errors of Set.
 func (db *DB) Persist(key string) error {
+	if err := db.writable(); err != nil {
+		return err
+	}
 	if err := checkKey(key); err != nil {
 		return err
 	}
