@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Iterator walks keys in ascending byte order over the database as it was
@@ -56,9 +57,12 @@ type iterator struct {
 	done    bool
 	err     error
 	rec     entry
-	key     string
-	hasKey  bool
+	vbuf    []byte // values are copied into this block, then handed out
 }
+
+// valueBlock is the size of the blocks Value copies values into, so that a
+// scan allocates once per block rather than once per value.
+const valueBlock = 16 << 10
 
 // Scan returns an iterator over the keys that start with prefix, at most
 // limit of them (limit <= 0: no limit). It returns ErrClosed after Close.
@@ -120,7 +124,7 @@ func (it *iterator) Next() bool {
 				continue
 			}
 		}
-		it.rec, it.hasKey = e, false
+		it.rec = e
 		it.n++
 		return true
 	}
@@ -142,18 +146,30 @@ func (it *iterator) finish() {
 	it.rec = entry{}
 }
 
+// Key returns the key without copying it: records never change once
+// written, so the string aliases the index's memory. Holding the string
+// keeps that memory (one arena chunk) alive.
 func (it *iterator) Key() string {
-	if !it.hasKey && it.rec.key != nil {
-		it.key, it.hasKey = string(it.rec.key), true
+	if len(it.rec.key) == 0 {
+		return ""
 	}
-	return it.key
+	return unsafe.String(unsafe.SliceData(it.rec.key), len(it.rec.key))
 }
 
 func (it *iterator) Value() []byte {
 	if it.rec.key == nil {
 		return nil
 	}
-	return append([]byte{}, it.rec.value...)
+	v := it.rec.value
+	if len(v) > valueBlock/4 {
+		return append([]byte{}, v...)
+	}
+	if cap(it.vbuf)-len(it.vbuf) < len(v) {
+		it.vbuf = make([]byte, 0, valueBlock)
+	}
+	start := len(it.vbuf)
+	it.vbuf = append(it.vbuf, v...)
+	return it.vbuf[start:len(it.vbuf):len(it.vbuf)]
 }
 
 func (it *iterator) Error() error { return it.err }
@@ -225,7 +241,7 @@ func (db *DB) Keys(pattern string) ([]string, error) {
 	keys := []string{}
 	for it.Next() {
 		if k := it.(*iterator).rec.key; globMatch(pattern, string(k)) {
-			keys = append(keys, it.Key())
+			keys = append(keys, string(k))
 		}
 	}
 	return keys, it.Error()
