@@ -1,6 +1,7 @@
 package minikv
 
 import (
+	"expvar"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -133,4 +134,15 @@ func (h *histogram) percentiles() (p50, p95, p99 time.Duration) {
 		return bucketMid(len(snap) - 1)
 	}
 	return at(0.50), at(0.95), at(0.99)
+}
+
+// StatsVar returns an expvar.Var that reports db.Stats() as JSON each time
+// it is read, so that a service can publish it next to its own figures:
+//
+//	expvar.Publish("minikv", db.StatsVar())
+//
+// Durations appear in nanoseconds. It is safe for concurrent use and keeps
+// working (with zero gauges) after Close.
+func (db *DB) StatsVar() expvar.Var {
+	return expvar.Func(func() any { return db.Stats() })
 }
