@@ -271,6 +271,9 @@ func (db *DB) encodeSet(dst []byte, key string, value []byte, exp int64) []byte 
 // or unlockWriter.
 func (db *DB) lockWriter(ctx context.Context) error {
 	if db.readOnly {
+		if db.closed.Load() {
+			return ErrClosed
+		}
 		return ErrReadOnly
 	}
 	if err := ctx.Err(); err != nil {

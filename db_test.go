@@ -1,0 +1,1043 @@
+package minikv_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minikv/minikv"
+)
+
+// This file holds the unit tests of the core engine's public behaviour
+// (issue 2) and the helpers, prefixed core, that the property, model and
+// lock tests share.
+
+// coreFile fingerprints one file of a database directory.
+type coreFile struct {
+	size    int64
+	mode    fs.FileMode
+	modTime time.Time
+	sum     [32]byte
+}
+
+// coreFingerprint returns the name, size, mode, modification time and
+// SHA-256 of every entry in dir, so that a test can show an operation left
+// the directory exactly as it was.
+func coreFingerprint(dir string) (map[string]coreFile, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]coreFile, len(des))
+	for _, de := range des {
+		fi, err := de.Info()
+		if err != nil {
+			return nil, err
+		}
+		f := coreFile{size: fi.Size(), mode: fi.Mode(), modTime: fi.ModTime()}
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(filepath.Join(dir, de.Name()))
+			if err != nil {
+				return nil, err
+			}
+			f.sum = sha256.Sum256(data)
+		}
+		out[de.Name()] = f
+	}
+	return out, nil
+}
+
+// coreDiffFingerprints describes how two fingerprints differ, or returns "".
+func coreDiffFingerprints(before, after map[string]coreFile) string {
+	var diffs []string
+	for name, b := range before {
+		a, ok := after[name]
+		switch {
+		case !ok:
+			diffs = append(diffs, name+" removed")
+		case a != b:
+			diffs = append(diffs, fmt.Sprintf("%s changed (size %d -> %d, mode %v -> %v, mtime %v -> %v, content same: %v)",
+				name, b.size, a.size, b.mode, a.mode, b.modTime, a.modTime, a.sum == b.sum))
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			diffs = append(diffs, name+" created")
+		}
+	}
+	slices.Sort(diffs)
+	return strings.Join(diffs, "; ")
+}
+
+// coreCopyDir copies the regular files of src into the new directory dst.
+func coreCopyDir(src, dst string) error {
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	des, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		if !de.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, de.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, de.Name()), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// coreFilesWithExt returns the names in dir that end in ext, sorted.
+func coreFilesWithExt(dir, ext string) ([]string, error) {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, de := range des {
+		if strings.HasSuffix(de.Name(), ext) {
+			names = append(names, de.Name())
+		}
+	}
+	return names, nil
+}
+
+// coreContents returns every live key of db with its value, read with a
+// full scan, and checks that Count, Exists and Get agree with the scan.
+func coreContents(db *minikv.DB) (map[string]string, error) {
+	got := map[string]string{}
+	for item, err := range db.All("") {
+		if err != nil {
+			return nil, fmt.Errorf("All: %w", err)
+		}
+		got[item.Key] = string(item.Value)
+	}
+	n, err := db.Count()
+	if err != nil {
+		return nil, fmt.Errorf("Count: %w", err)
+	}
+	if n != len(got) {
+		return nil, fmt.Errorf("Count = %d, but a full scan found %d keys", n, len(got))
+	}
+	for k, v := range got {
+		b, err := db.Get(k)
+		if err != nil || string(b) != v {
+			return nil, fmt.Errorf("Get(%q) = %q, %v; the scan found %q", k, b, err, v)
+		}
+		if ok, err := db.Exists(k); !ok || err != nil {
+			return nil, fmt.Errorf("Exists(%q) = %v, %v for a scanned key", k, ok, err)
+		}
+	}
+	return got, nil
+}
+
+// coreCheckContents compares db's contents with the model want and
+// returns a description of the first differences, or "".
+func coreCheckContents(db *minikv.DB, want map[string]string) string {
+	got, err := coreContents(db)
+	if err != nil {
+		return err.Error()
+	}
+	if maps.Equal(got, want) {
+		return ""
+	}
+	var diffs []string
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("missing %s", coreShort(k)))
+		} else if g != w {
+			diffs = append(diffs, fmt.Sprintf("%s = %s, want %s", coreShort(k), coreShort(g), coreShort(w)))
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("unexpected %s", coreShort(k)))
+		}
+	}
+	slices.Sort(diffs)
+	if len(diffs) > 5 {
+		diffs = append(diffs[:5], fmt.Sprintf("and %d more", len(diffs)-5))
+	}
+	return fmt.Sprintf("contents differ from the model (%d keys, want %d): %s", len(got), len(want), strings.Join(diffs, "; "))
+}
+
+// coreShort quotes s, eliding the middle of a long one.
+func coreShort(s string) string {
+	if len(s) > 40 {
+		return fmt.Sprintf("%q...(%d bytes)", s[:32], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// coreOp is one write of a generated or random sequence.
+type coreOp struct {
+	Del   bool
+	Key   string
+	Value []byte
+}
+
+// coreApply performs op on db and on the model.
+func coreApply(db *minikv.DB, model map[string]string, op coreOp) error {
+	if op.Del {
+		delete(model, op.Key)
+		return db.Delete(op.Key)
+	}
+	model[op.Key] = string(op.Value)
+	return db.Set(op.Key, op.Value)
+}
+
+// coreApplyAll performs ops on db and on the model.
+func coreApplyAll(db *minikv.DB, model map[string]string, ops []coreOp) error {
+	for i, op := range ops {
+		if err := coreApply(db, model, op); err != nil {
+			return fmt.Errorf("op %d (delete=%v key %s): %w", i, op.Del, coreShort(op.Key), err)
+		}
+	}
+	return nil
+}
+
+// coreCall is one public method, called with valid arguments.
+type coreCall struct {
+	name string
+	call func(db *minikv.DB) error
+}
+
+// coreFixtureKey holds an integer in the databases that the call tables
+// run against, so that every write call would succeed on a writable,
+// open handle.
+const coreFixtureKey = "core:n"
+
+// coreWriteCalls lists every method that writes.
+func coreWriteCalls() []coreCall {
+	return []coreCall{
+		{"Set", func(db *minikv.DB) error { return db.Set("core:new", []byte("v")) }},
+		{"Delete", func(db *minikv.DB) error { return db.Delete(coreFixtureKey) }},
+		{"SetWithTTL", func(db *minikv.DB) error { return db.SetWithTTL("core:new", []byte("v"), time.Hour) }},
+		{"Expire", func(db *minikv.DB) error { return db.Expire(coreFixtureKey, time.Hour) }},
+		{"Persist", func(db *minikv.DB) error { return db.Persist(coreFixtureKey) }},
+		{"Batch.Write", func(db *minikv.DB) error {
+			b := db.NewBatch()
+			b.Set("core:b1", []byte("1"))
+			b.Delete(coreFixtureKey)
+			return b.Write()
+		}},
+		{"SetNX", func(db *minikv.DB) error { _, err := db.SetNX("core:new", []byte("v")); return err }},
+		{"Incr", func(db *minikv.DB) error { _, err := db.Incr(coreFixtureKey); return err }},
+		{"Decr", func(db *minikv.DB) error { _, err := db.Decr(coreFixtureKey); return err }},
+		{"IncrBy", func(db *minikv.DB) error { _, err := db.IncrBy(coreFixtureKey, 7); return err }},
+		{"CompareAndSwap", func(db *minikv.DB) error {
+			_, err := db.CompareAndSwap(coreFixtureKey, []byte("41"), []byte("42"))
+			return err
+		}},
+		{"GetAndSet", func(db *minikv.DB) error { _, err := db.GetAndSet(coreFixtureKey, []byte("1")); return err }},
+		{"SetWithContext", func(db *minikv.DB) error {
+			return db.SetWithContext(context.Background(), "core:new", []byte("v"))
+		}},
+		{"Compact", func(db *minikv.DB) error { return db.Compact() }},
+	}
+}
+
+// coreReadCalls lists every method that only reads and returns an error.
+func coreReadCalls() []coreCall {
+	iterErr := func(it minikv.Iterator, err error) error {
+		if err != nil {
+			return err
+		}
+		defer it.Close()
+		for it.Next() {
+		}
+		return it.Error()
+	}
+	seqErr := func(seq func(func(minikv.Item, error) bool)) error {
+		var last error
+		for _, err := range seq {
+			last = err
+		}
+		return last
+	}
+	return []coreCall{
+		{"Get", func(db *minikv.DB) error { _, err := db.Get(coreFixtureKey); return err }},
+		{"View", func(db *minikv.DB) error { return db.View(coreFixtureKey, func([]byte) error { return nil }) }},
+		{"Exists", func(db *minikv.DB) error { _, err := db.Exists(coreFixtureKey); return err }},
+		{"TTL", func(db *minikv.DB) error { _, err := db.TTL(coreFixtureKey); return err }},
+		{"Scan", func(db *minikv.DB) error { return iterErr(db.Scan("core:", 0)) }},
+		{"ScanRange", func(db *minikv.DB) error { return iterErr(db.ScanRange("a", "z", 10)) }},
+		{"Keys", func(db *minikv.DB) error { _, err := db.Keys("core:*"); return err }},
+		{"Count", func(db *minikv.DB) error { _, err := db.Count(); return err }},
+		{"GetWithContext", func(db *minikv.DB) error {
+			_, err := db.GetWithContext(context.Background(), coreFixtureKey)
+			return err
+		}},
+		{"DumpKeys", func(db *minikv.DB) error { return db.DumpKeys(io.Discard) }},
+		{"All", func(db *minikv.DB) error { return seqErr(db.All("")) }},
+		{"Range", func(db *minikv.DB) error { return seqErr(db.Range("a", "")) }},
+	}
+}
+
+// coreCloseOK closes db and reports a failure through t.
+func coreCloseOK(t testing.TB, db *minikv.DB) {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+func TestCoreInputValidation(t *testing.T) {
+	opts := minikv.Options{SyncMode: minikv.SyncNever}
+	db, dir := mustOpen(t, opts)
+	opts.Dir = dir
+	if err := db.Set("keep", []byte("me")); err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("k", minikv.MaxKeySize+1)
+	huge := make([]byte, minikv.MaxValueSize+1)
+	tests := []struct {
+		name string
+		op   func() error
+		want error
+	}{
+		{"Set empty key", func() error { return db.Set("", []byte("v")) }, minikv.ErrEmptyKey},
+		{"Set empty key and empty value", func() error { return db.Set("", nil) }, minikv.ErrEmptyKey},
+		{"Set oversized key", func() error { return db.Set(long, []byte("v")) }, minikv.ErrKeyTooLarge},
+		{"Set oversized value", func() error { return db.Set("big", huge) }, minikv.ErrValueTooLarge},
+		{"Set oversized key and value", func() error { return db.Set(long, huge) }, minikv.ErrKeyTooLarge},
+		{"Get empty key", func() error { _, err := db.Get(""); return err }, minikv.ErrEmptyKey},
+		{"Get oversized key", func() error { _, err := db.Get(long); return err }, minikv.ErrKeyTooLarge},
+		{"Delete empty key", func() error { return db.Delete("") }, minikv.ErrEmptyKey},
+		{"Delete oversized key", func() error { return db.Delete(long) }, minikv.ErrKeyTooLarge},
+		{"Exists empty key", func() error { _, err := db.Exists(""); return err }, minikv.ErrEmptyKey},
+		{"Exists oversized key", func() error { _, err := db.Exists(long); return err }, minikv.ErrKeyTooLarge},
+		{"View empty key", func() error { return db.View("", func([]byte) error { return nil }) }, minikv.ErrEmptyKey},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			walBefore := minikv.WALBytes(db)
+			if err := tt.op(); !errors.Is(err, tt.want) {
+				t.Fatalf("error = %v, want %v", err, tt.want)
+			}
+			if n, err := db.Count(); n != 1 || err != nil {
+				t.Errorf("Count = %d, %v after a rejected call, want 1", n, err)
+			}
+			if w := minikv.WALBytes(db); w != walBefore {
+				t.Errorf("WAL grew from %d to %d bytes on a rejected call", walBefore, w)
+			}
+			if _, err := db.Get("big"); !errors.Is(err, minikv.ErrNotFound) {
+				t.Errorf("Get(big) = %v, want ErrNotFound", err)
+			}
+		})
+	}
+	db = reopen(t, db, opts)
+	if msg := coreCheckContents(db, map[string]string{"keep": "me"}); msg != "" {
+		t.Errorf("after reopen: %s", msg)
+	}
+}
+
+func TestCoreSizeLimitsAccepted(t *testing.T) {
+	opts := minikv.Options{SyncMode: minikv.SyncNever}
+	db, dir := mustOpen(t, opts)
+	opts.Dir = dir
+	key := strings.Repeat("K", minikv.MaxKeySize)
+	value := bytes.Repeat([]byte{0xA5}, minikv.MaxValueSize)
+	value[0], value[len(value)-1] = 1, 2
+	tests := []struct {
+		name  string
+		key   string
+		value []byte
+	}{
+		{"one-byte key, empty value", "k", nil},
+		{"key of MaxKeySize bytes", key, []byte("v")},
+		{"value of MaxValueSize bytes", "big", value},
+	}
+	want := map[string]string{}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := db.Set(tt.key, tt.value); err != nil {
+				t.Fatalf("Set: %v", err)
+			}
+			got, err := db.Get(tt.key)
+			if err != nil || !bytes.Equal(got, tt.value) || got == nil {
+				t.Fatalf("Get: %d bytes (nil %v), %v; want %d bytes", len(got), got == nil, err, len(tt.value))
+			}
+		})
+		want[tt.key] = string(tt.value)
+	}
+	db = reopen(t, db, opts)
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Errorf("after reopen: %s", msg)
+	}
+}
+
+func TestCoreCopiesInAndOut(t *testing.T) {
+	opts := minikv.Options{SyncMode: minikv.SyncNever}
+	db, dir := mustOpen(t, opts)
+	opts.Dir = dir
+	buf := []byte("original")
+	if err := db.Set("k", buf); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "CHANGED!")
+	got, err := db.Get("k")
+	if err != nil || string(got) != "original" {
+		t.Fatalf("after changing the caller's buffer, Get = %q, %v; want original", got, err)
+	}
+	copy(got, "XXXXXXXX")
+	got = append(got[:0], "appended over"...)
+	again, err := db.Get("k")
+	if err != nil || string(again) != "original" {
+		t.Fatalf("after changing Get's result, Get = %q, %v; want original", again, err)
+	}
+	var viewed []byte
+	if err := db.View("k", func(v []byte) error { viewed = append(viewed, v...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if string(viewed) != "original" {
+		t.Fatalf("View saw %q", viewed)
+	}
+	a, _ := db.Get("k")
+	b, _ := db.Get("k")
+	a[0] = 'O'
+	if b[0] != 'o' {
+		t.Fatal("two Get calls returned the same backing array")
+	}
+	db = reopen(t, db, opts)
+	if msg := coreCheckContents(db, map[string]string{"k": "original"}); msg != "" {
+		t.Errorf("after reopen: %s", msg)
+	}
+}
+
+func TestCoreDeleteAndExists(t *testing.T) {
+	db, _ := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	tests := []struct {
+		name       string
+		op         func() error
+		key        string
+		wantExists bool
+	}{
+		{"delete of a key never written", func() error { return db.Delete("never") }, "never", false},
+		{"set", func() error { return db.Set("a", []byte("1")) }, "a", true},
+		{"set empty value", func() error { return db.Set("e", []byte{}) }, "e", true},
+		{"delete of a written key", func() error { return db.Delete("a") }, "a", false},
+		{"delete twice", func() error { return db.Delete("a") }, "a", false},
+		{"set after delete", func() error { return db.Set("a", []byte("2")) }, "a", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.op(); err != nil {
+				t.Fatalf("op: %v", err)
+			}
+			ok, err := db.Exists(tt.key)
+			if err != nil || ok != tt.wantExists {
+				t.Fatalf("Exists(%q) = %v, %v; want %v", tt.key, ok, err, tt.wantExists)
+			}
+			_, err = db.Get(tt.key)
+			if tt.wantExists != (err == nil) || (!tt.wantExists && !errors.Is(err, minikv.ErrNotFound)) {
+				t.Fatalf("Get(%q) error = %v with Exists %v", tt.key, err, tt.wantExists)
+			}
+		})
+	}
+	got, err := db.Get("e")
+	if err != nil || got == nil || len(got) != 0 {
+		t.Errorf("Get of an empty value = %v (nil %v), %v; want an empty non-nil slice", got, got == nil, err)
+	}
+}
+
+func TestCorePermissionsAndManifest(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "a", "db")
+	db, err := minikv.Open(minikv.Options{Dir: dir, SyncMode: minikv.SyncNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 50 {
+		if err := db.Set(fmt.Sprint("k", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set("after", []byte("compaction")); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 || !fi.IsDir() {
+		t.Errorf("directory mode = %v, want drwx------", fi.Mode())
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, de := range des {
+		fi, err := de.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 || !fi.Mode().IsRegular() {
+			t.Errorf("%s: mode %v, want -rw-------", de.Name(), fi.Mode())
+		}
+		seen[filepath.Ext(de.Name())] = true
+		seen[de.Name()] = true
+	}
+	for _, want := range []string{"MANIFEST", "LOCK", ".wal", ".snap"} {
+		if !seen[want] {
+			t.Errorf("no %s in the directory after Open, writes and Compact (have %v)", want, slices.Sorted(maps.Keys(seen)))
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "MANIFEST"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snaps, _ := coreFilesWithExt(dir, ".snap")
+	if len(snaps) != 1 || !bytes.Contains(data, []byte(snaps[0])) {
+		t.Errorf("MANIFEST %q does not name the snapshot %v", data, snaps)
+	}
+}
+
+func TestCoreManifestOnFreshOpen(t *testing.T) {
+	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		t.Fatalf("no MANIFEST after opening a new database: %v", err)
+	}
+	if _, err := db.Get("x"); !errors.Is(err, minikv.ErrNotFound) {
+		t.Fatalf("Get on a new database = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCoreOpenRequiresDir(t *testing.T) {
+	db, err := minikv.Open(minikv.Options{})
+	if err == nil {
+		db.Close()
+		t.Fatal("Open with no Dir succeeded")
+	}
+}
+
+// coreReadOnlyFixture creates a database whose directory holds a snapshot,
+// WAL records after it, a torn tail and a stray temp file: everything a
+// writable open would tidy up. It returns the directory and its contents.
+func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
+	t.Helper()
+	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	want := map[string]string{coreFixtureKey: "41"}
+	if err := db.Set(coreFixtureKey, []byte("41")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		k, v := fmt.Sprintf("core:%02d", i), fmt.Sprint("v", i)
+		if err := db.Set(k, []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = v
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		k := fmt.Sprintf("wal:%d", i)
+		if err := db.Set(k, []byte(k)); err != nil {
+			t.Fatal(err)
+		}
+		want[k] = k
+	}
+	if err := db.Delete("core:03"); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "core:03")
+	coreCloseOK(t, db)
+	wals, err := coreFilesWithExt(dir, ".wal")
+	if err != nil || len(wals) == 0 {
+		t.Fatalf("no WAL segment: %v", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, wals[len(wals)-1]), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte{0x11, 0x22, 0x33, 0x44, 0x55}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "MANIFEST.tmp"), []byte("half-written"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, want
+}
+
+func TestCoreReadOnly(t *testing.T) {
+	for _, withLock := range []bool{true, false} {
+		t.Run(fmt.Sprintf("lock file present=%v", withLock), func(t *testing.T) {
+			dir, want := coreReadOnlyFixture(t)
+			if !withLock {
+				if err := os.Remove(filepath.Join(dir, "LOCK")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before, err := coreFingerprint(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
+			if err != nil {
+				t.Fatalf("read-only Open: %v", err)
+			}
+			for _, c := range coreWriteCalls() {
+				if err := c.call(db); !errors.Is(err, minikv.ErrReadOnly) {
+					t.Errorf("%s on a read-only handle = %v, want ErrReadOnly", c.name, err)
+				}
+			}
+			for _, c := range coreReadCalls() {
+				if err := c.call(db); err != nil {
+					t.Errorf("%s on a read-only handle = %v, want nil", c.name, err)
+				}
+			}
+			if msg := coreCheckContents(db, want); msg != "" {
+				t.Errorf("read-only contents: %s", msg)
+			}
+			if s := db.Stats(); s.TornBytes != 5 {
+				t.Errorf("Stats().TornBytes = %d, want the 5 bytes appended", s.TornBytes)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			after, err := coreFingerprint(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := coreDiffFingerprints(before, after); d != "" {
+				t.Errorf("a read-only open changed the directory: %s", d)
+			}
+		})
+	}
+}
+
+func TestCoreReadOnlyMissingDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "absent")
+	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
+	if err == nil {
+		db.Close()
+		t.Fatal("read-only Open of a missing directory succeeded")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read-only Open created the directory: %v", err)
+	}
+}
+
+func TestCoreClosed(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		t.Run(fmt.Sprintf("read-only=%v", ro), func(t *testing.T) {
+			db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+			if err := db.Set(coreFixtureKey, []byte("41")); err != nil {
+				t.Fatal(err)
+			}
+			if ro {
+				coreCloseOK(t, db)
+				var err error
+				if db, err = minikv.Open(minikv.Options{Dir: dir, ReadOnly: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			it, err := db.Scan("", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("second Close: %v", err)
+			}
+			for _, c := range append(coreWriteCalls(), coreReadCalls()...) {
+				if err := c.call(db); !errors.Is(err, minikv.ErrClosed) {
+					t.Errorf("%s after Close = %v, want ErrClosed", c.name, err)
+				}
+			}
+			if it.Next() || !errors.Is(it.Error(), minikv.ErrClosed) {
+				t.Errorf("iterator made before Close: Error() = %v, want ErrClosed", it.Error())
+			}
+			if s := db.Stats(); s.KeyCount != 0 || s.MemoryUsage != 0 {
+				t.Errorf("Stats after Close: KeyCount %d, MemoryUsage %d; want zero gauges", s.KeyCount, s.MemoryUsage)
+			}
+		})
+	}
+}
+
+func TestCoreSyncModesSurviveReopen(t *testing.T) {
+	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncPeriodic, minikv.SyncNever} {
+		t.Run(mode.String(), func(t *testing.T) {
+			opts := minikv.Options{SyncMode: mode, SyncInterval: 5 * time.Millisecond}
+			db, dir := mustOpen(t, opts)
+			opts.Dir = dir
+			model := map[string]string{}
+			for i := range 60 {
+				op := coreOp{Key: fmt.Sprint("k", i%17), Value: []byte(fmt.Sprint("v", i)), Del: i%5 == 4}
+				if err := coreApply(db, model, op); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db = reopen(t, db, opts)
+			if msg := coreCheckContents(db, model); msg != "" {
+				t.Fatal(msg)
+			}
+		})
+	}
+}
+
+// coreWriteWAL opens a new database in dir, applies ops and closes it. It
+// returns the WAL size after each op (ends[i] is the end of op i's record)
+// and the models after each prefix (models[i] holds the first i ops).
+func coreWriteWAL(dir string, opts minikv.Options, ops []coreOp) (ends []int64, models []map[string]string, err error) {
+	opts.Dir = dir
+	opts.DisableAutoCompaction = true
+	db, err := minikv.Open(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	model := map[string]string{}
+	models = append(models, maps.Clone(model))
+	for _, op := range ops {
+		if err := coreApply(db, model, op); err != nil {
+			return nil, nil, errors.Join(err, db.Close())
+		}
+		ends = append(ends, minikv.WALBytes(db))
+		models = append(models, maps.Clone(model))
+	}
+	return ends, models, db.Close()
+}
+
+// coreTornOps returns the writes of the torn-tail tests: overwrites,
+// deletes, an empty value and values of several sizes.
+func coreTornOps() []coreOp {
+	var ops []coreOp
+	for i := range 14 {
+		op := coreOp{Key: fmt.Sprintf("key-%d", i%5), Value: bytes.Repeat([]byte{byte('a' + i)}, 1+i*i%37)}
+		switch i {
+		case 6, 11:
+			op = coreOp{Del: true, Key: fmt.Sprintf("key-%d", i%5-1)}
+		case 9:
+			op.Value = []byte{}
+		}
+		ops = append(ops, op)
+	}
+	return ops
+}
+
+func TestCoreTornTail(t *testing.T) {
+	tests := []struct {
+		name        string
+		segmentSize int64
+		lastRecords int // cut every offset of this many last records (0: the whole last segment)
+	}{
+		{"one segment", 0, 4},
+		{"several segments", 150, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			src := filepath.Join(root, "src")
+			ops := coreTornOps()
+			opts := minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: tt.segmentSize}
+			ends, models, err := coreWriteWAL(src, opts, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wals, err := coreFilesWithExt(src, ".wal")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.segmentSize > 0 && len(wals) < 3 {
+				t.Fatalf("want several segments, have %v", wals)
+			}
+			last := wals[len(wals)-1]
+			data, err := os.ReadFile(filepath.Join(src, last))
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := ends[len(ends)-1]
+			segStart := total - int64(len(data)) // the offset of the last segment in the log
+			from := int64(0)
+			if tt.lastRecords > 0 {
+				from = ends[len(ends)-1-tt.lastRecords] - segStart
+			}
+			if from < 0 || segStart < 0 {
+				t.Fatalf("the last segment (%d bytes) does not hold the last records (log of %d bytes)", len(data), total)
+			}
+			cuts := 0
+			for cut := from; cut <= int64(len(data)); cut++ {
+				coreCheckCut(t, filepath.Join(root, fmt.Sprint("cut", cut)), src, last, data[:cut], segStart, ends, models)
+				cuts++
+				if t.Failed() {
+					t.Fatalf("stopped after the failure at cut %d", cut)
+				}
+			}
+			t.Logf("checked %d cut offsets of %s", cuts, last)
+		})
+	}
+}
+
+// coreCheckCut copies src to dir with the WAL segment seg replaced by data
+// (a prefix of it that starts at offset segStart of the log), opens it and
+// checks that it holds exactly the writes whose records are whole, that
+// TornBytes counts the rest, and that a write after the reopen survives
+// the next restart.
+func coreCheckCut(t *testing.T, dir, src, seg string, data []byte, segStart int64, ends []int64, models []map[string]string) {
+	t.Helper()
+	if err := coreCopyDir(src, dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, seg), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cut := segStart + int64(len(data))
+	whole, wholeEnd := 0, int64(0) // writes whose records end before the cut
+	for i, end := range ends {
+		if end <= cut {
+			whole, wholeEnd = i+1, end
+		}
+	}
+	opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever}
+	db, err := minikv.Open(opts)
+	if err != nil {
+		t.Fatalf("cut at %d: Open: %v", len(data), err)
+	}
+	if msg := coreCheckContents(db, models[whole]); msg != "" {
+		t.Errorf("cut at %d (%d whole writes): %s", len(data), whole, msg)
+	}
+	if got := db.Stats().TornBytes; got != cut-wholeEnd {
+		t.Errorf("cut at %d: TornBytes = %d, want %d", len(data), got, cut-wholeEnd)
+	}
+	if err := db.Set("after-cut", []byte(dir)); err != nil {
+		t.Errorf("cut at %d: Set after reopen: %v", len(data), err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("cut at %d: Close: %v", len(data), err)
+	}
+	db, err = minikv.Open(opts)
+	if err != nil {
+		t.Fatalf("cut at %d: second Open: %v", len(data), err)
+	}
+	defer coreCloseOK(t, db)
+	want := maps.Clone(models[whole])
+	want["after-cut"] = dir
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Errorf("cut at %d, after a write and a restart: %s", len(data), msg)
+	}
+	if got := db.Stats().TornBytes; got != 0 {
+		t.Errorf("cut at %d: TornBytes = %d on the second restart, want 0", len(data), got)
+	}
+}
+
+func TestCoreWALTailPadding(t *testing.T) {
+	tests := []struct {
+		name     string
+		tail     []byte
+		wantTorn int64
+	}{
+		{"zero padding", make([]byte, 4096), -1},
+		{"garbage", []byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3}, 7},
+		{"one byte", []byte{0x7f}, 1},
+	}
+	ops := coreTornOps()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "db")
+			_, models, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever}, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wals, _ := coreFilesWithExt(dir, ".wal")
+			f, err := os.OpenFile(filepath.Join(dir, wals[len(wals)-1]), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write(tt.tail); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever}
+			db, err := minikv.Open(opts)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if msg := coreCheckContents(db, models[len(ops)]); msg != "" {
+				t.Error(msg)
+			}
+			if torn := db.Stats().TornBytes; tt.wantTorn >= 0 && torn != tt.wantTorn {
+				t.Errorf("TornBytes = %d, want %d", torn, tt.wantTorn)
+			}
+			if err := db.Set("next", []byte("write")); err != nil {
+				t.Fatal(err)
+			}
+			db = reopen(t, db, opts)
+			want := maps.Clone(models[len(ops)])
+			want["next"] = "write"
+			if msg := coreCheckContents(db, want); msg != "" {
+				t.Errorf("after a write and a restart: %s", msg)
+			}
+		})
+	}
+}
+
+// coreDamage is a way to damage a closed database directory.
+type coreDamage struct {
+	name   string
+	damage func(t *testing.T, dir string)
+	file   string // the file the error must name ("" for any)
+}
+
+// coreFlipIn flips one byte in the middle of the first file with ext.
+func coreFlipIn(ext string, at func(size int) int) func(t *testing.T, dir string) {
+	return func(t *testing.T, dir string) {
+		t.Helper()
+		names, _ := coreFilesWithExt(dir, ext)
+		if len(names) == 0 {
+			t.Fatalf("no %s file", ext)
+		}
+		p := filepath.Join(dir, names[0])
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[at(len(data))] ^= 0x20
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestCoreCorruptFiles(t *testing.T) {
+	middle := func(n int) int { return n / 2 }
+	tests := []coreDamage{
+		{"snapshot body", coreFlipIn(".snap", middle), ".snap"},
+		{"snapshot magic", coreFlipIn(".snap", func(int) int { return 0 }), ".snap"},
+		{"snapshot footer", coreFlipIn(".snap", func(n int) int { return n - 1 }), ".snap"},
+		{"snapshot truncated", func(t *testing.T, dir string) {
+			names, _ := coreFilesWithExt(dir, ".snap")
+			if err := os.Truncate(filepath.Join(dir, names[0]), 30); err != nil {
+				t.Fatal(err)
+			}
+		}, ".snap"},
+		{"snapshot missing", func(t *testing.T, dir string) {
+			names, _ := coreFilesWithExt(dir, ".snap")
+			if err := os.Remove(filepath.Join(dir, names[0])); err != nil {
+				t.Fatal(err)
+			}
+		}, "MANIFEST"},
+		{"MANIFEST flipped", coreFlipIn("MANIFEST", middle), "MANIFEST"},
+		{"MANIFEST empty", func(t *testing.T, dir string) {
+			if err := os.WriteFile(filepath.Join(dir, "MANIFEST"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "MANIFEST"},
+		{"MANIFEST missing beside a snapshot", func(t *testing.T, dir string) {
+			if err := os.Remove(filepath.Join(dir, "MANIFEST")); err != nil {
+				t.Fatal(err)
+			}
+		}, "MANIFEST"},
+		{"WAL damaged before valid records", coreFlipIn(".wal", func(int) int { return 6 }), ".wal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+			for i := range 30 {
+				if err := db.Set(fmt.Sprint("snap", i), []byte("in the snapshot")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 5 {
+				if err := db.Set(fmt.Sprint("wal", i), []byte("in the log")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			coreCloseOK(t, db)
+			tt.damage(t, dir)
+			before, err := coreFingerprint(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db2, err := minikv.Open(minikv.Options{Dir: dir})
+			if err == nil {
+				db2.Close()
+				t.Fatal("Open of a damaged database succeeded")
+			}
+			if !errors.Is(err, minikv.ErrCorrupt) {
+				t.Fatalf("Open error = %v, want ErrCorrupt", err)
+			}
+			if !strings.Contains(err.Error(), tt.file) {
+				t.Errorf("error %q does not name the %s file", err, tt.file)
+			}
+			after, err := coreFingerprint(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := coreDiffFingerprints(before, after); d != "" {
+				t.Errorf("a failed Open changed the directory: %s", d)
+			}
+		})
+	}
+}
+
+func TestCoreMissingManifestWithWAL(t *testing.T) {
+	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	if err := db.Set("k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	coreCloseOK(t, db)
+	if err := os.Remove(filepath.Join(dir, "MANIFEST")); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := minikv.Open(minikv.Options{Dir: dir})
+	if err == nil {
+		db2.Close()
+		t.Fatal("Open of a WAL without its MANIFEST succeeded (it would have to guess what is live)")
+	}
+	if !errors.Is(err, minikv.ErrCorrupt) {
+		t.Fatalf("error = %v, want ErrCorrupt", err)
+	}
+}
+
+func TestCoreMissingMiddleSegment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "db")
+	if _, _, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, coreTornOps()); err != nil {
+		t.Fatal(err)
+	}
+	wals, _ := coreFilesWithExt(dir, ".wal")
+	if len(wals) < 3 {
+		t.Fatalf("want 3 segments or more, have %v", wals)
+	}
+	if err := os.Remove(filepath.Join(dir, wals[1])); err != nil {
+		t.Fatal(err)
+	}
+	db, err := minikv.Open(minikv.Options{Dir: dir})
+	if err == nil {
+		db.Close()
+		t.Fatal("Open with a WAL segment missing in the middle succeeded")
+	}
+	if !errors.Is(err, minikv.ErrCorrupt) || !strings.Contains(err.Error(), wals[1]) {
+		t.Fatalf("error = %v, want ErrCorrupt naming %s", err, wals[1])
+	}
+}
