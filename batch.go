@@ -16,8 +16,10 @@ type Batch interface {
 	SetWithTTL(key string, value []byte, ttl time.Duration)
 	// Delete buffers the removal of key.
 	Delete(key string)
-	// Size returns the bytes buffered: the keys and values, and 8 bytes
-	// for each TTL.
+	// Size returns the bytes buffered, counted as the WAL record will
+	// hold them: each operation's keys and values plus its op code,
+	// lengths and, for a set, its 8-byte expiry. It bounds the record
+	// that Write logs, which is what MaxBatchSize limits.
 	Size() int
 	// Discard drops the buffered operations; the batch cannot be used again.
 	Discard()
@@ -66,10 +68,18 @@ func (b *batch) add(op batchOp) {
 		return
 	}
 	b.ops = append(b.ops, op)
-	b.size += len(op.key) + len(op.value)
-	if op.ttl != 0 {
-		b.size += 8
+	b.size += encodedOpSize(op)
+}
+
+// encodedOpSize returns the bytes op takes in a recBatch body. Counting
+// only keys and values would let a batch of many tiny operations pass the
+// MaxBatchSize check yet log a record longer than recovery accepts.
+func encodedOpSize(op batchOp) int {
+	n := 1 + uvarintLen(uint64(len(op.key))) + len(op.key)
+	if op.code == opSet {
+		n += 8 + uvarintLen(uint64(len(op.value))) + len(op.value)
 	}
+	return n
 }
 
 func (b *batch) Size() int { return b.size }
