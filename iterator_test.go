@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	mrand "math/rand"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -103,9 +104,15 @@ func TestExtProp31ScanRange(t *testing.T) {
 
 // extGenBinaryKVs generates keys of arbitrary bytes.
 func extGenBinaryKVs() gopter.Gen {
-	key := gen.SliceOf(gen.UInt8()).SuchThat(func(b []byte) bool { return len(b) > 0 }).
-		Map(func(b []byte) string { return string(b) })
-	return gen.MapOf(key, gen.AlphaString())
+	return extGen(func(r *mrand.Rand, size int) map[string]string {
+		m := map[string]string{}
+		for range r.Intn(size + 1) {
+			b := make([]byte, 1+r.Intn(6))
+			r.Read(b)
+			m[string(b)] = extRandString(r)
+		}
+		return m
+	})
 }
 
 // Feature: minikv-embedded-database, Property 32: Iterator returns sorted keys
@@ -153,10 +160,8 @@ type extMutation struct {
 }
 
 func extGenMutations() gopter.Gen {
-	return gen.SliceOf(gen.Struct(reflect.TypeOf(extMutation{}), map[string]gopter.Gen{
-		"Key":    extGenKey(),
-		"Value":  gen.AlphaString(),
-		"Delete": gen.Bool(),
+	return gen.SliceOf(extGen(func(r *mrand.Rand, _ int) extMutation {
+		return extMutation{Key: extRandKey(r), Value: extRandString(r), Delete: r.Intn(2) == 0}
 	}))
 }
 
@@ -223,9 +228,12 @@ type extTTLKey struct {
 }
 
 func extGenTTLKeys() gopter.Gen {
-	return gen.SliceOf(gen.Struct(reflect.TypeOf(extTTLKey{}), map[string]gopter.Gen{
-		"Key":   extGenKey(),
-		"TTLms": gen.OneGenOf(gen.Const(0), gen.IntRange(1, 1000)),
+	return gen.SliceOf(extGen(func(r *mrand.Rand, _ int) extTTLKey {
+		k := extTTLKey{Key: extRandKey(r)}
+		if r.Intn(2) == 0 {
+			k.TTLms = 1 + r.Intn(1000)
+		}
+		return k
 	}))
 }
 
@@ -576,11 +584,12 @@ func TestExtProp36Count(t *testing.T) {
 			}
 			return ""
 		},
-		gen.SliceOf(gen.Struct(reflect.TypeOf(extCountOp{}), map[string]gopter.Gen{
-			"Key":     extGenKey(),
-			"TTLms":   gen.OneGenOf(gen.Const(0), gen.IntRange(1, 100)),
-			"Delete":  gen.Weighted([]gen.WeightedGen{{Weight: 1, Gen: gen.Const(true)}, {Weight: 3, Gen: gen.Const(false)}}),
-			"Advance": gen.IntRange(0, 30),
+		gen.SliceOf(extGen(func(r *mrand.Rand, _ int) extCountOp {
+			op := extCountOp{Key: extRandKey(r), Delete: r.Intn(4) == 0, Advance: r.Intn(31)}
+			if r.Intn(2) == 0 {
+				op.TTLms = 1 + r.Intn(100)
+			}
+			return op
 		}))))
 }
 

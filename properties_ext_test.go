@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	mrand "math/rand"
 	"math/rand/v2"
 	"os"
 	"reflect"
@@ -175,25 +176,62 @@ func extCheckAll(db *minikv.DB, m extModel, now int64) error {
 // ends of the byte order.
 const extKeyAlphabet = "ab/:z~\x00\xff"
 
-// extGenKey generates a key of 1 to 5 bytes from extKeyAlphabet.
-func extGenKey() gopter.Gen {
-	return gen.IntRange(1, 5).FlatMap(func(n any) gopter.Gen {
-		return gen.SliceOfN(n.(int), gen.IntRange(0, len(extKeyAlphabet)-1)).Map(func(idx []int) string {
-			b := make([]byte, len(idx))
-			for i, j := range idx {
-				b[i] = extKeyAlphabet[j]
-			}
-			return string(b)
-		})
-	}, reflect.TypeOf(""))
+// extGen turns a plain random function into a gopter generator. It costs
+// far less than gopter's reflective combinators (gen.Struct, gen.MapOf),
+// which matters under the race detector; slices of its values still
+// shrink by dropping elements.
+func extGen[T any](f func(r *mrand.Rand, size int) T) gopter.Gen {
+	return func(p *gopter.GenParameters) *gopter.GenResult {
+		return gopter.NewGenResult(f(p.Rng, p.MaxSize), gopter.NoShrinker)
+	}
 }
 
-// extGenValue generates a value of up to 40 bytes.
-func extGenValue() gopter.Gen { return gen.SliceOf(gen.UInt8()) }
+// extRandKey returns a key of 1 to 5 bytes from extKeyAlphabet.
+func extRandKey(r *mrand.Rand) string {
+	b := make([]byte, 1+r.Intn(5))
+	for i := range b {
+		b[i] = extKeyAlphabet[r.Intn(len(extKeyAlphabet))]
+	}
+	return string(b)
+}
 
-// extGenKVs generates a map of keys to values.
+// extRandString returns up to 12 letters.
+func extRandString(r *mrand.Rand) string {
+	b := make([]byte, r.Intn(13))
+	for i := range b {
+		b[i] = byte('a' + r.Intn(26))
+	}
+	return string(b)
+}
+
+// extGenKey generates a key of 1 to 5 bytes from extKeyAlphabet.
+func extGenKey() gopter.Gen {
+	return extGen(func(r *mrand.Rand, _ int) string { return extRandKey(r) })
+}
+
+// extGenString generates a short string of letters.
+func extGenString() gopter.Gen {
+	return extGen(func(r *mrand.Rand, _ int) string { return extRandString(r) })
+}
+
+// extGenValue generates a value of up to size arbitrary bytes.
+func extGenValue() gopter.Gen {
+	return extGen(func(r *mrand.Rand, size int) []byte {
+		b := make([]byte, r.Intn(size+1))
+		r.Read(b)
+		return b
+	})
+}
+
+// extGenKVs generates a map of up to size keys to short values.
 func extGenKVs() gopter.Gen {
-	return gen.MapOf(extGenKey(), gen.AlphaString())
+	return extGen(func(r *mrand.Rand, size int) map[string]string {
+		m := map[string]string{}
+		for range r.Intn(size + 1) {
+			m[extRandKey(r)] = extRandString(r)
+		}
+		return m
+	})
 }
 
 // extNamespace hands out key prefixes, so that one database serves every
