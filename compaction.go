@@ -19,11 +19,11 @@ const relocateStep = 256
 // failure; a failure before the MANIFEST switch leaves the database as it
 // was.
 func (db *DB) Compact() error {
-	if db.readOnly {
-		return ErrReadOnly
-	}
 	if db.closed.Load() {
 		return ErrClosed
+	}
+	if db.readOnly {
+		return ErrReadOnly
 	}
 	db.compactMu.Lock()
 	defer db.compactMu.Unlock()
