@@ -17,8 +17,10 @@ type Batch interface {
 	SetWithTTL(key string, value []byte, ttl time.Duration)
 	// Delete buffers the removal of key.
 	Delete(key string)
-	// Size returns the bytes buffered: the keys and values, and 8 bytes
-	// for each TTL.
+	// Size returns the bytes buffered, counted as the WAL record will
+	// hold them: each operation's keys and values plus its op code,
+	// lengths and, for a set, its 8-byte expiry. It bounds the record
+	// that Write logs, which is what MaxBatchSize limits.
 	Size() int
 	// Discard drops the buffered operations; the batch cannot be used again.
 	Discard()
@@ -68,10 +70,19 @@ func (b *batch) add(code byte, key string, value []byte, ttl time.Duration) {
 	}
 	b.ops = append(b.ops, batchOp{code: code, key: key, off: len(b.data), n: len(value), ttl: ttl})
 	b.data = append(b.data, value...)
-	b.size += len(key) + len(value)
-	if ttl != 0 {
-		b.size += 8
+	b.size += encodedOpSize(code, len(key), len(value))
+}
+
+// encodedOpSize returns the bytes an operation takes in a recBatch body.
+// Counting only keys and values would let a batch of many tiny operations
+// pass the MaxBatchSize check yet log a record longer than recovery
+// accepts.
+func encodedOpSize(code byte, klen, vlen int) int {
+	n := 1 + uvarintLen(uint64(klen)) + klen
+	if code == opSet {
+		n += 8 + uvarintLen(uint64(vlen)) + vlen
 	}
+	return n
 }
 
 func (b *batch) Size() int { return b.size }

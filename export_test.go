@@ -37,3 +37,10 @@ func CleanExpired(db *DB) error {
 
 // WALBytes returns the bytes in the live WAL segments.
 func WALBytes(db *DB) int64 { return db.walSize() }
+
+// HoldWriter takes the writer lock, as a long write would, and returns the
+// function that releases it.
+func HoldWriter(db *DB) (release func()) {
+	db.writeSem <- struct{}{}
+	return func() { <-db.writeSem }
+}
