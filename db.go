@@ -270,14 +270,8 @@ func (db *DB) encodeSet(dst []byte, key string, value []byte, exp int64) []byte 
 // that the database accepts writes. On success the caller must call commit
 // or unlockWriter.
 func (db *DB) lockWriter(ctx context.Context) error {
-	if db.closed.Load() {
-		return ErrClosed // before ErrReadOnly: after Close every method says so
-	}
-	if db.readOnly {
-		if db.closed.Load() {
-			return ErrClosed
-		}
-		return ErrReadOnly
+	if err := db.writable(); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
