@@ -380,15 +380,17 @@ func (w *wal) rotate() (uint64, error) {
 	if err != nil {
 		return 0, w.fail("rotate", err)
 	}
-	if err := w.f.Close(); err != nil {
-		_ = f.Close()
-		return 0, w.fail("close segment", err)
-	}
+	// The old segment is synced, so the rotation is complete even when its
+	// close fails; w.f must not keep pointing at a closed file.
+	closeErr := w.f.Close()
 	w.f = f
 	w.seq++
 	w.sealed = append(w.sealed, segInfo{w.seq - 1, w.segSize})
 	w.segSize = 0
 	w.markSynced(lsn)
+	if closeErr != nil {
+		return 0, w.fail("close segment", closeErr)
+	}
 	return w.seq, nil
 }
 
