@@ -1,6 +1,7 @@
 package minikv
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -75,5 +76,52 @@ func TestRegressRotateCloseFailure(t *testing.T) {
 		if _, err := db.Get(k); err != nil {
 			t.Errorf("acknowledged %q: %v", k, err)
 		}
+	}
+}
+
+// A value may hold the bytes of a whole WAL record (a log shipped as a
+// value, or a hostile one). When a power cut tore the record that carried
+// such a value, recovery found the embedded record "after" the damage,
+// took the torn tail for mid-log damage and refused to open with
+// ErrCorrupt.
+func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
+	mfs := newCrashFS(crashDir)
+	clk := NewFakeClock()
+	db, err := Open(crashOptions(mfs, clk, SyncAlways))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := appendSetRecord(nil, 1, "inner", []byte("payload"), 0)
+	value := append(append([]byte("head"), inner...), "tail-of-the-value"...)
+	err = errors.Join(db.Set("before", []byte("v")), db.Set("carrier", value), db.Close())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := crashDir + "/" + segmentName(1)
+	data := mfs.readFileNow(seg)
+	// Tear the carrier record just after the embedded record.
+	end := bytes.Index(data, inner) + len(inner)
+	for _, cut := range []int{end, end + 1, len(data) - 1} {
+		img := mfs.clone()
+		img.writeFileNow(seg, data[:cut])
+		db, err := Open(crashOptions(img, clk, SyncAlways))
+		if err != nil {
+			t.Fatalf("cut at %d: Open: %v, want a torn-tail recovery", cut, err)
+		}
+		got, err := crashDump(db)
+		db.Close()
+		if err != nil || len(got) != 1 || got["before"].value != "v" {
+			t.Fatalf("cut at %d: recovered %v, %v, want only the first write", cut, got, err)
+		}
+	}
+	// Damage to the length field alone, with the records after it intact,
+	// is still mid-log damage.
+	img := mfs.clone()
+	bad := bytes.Clone(data)
+	carrier := walRecords(data)[0]
+	bad[carrier+4] ^= 0x40
+	img.writeFileNow(seg, append(bad, appendSetRecord(nil, 2, "later", []byte("x"), 0)...))
+	if _, err := Open(crashOptions(img, clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged length field followed by a valid record: %v, want ErrCorrupt", err)
 	}
 }
