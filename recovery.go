@@ -86,6 +86,13 @@ func (db *DB) recover() error {
 	if db.readOnly {
 		return nil
 	}
+	// The files found may have been created or renamed by a handle that
+	// failed before it synced the directory (the process goes on, so the
+	// entries are visible but not durable). Sync it before the first write
+	// relies on them.
+	if err := db.fsys.SyncDir(db.dir); err != nil {
+		return fmt.Errorf("minikv: sync directory: %w", err)
+	}
 	if err := db.openWAL(scans); err != nil {
 		return err
 	}

@@ -233,9 +233,58 @@ func scanSegment(data []byte, apply func(typ byte, ts int64, body []byte) bool) 
 	s.validEnd = int64(off)
 	if off < len(data) && !allZero(data[off:]) {
 		s.damaged = true
-		s.trailing = hasValidRecord(data[off+1:])
+		s.trailing = validAfterDamage(data[off:])
 	}
 	return s, nil
+}
+
+// validAfterDamage reports whether a whole, CRC-valid record follows the
+// damaged record at the start of b, which tells mid-log damage from a torn
+// tail. A record whose length field is plausible owns the bytes it
+// declares, and a value may hold the bytes of a whole record: a valid
+// record inside that span is part of the torn record's payload, and counts
+// only when the damage is in the length field itself, that is when the
+// damaged record, with its length set to end there, has a matching CRC.
+//
+// The residual risk: damage to the length field and to other bytes of the
+// same record, making it claim to run past the end of the segment, is
+// taken for a torn tail; the records after it in the segment are then
+// dropped like one, unless a later segment holds records.
+func validAfterDamage(b []byte) bool {
+	if len(b) <= 4 {
+		return false
+	}
+	length, n := binary.Uvarint(b[4:])
+	if n <= 0 || length < recFixedSize || length > maxRecordLen {
+		return hasValidRecord(b[1:])
+	}
+	end := 4 + n + int(length)
+	for p := 1; p < len(b); p++ {
+		if _, _, _, _, ok := readRecord(b[p:]); ok && (p >= end || lengthRepairs(b, p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// lengthRepairs reports whether the record at the start of b would have a
+// matching CRC if its length field said it ends at end.
+func lengthRepairs(b []byte, end int) bool {
+	want := binary.LittleEndian.Uint32(b)
+	for n := 1; n <= binary.MaxVarintLen64; n++ {
+		length := end - 4 - n
+		if length < recFixedSize {
+			return false
+		}
+		if uvarintLen(uint64(length)) != n {
+			continue
+		}
+		sum := crc32.Checksum(binary.AppendUvarint(nil, uint64(length)), crcTable)
+		if crc32.Update(sum, crcTable, b[4+n:end]) == want {
+			return true
+		}
+	}
+	return false
 }
 
 // wal appends records to the current segment and makes them durable.
@@ -380,15 +429,17 @@ func (w *wal) rotate() (uint64, error) {
 	if err != nil {
 		return 0, w.fail("rotate", err)
 	}
-	if err := w.f.Close(); err != nil {
-		_ = f.Close()
-		return 0, w.fail("close segment", err)
-	}
+	// The old segment is synced, so the rotation is complete even when its
+	// close fails; w.f must not keep pointing at a closed file.
+	closeErr := w.f.Close()
 	w.f = f
 	w.seq++
 	w.sealed = append(w.sealed, segInfo{w.seq - 1, w.segSize})
 	w.segSize = 0
 	w.markSynced(lsn)
+	if closeErr != nil {
+		return 0, w.fail("close segment", closeErr)
+	}
 	return w.seq, nil
 }
 

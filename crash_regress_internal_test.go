@@ -1,0 +1,127 @@
+package minikv
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Regression tests for the defects the crash and fault loops found.
+
+// A handle whose directory sync failed leaves entries that are visible but
+// not durable. Open used to append to such a segment without syncing the
+// directory, so a power cut lost writes it had acknowledged.
+func TestRegressOpenSyncsDirectory(t *testing.T) {
+	mfs := newCrashFS(crashDir)
+	ffs := newFaultFS(mfs, 1, false)
+	ffs.kind = "syncdir" // the second one: after creating segment 1
+	clk := NewFakeClock()
+	if _, err := Open(crashOptions(ffs, clk, SyncAlways)); !errors.Is(err, errInjected) {
+		t.Fatalf("Open with a failing directory sync: %v, want the injected error", err)
+	}
+	db, err := Open(crashOptions(mfs, clk, SyncAlways))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(db.Set("k", []byte("v")), db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(crashOptions(mfs.crash(0, nil), clk, SyncAlways))
+	if err != nil {
+		t.Fatalf("open after power cut: %v", err)
+	}
+	defer db.Close()
+	if v, err := db.Get("k"); err != nil || string(v) != "v" {
+		t.Fatalf("acknowledged write after power cut: %q, %v", v, err)
+	}
+}
+
+// When closing the sealed segment failed during rotation, the WAL used to
+// keep pointing at the closed file and closed the new one, so Close
+// reported "file already closed" instead of the cause.
+func TestRegressRotateCloseFailure(t *testing.T) {
+	mfs := newCrashFS(crashDir)
+	ffs := newFaultFS(mfs, 1, false)
+	ffs.kind = "close" // the first is MANIFEST.tmp's, the second segment 1's
+	clk := NewFakeClock()
+	db, err := Open(crashOptions(ffs, clk, SyncAlways))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	for i := 0; i < 10; i++ {
+		k := string(rune('a' + i))
+		err = db.Set(k, []byte(strings.Repeat("v", 100)))
+		if err != nil {
+			break
+		}
+		acked = append(acked, k)
+	}
+	if !errors.Is(err, errInjected) {
+		t.Fatalf("Set during a rotation whose close fails: %v, want the injected error", err)
+	}
+	if err := db.Close(); err != nil && !errors.Is(err, errInjected) {
+		t.Fatalf("Close: %v, want nil or the injected error", err)
+	}
+	if err := crashCheckReleased(mfs); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(crashOptions(mfs, clk, SyncAlways))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range acked {
+		if _, err := db.Get(k); err != nil {
+			t.Errorf("acknowledged %q: %v", k, err)
+		}
+	}
+}
+
+// A value may hold the bytes of a whole WAL record (a log shipped as a
+// value, or a hostile one). When a power cut tore the record that carried
+// such a value, recovery found the embedded record "after" the damage,
+// took the torn tail for mid-log damage and refused to open with
+// ErrCorrupt.
+func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
+	mfs := newCrashFS(crashDir)
+	clk := NewFakeClock()
+	db, err := Open(crashOptions(mfs, clk, SyncAlways))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := appendSetRecord(nil, 1, "inner", []byte("payload"), 0)
+	value := append(append([]byte("head"), inner...), "tail-of-the-value"...)
+	err = errors.Join(db.Set("before", []byte("v")), db.Set("carrier", value), db.Close())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := crashDir + "/" + segmentName(1)
+	data := mfs.readFileNow(seg)
+	// Tear the carrier record just after the embedded record.
+	end := bytes.Index(data, inner) + len(inner)
+	for _, cut := range []int{end, end + 1, len(data) - 1} {
+		img := mfs.clone()
+		img.writeFileNow(seg, data[:cut])
+		db, err := Open(crashOptions(img, clk, SyncAlways))
+		if err != nil {
+			t.Fatalf("cut at %d: Open: %v, want a torn-tail recovery", cut, err)
+		}
+		got, err := crashDump(db)
+		db.Close()
+		if err != nil || len(got) != 1 || got["before"].value != "v" {
+			t.Fatalf("cut at %d: recovered %v, %v, want only the first write", cut, got, err)
+		}
+	}
+	// Damage to the length field alone, with the records after it intact,
+	// is still mid-log damage.
+	img := mfs.clone()
+	bad := bytes.Clone(data)
+	carrier := walRecords(data)[0]
+	bad[carrier+4] ^= 0x40
+	img.writeFileNow(seg, append(bad, appendSetRecord(nil, 2, "later", []byte("x"), 0)...))
+	if _, err := Open(crashOptions(img, clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("damaged length field followed by a valid record: %v, want ErrCorrupt", err)
+	}
+}
