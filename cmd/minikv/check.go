@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 )
 
 var checkCmd = &command{
@@ -12,18 +13,20 @@ var checkCmd = &command{
 	args:    "",
 	summary: "verify every file of the store, read-only",
 	doc: `Check reads every file of the store (the MANIFEST, the snapshot and each
-WAL segment) and verifies magic numbers, versions, lengths and checksums,
-without changing anything. It prints "ok" when every file passes, and
-otherwise one line per problem with the file, the byte offset and the kind
-of damage, then exits 4:
+live WAL segment) and verifies layouts, versions, lengths, key order and
+checksums, without changing anything. It prints what it checked, then one
+line per problem with the file, the byte offset and the kind of problem:
 
-  torn tail       the end of the last WAL record was never written, as a
-                  crash leaves it; Open cuts it by itself ("minikv repair"
-                  does it now)
+  torn tail       the last WAL record was cut short, as a crash leaves it;
+                  not damage: the next writable open cuts it off by itself
+                  ("minikv repair" does it now)
   mid-log damage  bad bytes followed by valid records; Open refuses the
                   store, "minikv repair" keeps the records before the damage
   unrepairable    a bad snapshot or MANIFEST, or a missing WAL segment;
                   restore from a backup
+
+Check exits 0 when the store opens as it is (a torn tail included) and 4
+when it found damage.
 
 Check holds the store's shared lock while it runs, so it refuses a store
 that a process has open for writing.`,
@@ -53,12 +56,20 @@ func runCheck(c *cmdCtx, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(report.Problems) == 0 {
-		_, err = fmt.Fprintf(c.stdout, "ok: %d files checked in %s\n", len(report.Files), dir)
-		return err
+	fmt.Fprintf(c.stdout, "checked %s: %s\n", dir, report.summary())
+	if len(report.Stale) > 0 {
+		fmt.Fprintf(c.stdout, "stale files, which the next writable open deletes: %s\n", strings.Join(report.Stale, " "))
 	}
 	printProblems(c, report.Problems)
-	return &damageError{len(report.Problems)}
+	if n := len(report.damaged()); n > 0 {
+		return &damageError{n}
+	}
+	if len(report.Problems) > 0 {
+		_, err = fmt.Fprintln(c.stdout, "ok: only a torn tail, which the next writable open cuts off")
+		return err
+	}
+	_, err = fmt.Fprintln(c.stdout, "ok")
+	return err
 }
 
 func printProblems(c *cmdCtx, problems []problem) {

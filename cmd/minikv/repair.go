@@ -103,7 +103,7 @@ func saveDamaged(c *cmdCtx, dir, backup string) ([]fileSize, error) {
 		return nil, err
 	}
 	if len(report.Problems) == 0 {
-		_, err = fmt.Fprintf(c.stdout, "nothing to repair: %d files checked in %s\n", len(report.Files), dir)
+		_, err = fmt.Fprintf(c.stdout, "nothing to repair in %s: %s\n", dir, report.summary())
 		return nil, err
 	}
 	printProblems(c, report.Problems)

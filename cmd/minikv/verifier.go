@@ -19,24 +19,44 @@ type verifier func(dir string) (*verifyReport, error)
 
 // storeVerifier is the verifier that check and repair use. It stays nil,
 // and both commands report that they are unavailable, until minikv.Verify
-// exists and is wired in, in an init function of this package:
-//
-//	func init() {
-//		storeVerifier = func(dir string) (*verifyReport, error) {
-//			r, err := minikv.Verify(dir)
-//			... convert r into a verifyReport ...
-//		}
-//	}
+// is wired in by an init function of this package that converts its
+// report: TornTail becomes a tornTail problem, a WAL problem with valid
+// records after it a midLog one, and every other problem a fatal one.
 var storeVerifier verifier
 
 // errNoVerifier is what check and repair return without a verifier.
 var errNoVerifier = errors.New("unavailable in this build: minikv has no read-only verifier " +
 	"(minikv.Verify) wired in yet; nothing was checked or changed")
 
-// verifyReport is the outcome of a verification.
+// verifyReport is the outcome of a verification. Its fields follow
+// minikv.VerifyReport.
 type verifyReport struct {
-	Files    []string  // the files checked, by name within the directory
-	Problems []problem // in file order; empty when every file passed
+	Snapshot        string    // the snapshot the MANIFEST names, "" for none
+	SnapshotEntries int       // entries in that snapshot
+	Segments        int       // live WAL segments checked
+	Records         int64     // valid WAL records checked
+	Stale           []string  // files the MANIFEST no longer names; Open deletes them
+	Problems        []problem // in file order, a torn tail included; empty when sound
+}
+
+// damaged returns the problems that are more than a torn tail.
+func (r *verifyReport) damaged() []problem {
+	var out []problem
+	for _, p := range r.Problems {
+		if p.Kind != tornTail {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// summary describes what was checked, in one line.
+func (r *verifyReport) summary() string {
+	snap := "no snapshot"
+	if r.Snapshot != "" {
+		snap = fmt.Sprintf("snapshot %s with %d entries", r.Snapshot, r.SnapshotEntries)
+	}
+	return fmt.Sprintf("MANIFEST, %s, %d WAL segments with %d records", snap, r.Segments, r.Records)
 }
 
 // problem is one piece of damage.
