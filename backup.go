@@ -1,0 +1,166 @@
+package minikv
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// backupSeq is the WAL sequence a backup's snapshot starts at. A backup
+// holds no WAL, so any number works as long as the snapshot header and the
+// MANIFEST agree; 1 is what a new database starts at.
+const backupSeq = 1
+
+// Backup writes a consistent copy of the database to w, in the snapshot
+// format of docs/format.md: every live key, value and expiry as of one
+// instant between two writes (a batch is in it whole or not at all). Keys
+// that have expired by then are left out. Restore turns the stream back
+// into a database directory.
+//
+// Backup works on a read-only handle too. It reads a frozen view of the
+// index, so reads and writes go on while it runs and it holds no lock while
+// it writes to w. The view pins the memory of the records it covers until
+// Backup returns. Backup returns ErrClosed after Close, or the first error
+// of w.
+func (db *DB) Backup(w io.Writer) error {
+	v, now, err := db.backupView()
+	if err != nil {
+		return err
+	}
+	if _, err := writeSnapshotTo(w, backupSeq, v, now); err != nil {
+		return fmt.Errorf("minikv: backup: %w", err)
+	}
+	return nil
+}
+
+// BackupTo writes a consistent copy of the database, as Backup describes,
+// into dir as a database directory that Open can open: a snapshot and a
+// MANIFEST naming it. dir must be missing or empty, and must not be the
+// database's own directory; it is created with mode 0700. Every file, and
+// dir itself, is fsynced before BackupTo returns, so a copy that BackupTo
+// reported as done survives a power cut.
+//
+// BackupTo returns ErrClosed after Close, an error when dir holds files,
+// or an error wrapping the I/O failure; after a failure dir may hold a
+// partial copy without a MANIFEST, which Open refuses as corrupt.
+func (db *DB) BackupTo(dir string) error {
+	if err := db.checkBackupDir(dir); err != nil {
+		return err
+	}
+	v, now, err := db.backupView()
+	if err != nil {
+		return err
+	}
+	if err := prepareDir(db.fsys, dir); err != nil {
+		return err
+	}
+	if _, err := writeSnapshot(db.fsys, dir, backupSeq, v, now); err != nil {
+		return fmt.Errorf("minikv: backup to %s: %w", dir, err)
+	}
+	return writeManifest(db.fsys, dir, manifest{snapshot: snapshotName(backupSeq), walStart: backupSeq})
+}
+
+// Restore reads a stream written by Backup from r and installs it in dir
+// as a database directory that Open can open. dir must be missing or
+// empty. The stream is checked in full (magic, version, every entry and
+// the CRC) before the MANIFEST that makes it a database is written: for a
+// damaged or truncated stream Restore returns an error matching ErrCorrupt
+// and removes what it wrote, leaving dir empty.
+//
+// Restore needs memory for the whole stream's contents while it checks it,
+// as Open would.
+func Restore(r io.Reader, dir string) error {
+	fsys := osFS{}
+	if err := prepareDir(fsys, dir); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "restore"+tmpExt)
+	if err := copyToFile(fsys, tmp, r); err != nil {
+		_ = fsys.Remove(tmp)
+		return fmt.Errorf("minikv: restore: %w", err)
+	}
+	_, info, err := loadSnapshot(fsys, tmp, 0)
+	if err == nil && info.walSeq == 0 {
+		err = &corruptError{offset: 20, reason: "WAL sequence 0"}
+	}
+	if ce := (*corruptError)(nil); errors.As(err, &ce) {
+		ce.file = "backup stream"
+	}
+	if err != nil {
+		_ = fsys.Remove(tmp)
+		return fmt.Errorf("minikv: restore: %w", err)
+	}
+	name := snapshotName(info.walSeq)
+	if err := fsys.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		_ = fsys.Remove(tmp)
+		return fmt.Errorf("minikv: restore: %w", err)
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		return fmt.Errorf("minikv: restore: sync %s: %w", dir, err)
+	}
+	return writeManifest(fsys, dir, manifest{snapshot: name, walStart: info.walSeq})
+}
+
+// backupView freezes the index under the read lock, as iterators do, and
+// returns the view with the time that decides which keys have expired.
+func (db *DB) backupView() (view, int64, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.idx == nil {
+		return view{}, 0, ErrClosed
+	}
+	return db.idx.view(), db.now(), nil
+}
+
+// checkBackupDir refuses the database's own directory as a backup target.
+func (db *DB) checkBackupDir(dir string) error {
+	if dir == "" {
+		return errors.New("minikv: backup directory is required")
+	}
+	src, err1 := filepath.Abs(db.dir)
+	dst, err2 := filepath.Abs(dir)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("minikv: backup: %w", err)
+	}
+	if src == dst {
+		return fmt.Errorf("minikv: backup: %s is the database's own directory", dir)
+	}
+	return nil
+}
+
+// prepareDir creates dir (0700) when missing, makes its entry in the parent
+// durable, and fails when dir already holds anything.
+func prepareDir(fsys vfs, dir string) error {
+	names, err := fsys.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := fsys.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("minikv: create %s: %w", dir, err)
+		}
+		if err := fsys.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return fmt.Errorf("minikv: sync parent of %s: %w", dir, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("minikv: read %s: %w", dir, err)
+	case len(names) > 0:
+		return fmt.Errorf("minikv: %s is not empty (it holds %s)", dir, names[0])
+	}
+	return nil
+}
+
+// copyToFile writes everything r yields to a new file name and fsyncs it.
+func copyToFile(fsys vfs, name string, r io.Reader) error {
+	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}

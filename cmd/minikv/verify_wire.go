@@ -1,0 +1,39 @@
+//go:build ignore
+
+// This file wires check and repair to minikv.Verify. It is excluded from
+// builds until verify.go is merged: then delete these four lines.
+
+package main
+
+import (
+	"errors"
+
+	"github.com/minikv/minikv"
+)
+
+func init() { storeVerifier = libraryVerifier }
+
+// libraryVerifier runs minikv.Verify and converts its report: the torn
+// tail becomes a tornTail problem, WAL damage with valid records after it
+// a midLog one, and every other problem (snapshot, MANIFEST, a missing
+// segment, a malformed record body under a valid CRC, which Open cannot
+// salvage) a fatal one.
+func libraryVerifier(dir string) (*verifyReport, error) {
+	r, err := minikv.Verify(dir)
+	if r == nil || (err != nil && !errors.Is(err, minikv.ErrCorrupt)) {
+		return nil, err
+	}
+	out := &verifyReport{Snapshot: r.Snapshot, SnapshotEntries: r.SnapshotEntries,
+		Segments: r.Segments, Records: r.Records, Stale: r.Stale}
+	for _, p := range r.Problems {
+		kind := fatal
+		if p.Reason == "damaged record followed by valid records" {
+			kind = midLog
+		}
+		out.Problems = append(out.Problems, problem{p.File, p.Offset, p.Reason, kind})
+	}
+	if t := r.TornTail; t != nil {
+		out.Problems = append(out.Problems, problem{t.File, t.Offset, t.Reason, tornTail})
+	}
+	return out, nil
+}

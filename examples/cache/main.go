@@ -1,0 +1,95 @@
+// Command cache puts a MiniKV store in front of a slow function as a
+// read-through cache: a lookup is served from the store when it can be,
+// and otherwise computed, stored with a TTL and returned. It counts hits
+// and misses, then waits for the entries to expire to show that an expired
+// entry is a miss again.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"github.com/minikv/minikv"
+)
+
+// slowProfile stands for an expensive call: a remote service, a large
+// query, a rendering.
+func slowProfile(user string) (string, error) {
+	time.Sleep(20 * time.Millisecond)
+	return "profile of " + user, nil
+}
+
+// cache is a read-through cache over a load function.
+type cache struct {
+	db           *minikv.DB
+	ttl          time.Duration
+	load         func(key string) (string, error)
+	hits, misses int
+}
+
+// get returns the value for key, from the store when it holds a live
+// entry, and otherwise from load, storing the result for ttl.
+func (c *cache) get(key string) (string, bool, error) {
+	v, err := c.db.Get("cache:" + key)
+	if err == nil {
+		c.hits++
+		return string(v), true, nil
+	}
+	if !errors.Is(err, minikv.ErrNotFound) { // expired entries are not found too
+		return "", false, err
+	}
+	c.misses++
+	s, err := c.load(key)
+	if err != nil {
+		return "", false, err
+	}
+	if err := c.db.SetWithTTL("cache:"+key, []byte(s), c.ttl); err != nil {
+		return "", false, err
+	}
+	return s, false, nil
+}
+
+func main() {
+	dir, err := os.MkdirTemp("", "minikv-cache-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	// SyncNever suits a cache: an entry lost to a power cut is one more
+	// miss, and writes do not wait for the disk.
+	db, err := minikv.Open(minikv.Options{Dir: dir, SyncMode: minikv.SyncNever})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+
+	c := &cache{db: db, ttl: 500 * time.Millisecond, load: slowProfile}
+	lookup := func(user string) {
+		v, hit, err := c.get(user)
+		if err != nil {
+			log.Fatal(err)
+		}
+		how := "miss, computed"
+		if hit {
+			how = "hit"
+		}
+		fmt.Printf("%-6s -> %q (%s)\n", user, v, how)
+	}
+	for _, user := range []string{"ada", "grace", "ada", "ada", "linus", "grace"} {
+		lookup(user)
+	}
+	ttl, err := db.TTL("cache:ada")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("cache:ada expires in at most %v\n", ttl.Round(100*time.Millisecond))
+	fmt.Printf("hits %d, misses %d\n", c.hits, c.misses)
+
+	time.Sleep(600 * time.Millisecond)
+	fmt.Println("after the TTL:")
+	lookup("ada")
+	fmt.Printf("hits %d, misses %d\n", c.hits, c.misses)
+}

@@ -1,0 +1,167 @@
+// Package examples_test runs every example program and every shell command
+// of the README, as a user would after a fresh clone.
+package examples_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// repoRoot is where the README's commands run.
+const repoRoot = ".."
+
+// want lists lines each example must print.
+var want = map[string][]string{
+	"basic":  {"get user:2 = grace", "get user:3 after delete: minikv: key not found", "scan user:1 = ada", "after reopen: 3 keys, user:1 = ada"},
+	"cache":  {`ada    -> "profile of ada" (hit)`, "hits 3, misses 3", "after the TTL:", "hits 3, misses 4"},
+	"batch":  {"total 1000", "saw a half-applied transfer 0 times", "invalid batch: minikv: empty key", "after reopening: alice"},
+	"search": {"indexed 5 documents, 35 postings", `"quick fox"        -> 2 match(es)`, "words of doc 3: and animals are clever foxes quick", `"sun"              -> 0 match(es)`},
+}
+
+func goTool(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command in PATH")
+	}
+	return path
+}
+
+// runShell runs one command line with sh in the repository root and
+// returns its combined output and exit code.
+func runShell(t *testing.T, line string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", line)
+	cmd.Dir = repoRoot
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s: timed out", line)
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	return out.String(), code
+}
+
+func TestExamples(t *testing.T) {
+	goTool(t)
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			lines, ok := want[name]
+			if !ok {
+				t.Fatalf("examples/%s has no expected output in examples_test.go", name)
+			}
+			out, code := runShell(t, "go run ./examples/"+name)
+			if code != 0 {
+				t.Fatalf("go run ./examples/%s: exit %d\n%s", name, code, out)
+			}
+			for _, l := range lines {
+				if !strings.Contains(out, l) {
+					t.Errorf("examples/%s did not print %q; it printed:\n%s", name, l, out)
+				}
+			}
+		})
+	}
+}
+
+// readmeCommands returns the command lines of the README's sh blocks, with
+// comments and blank lines dropped.
+func readmeCommands(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []string
+	inSh := false
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```sh"):
+			inSh = true
+		case strings.HasPrefix(line, "```"):
+			inSh = false
+		case inSh && strings.TrimSpace(line) != "" && !strings.HasPrefix(strings.TrimSpace(line), "#"):
+			cmds = append(cmds, strings.TrimSpace(line))
+		}
+	}
+	return cmds
+}
+
+// wantExit returns the exit code a README line announces with a trailing
+// "# exit N" comment, or 0.
+func wantExit(line string) int {
+	i := strings.LastIndex(line, "# exit ")
+	if i < 0 {
+		return 0
+	}
+	var n int
+	for _, c := range strings.TrimSpace(line[i+len("# exit "):]) {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+// TestREADMECommands runs every command of the README's sh blocks, in
+// order, the way a user copying them would: "go run ./examples/..." as it
+// is, and "go run ./cmd/minikv ..." through a binary built once, with the
+// demo directory moved into a temporary one. "go get" and "go install"
+// need the network or change the machine, and "go test ./..." is what runs
+// this test; those are only checked to be there.
+func TestREADMECommands(t *testing.T) {
+	goTool(t)
+	cmds := readmeCommands(t)
+	if len(cmds) == 0 {
+		t.Fatal("no sh commands found in README.md")
+	}
+	bin := filepath.Join(t.TempDir(), "minikv")
+	if out, code := runShell(t, "go build -o "+bin+" ./cmd/minikv"); code != 0 {
+		t.Fatalf("go build ./cmd/minikv: %s", out)
+	}
+	demo := filepath.Join(t.TempDir(), "demo")
+	seen := map[string]bool{}
+	for _, line := range cmds {
+		switch {
+		case strings.HasPrefix(line, "go get "), strings.HasPrefix(line, "go install "), strings.HasPrefix(line, "go test ./..."):
+			seen[strings.Fields(line)[1]] = true
+			continue
+		case strings.HasPrefix(line, "go run ./examples/"):
+		case strings.Contains(line, "go run ./cmd/minikv"):
+			line = strings.ReplaceAll(line, "go run ./cmd/minikv", bin)
+			line = strings.ReplaceAll(line, "/tmp/minikv-demo", demo)
+		default:
+			t.Errorf("README command %q is of a kind this test does not know how to check", line)
+			continue
+		}
+		out, code := runShell(t, line)
+		if want := wantExit(line); code != want {
+			t.Errorf("README command %q: exit %d, want %d\n%s", line, code, want, out)
+		}
+	}
+	for _, sub := range []string{"get", "test"} {
+		if !seen[sub] {
+			t.Errorf("README lacks its go %s command", sub)
+		}
+	}
+}
