@@ -52,12 +52,14 @@ var (
 	benchSize1M = []int{1_000_000}
 )
 
-// benchKeyBuf holds benchMaxKeys keys of benchKeyLen bytes back to back:
-// key i is "k" followed by i in 15 zero-padded digits, so the 100 keys
-// i/100*100 ... i/100*100+99 share a 14-byte prefix.
+// benchKeyBuf holds benchMaxKeys keys of benchKeyLen bytes back to back,
+// and one group more so that the end of a range past the last key can be
+// named: key i is "k" followed by i in 15 zero-padded digits, so the 100
+// keys i/100*100 ... i/100*100+99 share a 14-byte prefix.
 var benchKeyBuf = sync.OnceValue(func() []byte {
-	buf := make([]byte, benchMaxKeys*benchKeyLen)
-	for i := range benchMaxKeys {
+	const n = benchMaxKeys + benchScanLen
+	buf := make([]byte, n*benchKeyLen)
+	for i := range n {
 		k := buf[i*benchKeyLen : (i+1)*benchKeyLen]
 		k[0] = 'k'
 		n := i
