@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log"
 	"path/filepath"
 	"sync"
 	"unsafe"
@@ -347,7 +348,7 @@ type pebbleEngine struct {
 }
 
 func (e *pebbleEngine) open(dir string, durable bool) error {
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
 	e.db, e.wo = db, pebble.NoSync
 	if durable {
 		e.wo = pebble.Sync
@@ -391,6 +392,14 @@ func (e *pebbleEngine) scan(prefix []byte, n int) (int, error) {
 	}
 	return got, errors.Join(it.Error(), it.Close())
 }
+
+// quietLogger drops Pebble's informational messages (WAL replay notes) and
+// keeps its errors.
+type quietLogger struct{}
+
+func (quietLogger) Infof(format string, args ...any)  {}
+func (quietLogger) Errorf(format string, args ...any) { log.Printf("pebble: "+format, args...) }
+func (quietLogger) Fatalf(format string, args ...any) { log.Fatalf("pebble: "+format, args...) }
 
 // --- goleveldb -----------------------------------------------------------
 

@@ -9,6 +9,7 @@
 //	go run . -keys 1000000              # the full run, a few minutes per engine
 //	go run . -keys 100000 -duration 1s  # a quick look
 //	go run . -engines minikv,buntdb     # a subset
+//	go run . -rounds 3                  # each engine 3 times, interleaved; best of 3
 //
 // The workload: keys of 16 bytes ("k" and 15 digits), values of 100 bytes;
 // a load in random order in batches of 1000, without fsync; then random
@@ -20,6 +21,12 @@
 // opened (the workload's keys, 20 bytes each plus 8 of random orders, are
 // in both), divided by the number of keys. Peak RSS is VmHWM at the end,
 // workload included.
+//
+// On a shared machine other processes slow some runs down. With -rounds N
+// every engine runs N times, the rounds interleaved so that each engine
+// meets the same mix of quiet and busy moments, and the table shows the best
+// figure of each engine over its rounds. The one-minute load average before
+// each run is printed under the table.
 package main
 
 import (
@@ -46,6 +53,7 @@ func main() {
 		dur      = flag.Duration("duration", 2*time.Second, "length of each timed figure")
 		dir      = flag.String("dir", os.TempDir(), "parent directory of the databases")
 		timeout  = flag.Duration("timeout", 20*time.Minute, "time limit of one engine's process")
+		rounds   = flag.Int("rounds", 1, "runs of each engine, interleaved; the table keeps the best figure")
 		jsonOut  = flag.String("json", "", "also write the raw results to this file")
 		childArg = flag.String("child", "", "internal: run the workload on this engine and write JSON to -out")
 		outArg   = flag.String("out", "", "internal: where the child writes its result")
@@ -65,19 +73,33 @@ func main() {
 		}
 		return
 	}
-	var results []*result
-	for _, name := range strings.Split(*names, ",") {
+	list := strings.Split(*names, ",")
+	for _, name := range list {
 		if _, err := newEngine(name); err != nil {
 			log.Fatal(err)
 		}
-		results = append(results, runChild(name, *keys, *dir, *dur, *timeout))
+	}
+	runs := make([][]*result, len(list)) // runs[engine][round]
+	for round := range max(*rounds, 1) {
+		for i, name := range list {
+			log.Printf("round %d of %d: %s", round+1, max(*rounds, 1), name)
+			load := loadAverage()
+			r := runChild(name, *keys, *dir, *dur, *timeout)
+			r.Load = load
+			runs[i] = append(runs[i], r)
+		}
 	}
 	if *jsonOut != "" {
-		if err := writeJSON(*jsonOut, results); err != nil {
+		if err := writeJSON(*jsonOut, runs); err != nil {
 			log.Fatal(err)
 		}
 	}
+	results := make([]*result, len(list))
+	for i := range runs {
+		results[i] = bestOf(runs[i])
+	}
 	printTable(os.Stdout, results, *keys, *dur)
+	printLoads(os.Stdout, runs)
 }
 
 // result is what one engine's process reports.
@@ -87,6 +109,77 @@ type result struct {
 	Figures map[string]float64
 	Missing map[string]string // figure -> why it has no value
 	Err     string            // the process failed
+	Load    float64           // one-minute load average when the run started
+}
+
+// bestOf merges the rounds of one engine: each figure's best value over
+// the rounds that produced it. It fails only when every round failed.
+func bestOf(runs []*result) *result {
+	out := &result{Engine: runs[0].Engine, Keys: runs[0].Keys, Figures: map[string]float64{}, Missing: map[string]string{}}
+	var errs []string
+	for _, r := range runs {
+		if r.Err != "" {
+			errs = append(errs, r.Err)
+			continue
+		}
+		for _, f := range figures {
+			v, ok := r.Figures[f.id]
+			if !ok {
+				if why, ok := r.Missing[f.id]; ok {
+					out.Missing[f.id] = why
+				}
+				continue
+			}
+			old, seen := out.Figures[f.id]
+			if !seen || (f.higher && v > old) || (!f.higher && v < old) {
+				out.Figures[f.id] = v
+			}
+		}
+	}
+	for id := range out.Figures {
+		delete(out.Missing, id)
+	}
+	if len(errs) == len(runs) {
+		out.Err = strings.Join(errs, "; ")
+	}
+	return out
+}
+
+// loadAverage returns the one-minute load average, or 0 where it is not
+// known.
+func loadAverage() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f, _, _ := strings.Cut(string(data), " ")
+	v, _ := strconv.ParseFloat(f, 64)
+	return v
+}
+
+// printLoads writes the load average that each run started under, and the
+// runs that failed.
+func printLoads(w io.Writer, runs [][]*result) {
+	fmt.Fprintf(w, "\nOne-minute load average at the start of each run (%d CPUs):", runtime.NumCPU())
+	for _, rs := range runs {
+		fmt.Fprintf(w, " %s", rs[0].Engine)
+		for i, r := range rs {
+			sep := "/"
+			if i == 0 {
+				sep = " "
+			}
+			fmt.Fprintf(w, "%s%.1f", sep, r.Load)
+		}
+		fmt.Fprint(w, ";")
+	}
+	fmt.Fprintln(w)
+	for _, rs := range runs {
+		for i, r := range rs {
+			if r.Err != "" {
+				fmt.Fprintf(w, "\n%s, round %d, did not finish: %s\n", r.Engine, i+1, r.Err)
+			}
+		}
+	}
 }
 
 // put returns a function that records v under fig, or err as the reason
@@ -213,9 +306,4 @@ func printTable(w io.Writer, results []*result, keys int, dur time.Duration) {
 		}
 	}
 	fmt.Fprintln(w)
-	for _, r := range results {
-		if r.Err != "" {
-			fmt.Fprintf(w, "\n%s did not finish: %s\n", r.Engine, r.Err)
-		}
-	}
 }
