@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+)
+
+// Figure identifiers, the keys of result.Figures.
+const (
+	figLoad             = "load"
+	figGet1             = "get1"
+	figGetN             = "getN"
+	figSetNoSync        = "setNoSync"
+	figSetSync1         = "setSync1"
+	figSetSync16        = "setSync16"
+	figScan             = "scan100"
+	figReopen           = "reopen"
+	figBytesPerKey      = "bytesPerKey"
+	figBytesAfterReopen = "bytesAfterReopen"
+	figGC               = "gc"
+	figPeakRSS          = "peakRSS"
+)
+
+type unit int
+
+const (
+	perSecond unit = iota
+	seconds
+	bytesPerKey
+	totalBytes
+)
+
+// target is an issue-6 target: MiniKV's figure divided by the reference
+// engine's ("" for the best peer) must be at least factor (for a figure
+// where higher is better) or at most factor (lower is better).
+type target struct {
+	ref    string
+	factor float64
+	text   string
+}
+
+type figure struct {
+	id     string
+	label  string
+	unit   unit
+	higher bool // higher is better
+	target *target
+}
+
+var figures = []figure{
+	{figLoad, "load, batches of 1000 (keys/s)", perSecond, true, &target{"", 1.0, "≥ 1.0× best"}},
+	{figGet1, "random Get, 1 goroutine (ops/s)", perSecond, true, &target{"map", 1.0, "≥ 1.0× map"}},
+	{figGetN, fmt.Sprintf("random Get, %d goroutines (ops/s)", runtime.GOMAXPROCS(0)), perSecond, true, &target{"map", 1.0, "≥ 1.0× map"}},
+	{figSetNoSync, "Set, no fsync, 1 goroutine (ops/s)", perSecond, true, &target{"pebble", 1.5, "≥ 1.5× pebble"}},
+	{figSetSync1, "Set, fsync, 1 goroutine (ops/s)", perSecond, true, &target{"", 1.0, "≥ 1.0× best"}},
+	{figSetSync16, "Set, fsync, 16 goroutines (ops/s)", perSecond, true, &target{"", 1.5, "≥ 1.5× best"}},
+	{figScan, "prefix scan of 100 keys (scans/s)", perSecond, true, &target{"", 2.0, "≥ 2× best"}},
+	{figReopen, "reopen: Open + one Get", seconds, false, &target{"buntdb", 1.0 / 6, "≤ 1/6 buntdb"}},
+	{figBytesPerKey, "resident bytes per key, after load", bytesPerKey, false, &target{"buntdb", 0.75, "≤ 0.75× buntdb"}},
+	{figBytesAfterReopen, "resident bytes per key, after reopen", bytesPerKey, false, nil},
+	{figGC, "one forced GC, data loaded", seconds, false, &target{"map", 0.1, "≤ 1/10 map"}},
+	{figPeakRSS, "peak RSS (VmHWM)", totalBytes, false, nil},
+}
+
+func (r *result) value(fig string) (float64, bool) {
+	if r == nil || r.Err != "" {
+		return 0, false
+	}
+	v, ok := r.Figures[fig]
+	return v, ok
+}
+
+func cell(r *result, f figure) string {
+	if r.Err != "" {
+		return "failed"
+	}
+	if v, ok := r.Figures[f.id]; ok {
+		return format(v, f.unit)
+	}
+	if why, ok := r.Missing[f.id]; ok && why != errUnsupported.Error() {
+		return "error"
+	}
+	return "n/a"
+}
+
+func format(v float64, u unit) string {
+	switch u {
+	case perSecond:
+		switch {
+		case v >= 1e6:
+			return fmt.Sprintf("%.2fM", v/1e6)
+		case v >= 1e3:
+			return fmt.Sprintf("%.1fK", v/1e3)
+		}
+		return fmt.Sprintf("%.0f", v)
+	case seconds:
+		switch {
+		case v >= 1:
+			return fmt.Sprintf("%.2f s", v)
+		case v >= 1e-3:
+			return fmt.Sprintf("%.1f ms", v*1e3)
+		}
+		return fmt.Sprintf("%.0f µs", v*1e6)
+	case bytesPerKey:
+		return fmt.Sprintf("%.0f B", v)
+	}
+	return fmt.Sprintf("%.0f MiB", v/(1<<20))
+}
+
+// best returns the best figure among the peers: the engines other than
+// MiniKV and the map.
+func best(results []*result, f figure) (float64, string) {
+	bv, bn := math.NaN(), ""
+	for _, r := range results {
+		if r.Engine == "minikv" || r.Engine == "map" {
+			continue
+		}
+		v, ok := r.value(f.id)
+		if !ok {
+			continue
+		}
+		if bn == "" || (f.higher && v > bv) || (!f.higher && v < bv) {
+			bv, bn = v, r.Engine
+		}
+	}
+	return bv, bn
+}
+
+func bestRatio(mk *result, results []*result, f figure) string {
+	v, ok := mk.value(f.id)
+	bv, bn := best(results, f)
+	if !ok || bn == "" || bv == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f× (%s)", v/bv, bn)
+}
+
+func targetCell(mk *result, results []*result, f figure) string {
+	if f.target == nil {
+		return "—"
+	}
+	v, ok := mk.value(f.id)
+	var ref float64
+	var refOK bool
+	if f.target.ref == "" {
+		var name string
+		ref, name = best(results, f)
+		refOK = name != ""
+	} else {
+		for _, r := range results {
+			if r.Engine == f.target.ref {
+				ref, refOK = r.value(f.id)
+			}
+		}
+	}
+	if !ok || !refOK || ref == 0 {
+		return f.target.text + ": not measured"
+	}
+	ratio := v / ref
+	met := ratio >= f.target.factor
+	if !f.higher {
+		met = ratio <= f.target.factor
+	}
+	verdict := "missed"
+	if met {
+		verdict = "met"
+	}
+	return fmt.Sprintf("%s: %.2f×, %s", f.target.text, ratio, verdict)
+}
