@@ -14,7 +14,9 @@ package minikv
 //	|  (unused)  |  chunk (18 bits)  | offset (22 bits) |
 //	+------------+-------------------+------------------+
 //
-// A record larger than largeRecord gets a chunk of its own, at offset 0.
+// Chunks start small (minChunk) and double up to chunkSize as the arena
+// grows, so that a small database holds little memory. A record larger than
+// largeRecord gets a chunk of its own, at offset 0.
 // Chunks are only ever dropped from the table, never reused in place, so an
 // iterator that holds an old table keeps reading valid records; the garbage
 // collector frees a dropped chunk once the last such reader is gone.
@@ -24,6 +26,7 @@ const (
 	chunkSize   = 1 << chunkShift
 	offsetMask  = chunkSize - 1
 	maxChunks   = 1 << (refBits - chunkShift)
+	minChunk    = 64 << 10
 	largeRecord = chunkSize / 4
 	refBits     = 40
 	refMask     = 1<<refBits - 1
@@ -52,14 +55,27 @@ func (a *arena) alloc(n int) (uint64, []byte) {
 		a.live[id] += int64(n)
 		return uint64(id) << chunkShift, a.chunks[id]
 	}
-	if a.cur < 0 || int(a.used[a.cur])+n > chunkSize {
-		a.cur = a.newChunk(chunkSize)
+	if a.cur < 0 || int(a.used[a.cur])+n > len(a.chunks[a.cur]) {
+		a.cur = a.newChunk(a.nextChunkSize(n))
 	}
 	id := a.cur
 	off := int(a.used[id])
 	a.used[id] += int32(n)
 	a.live[id] += int64(n)
 	return uint64(id)<<chunkShift | uint64(off), a.chunks[id][off : off+n : off+n]
+}
+
+// nextChunkSize returns the size of the next shared chunk: an eighth of
+// what the arena holds, between minChunk and chunkSize, and at least n.
+func (a *arena) nextChunkSize(n int) int {
+	size := minChunk
+	for size < chunkSize && int64(size) < a.total/8 {
+		size *= 2
+	}
+	for size < n {
+		size *= 2
+	}
+	return size
 }
 
 // newChunk adds a chunk of size bytes and returns its number.
@@ -95,12 +111,17 @@ func chunkRecord(chunks [][]byte, ref uint64) []byte {
 }
 
 // kill marks the record at ref, of size bytes, as dead. A chunk left with no
-// live record is dropped unless it is the active one.
+// live record is dropped, the active one included (the next allocation
+// starts a new chunk), so that memory comes back even when nothing new is
+// written.
 func (a *arena) kill(ref uint64, size int) {
 	id := int(ref >> chunkShift)
 	a.live[id] -= int64(size)
 	a.dead += int64(size)
-	if a.live[id] == 0 && id != a.cur {
+	if a.live[id] == 0 {
+		if id == a.cur {
+			a.cur = -1
+		}
 		a.dropChunk(id)
 	}
 }
