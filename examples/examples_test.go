@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -116,9 +117,9 @@ func wantExit(line string) int {
 	if i < 0 {
 		return 0
 	}
-	var n int
-	for _, c := range strings.TrimSpace(line[i+len("# exit "):]) {
-		n = n*10 + int(c-'0')
+	n, err := strconv.Atoi(strings.Fields(line[i+len("# exit "):])[0])
+	if err != nil {
+		return -1
 	}
 	return n
 }

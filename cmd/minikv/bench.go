@@ -92,6 +92,7 @@ func runBench(c *cmdCtx, args []string) error {
 
 func parseBench(c *cmdCtx, args []string) (benchConfig, error) {
 	var cfg benchConfig
+	c.fs.Lookup("dir").Usage = "a new or empty `directory` to run in, kept afterwards (default: a temporary one)"
 	ops := c.fs.String("ops", "set,get,scan,del", "comma-separated `operations` to run, in order")
 	c.fs.IntVar(&cfg.n, "n", 10000, "operations per phase")
 	c.fs.IntVar(&cfg.workers, "c", 8, "concurrent goroutines")

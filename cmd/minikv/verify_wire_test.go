@@ -1,7 +1,7 @@
 //go:build ignore
 
 // This file wires check and repair to minikv.Verify. It is excluded from
-// builds until verify.go is merged: then delete these four lines.
+// builds until verify.go is merged: then delete everything above "package".
 
 package main
 
