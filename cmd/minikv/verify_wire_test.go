@@ -1,8 +1,3 @@
-//go:build ignore
-
-// This file wires check and repair to minikv.Verify. It is excluded from
-// builds until verify.go is merged: then delete everything above "package".
-
 package main
 
 import (
