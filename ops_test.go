@@ -380,11 +380,22 @@ func TestExtProp47ContextCancellation(t *testing.T) {
 					return fmt.Sprintf("GetWithContext(done ctx) = %q, %v; want nil, %v", got, err, want)
 				}
 			}
-			err := db.SetWithContext(ctx, k, v)
-			err2 := db.SetWithContext(ctx, k+"new", v)
+			res := make(chan [2]error, 1)
+			go func() { res <- [2]error{db.SetWithContext(ctx, k, v), db.SetWithContext(ctx, k+"new", v)} }()
+			var err, err2 error
+			select {
+			case r := <-res:
+				err, err2 = r[0], r[1]
+			case <-time.After(10 * time.Second):
+				err = errors.New("SetWithContext still waits for the writer lock 10s after its context ended")
+			}
 			cancel()
 			if release != nil {
 				release()
+			}
+			if err != nil && err2 == nil {
+				<-res
+				return err.Error()
 			}
 			if !errors.Is(err, want) || !errors.Is(err2, want) {
 				return fmt.Sprintf("SetWithContext (waiting %v) = %v, %v; want %v", waiting, err, err2, want)
