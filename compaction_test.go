@@ -654,3 +654,50 @@ func TestExtCompactWhileClosing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestExtConcurrentCompacts runs several Compact calls at once with writers:
+// they run one at a time, each counts, and nothing is lost.
+func TestExtConcurrentCompacts(t *testing.T) {
+	opts, clock := extOpts(t)
+	opts.DisableAutoCompaction = true
+	db, _ := mustOpen(t, opts)
+	var wg sync.WaitGroup
+	models := make([]extModel, 3)
+	errs := make(chan error, 6)
+	for w := range models {
+		models[w] = extModel{}
+		wg.Go(func() {
+			errs <- extWriteRandom(db, rand.New(rand.NewPCG(uint64(w), 9)), fmt.Sprintf("w%d/", w), 300, models[w])
+		})
+		wg.Go(func() { errs <- db.Compact() })
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := db.Stats().Compactions; n != 3 {
+		t.Fatalf("Compactions = %d after 3 Compact calls", n)
+	}
+	all := extModel{}
+	for _, m := range models {
+		for k, e := range m {
+			all[k] = e
+		}
+	}
+	db = reopen(t, db, opts)
+	if err := extCheckAll(db, all, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ro := opts
+	ro.ReadOnly = true
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rdb, _ := mustOpen(t, ro)
+	if err := rdb.Compact(); !errors.Is(err, minikv.ErrReadOnly) {
+		t.Fatalf("Compact on a read-only DB = %v; want ErrReadOnly", err)
+	}
+}
