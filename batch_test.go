@@ -792,8 +792,8 @@ func TestExtBatchCrash(t *testing.T) {
 		totalAcked += max(0, acked-next+1)
 		next = newest + 1
 	}
-	t.Logf("%d kills, %d batches acknowledged, %d recoveries cut a torn tail, %d kills between write and acknowledgement",
-		kills, totalAcked, torn, midWrite)
+	t.Logf("%d kills, %d batches acknowledged, %d recoveries cut a torn tail, %d kills between write and acknowledgement; final MANIFEST %+v",
+		kills, totalAcked, torn, midWrite, extReadManifest(t, dir))
 	if totalAcked == 0 {
 		t.Fatal("the child never acknowledged a batch: the test checked nothing")
 	}
@@ -815,31 +815,35 @@ func extCrashRun(t *testing.T, dir string, start int, rng *rand.Rand) (acked int
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	acked = start - 1
-	readyCh := make(chan struct{})
+	var last atomic.Int64 // newest acknowledged batch
+	last.Store(int64(start - 1))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			line := sc.Text()
-			if line == "ready" {
-				close(readyCh)
-			} else if id, ok := strings.CutPrefix(line, "ack "); ok {
-				acked, _ = strconv.Atoi(id)
+			if id, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
+				n, _ := strconv.Atoi(id)
+				last.Store(int64(n))
 			}
 		}
 	}()
-	// Kill either during startup and recovery, or while batches flow.
-	if rng.IntN(4) > 0 {
-		select {
-		case <-readyCh:
-		case <-time.After(30 * time.Second):
+	if rng.IntN(4) == 0 {
+		// During startup and recovery.
+		time.Sleep(time.Duration(rng.IntN(40_000)) * time.Microsecond)
+	} else {
+		// While batches flow, after a random number of them, so that some
+		// kills land in a background compaction.
+		want := int64(start + rng.IntN(40))
+		deadline := time.Now().Add(30 * time.Second)
+		for last.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(200 * time.Microsecond)
 		}
+		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
 	}
-	time.Sleep(time.Duration(rng.IntN(40_000)) * time.Microsecond)
 	_ = cmd.Process.Kill()
 	<-done
+	acked = int(last.Load())
 	err = cmd.Wait()
 	if status, ok := cmd.ProcessState.Sys().(interface{ Signaled() bool }); !ok || !status.Signaled() {
 		t.Fatalf("child ended by itself (%v): %s", err, stderr.String())
