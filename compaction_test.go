@@ -129,7 +129,7 @@ func TestExtProp14CompactionTriggers(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			defer db.Close()
+			defer func() { db.Close() }()
 			rng := rand.New(rand.NewPCG(seed, 14))
 			model := extModel{}
 			for minikv.WALBytes(db) < opts.MaxWALSize && db.Stats().Compactions == 0 {
@@ -144,8 +144,16 @@ func TestExtProp14CompactionTriggers(t *testing.T) {
 				st := db.Stats()
 				return fmt.Sprintf("no background compaction: MaxWALSize %d, WALSize %d, Compactions %d", opts.MaxWALSize, st.WALSize, st.Compactions)
 			}
+			// Another background compaction may still run; Close waits
+			// for it.
+			if err := db.Close(); err != nil {
+				return err.Error()
+			}
 			if n := len(extFiles(t, opts.Dir, ".snap")); n != 1 {
 				return fmt.Sprintf("%d snapshot files after compaction", n)
+			}
+			if db, err = minikv.Open(opts); err != nil {
+				return err.Error()
 			}
 			return extErrString(extCheckAll(db, model, clock.Now()))
 		},
