@@ -328,8 +328,8 @@ func TestExtProp29BatchSizeValidation(t *testing.T) {
 		},
 		extGenBatchOps(),
 		// Oversized batches copy 64 MiB or more; a few runs suffice.
-		gen.Weighted([]gen.WeightedGen{{Weight: 16, Gen: gen.Const(0)}, {Weight: 1, Gen: gen.Const(4)}, {Weight: 1, Gen: gen.Const(5)}}),
-		gen.Weighted([]gen.WeightedGen{{Weight: 15, Gen: gen.Const(false)}, {Weight: 1, Gen: gen.Const(true)}})))
+		gen.Weighted([]gen.WeightedGen{{Weight: 24, Gen: gen.Const(0)}, {Weight: 1, Gen: gen.Const(4)}, {Weight: 1, Gen: gen.Const(5)}}),
+		gen.Weighted([]gen.WeightedGen{{Weight: 20, Gen: gen.Const(false)}, {Weight: 1, Gen: gen.Const(true)}})))
 }
 
 // TestExtBatchSizeLimitExact writes a batch of exactly MaxBatchSize bytes,

@@ -299,7 +299,7 @@ func TestExtProp20CompactionDeletesOldWAL(t *testing.T) {
 			}
 			return extErrString(extCheckAll(db, model, clock.Now()))
 		},
-		gen.UInt64(), gen.IntRange(0, 80)))
+		gen.UInt64(), gen.IntRange(0, 50)))
 }
 
 // Feature: minikv-embedded-database, Property 21: Compaction allows concurrent operations
@@ -321,10 +321,8 @@ func TestExtProp21CompactionConcurrent(t *testing.T) {
 					errs <- extCompactionWorker(db, rng, fmt.Sprintf("%sw%d/", p, w), models[w], &stop)
 				})
 			}
-			for range 2 {
-				if err := db.Compact(); err != nil {
-					errs <- err
-				}
+			if err := db.Compact(); err != nil {
+				errs <- err
 			}
 			stop.Store(true)
 			wg.Wait()
@@ -403,7 +401,7 @@ func extCompactionWorker(db *minikv.DB, rng *rand.Rand, p string, model extModel
 // only correctness: the machine is shared, so timings are reported, not
 // checked. MINIKV_SOAK=1 uses a million keys.
 func TestExtCompactionLatency(t *testing.T) {
-	n := 200_000
+	n := 100_000
 	if os.Getenv("MINIKV_SOAK") != "" {
 		n = 1_000_000
 	}
