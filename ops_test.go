@@ -642,3 +642,47 @@ func TestExtClosedReadOnlyWrites(t *testing.T) {
 		}
 	}
 }
+
+// TestExtContextEndsDuringGroupCommit keeps a group-commit fsync from
+// finishing and checks that a SyncAlways writer waiting for it returns
+// ctx.Err() when its context ends, without waiting for the fsync. As
+// documented, the write itself has been applied and becomes durable later.
+func TestExtContextEndsDuringGroupCommit(t *testing.T) {
+	opts, _ := extOpts(t)
+	opts.SyncMode = minikv.SyncAlways
+	opts, gate := minikv.WithSyncGate(opts)
+	db, _ := mustOpen(t, opts)
+	gate.Shut()
+	leader := make(chan error, 1)
+	go func() { leader <- db.Set("leader", []byte("1")) }()
+	if !extWaitFor(func() bool { return gate.Waiting.Load() > 0 }) {
+		gate.Open()
+		t.Fatal("the first writer never reached its fsync")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := db.SetWithContext(ctx, "waiter", []byte("2"))
+	took := time.Since(start)
+	select {
+	case err := <-leader:
+		t.Fatalf("the leader's Set returned (%v) while its fsync was held", err)
+	default:
+	}
+	gate.Open()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SetWithContext waiting for a held fsync = %v after %v; want DeadlineExceeded", err, took)
+	}
+	if err := <-leader; err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.Get("waiter"); err != nil || string(v) != "2" {
+		t.Fatalf("Get(waiter) = %q, %v; the timed-out write is applied", v, err)
+	}
+	db = reopen(t, db, opts)
+	for _, k := range []string{"leader", "waiter"} {
+		if ok, err := db.Exists(k); !ok || err != nil {
+			t.Fatalf("%s after reopen: %v, %v", k, ok, err)
+		}
+	}
+}
