@@ -137,7 +137,7 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp) error {
 			continue
 		}
 		if op.ttl > 0 {
-			exps[i] = now + int64(op.ttl)
+			exps[i] = expiryAfter(now, op.ttl)
 		}
 		body = appendSetBody(body, op.key, op.value, exps[i])
 		sets++

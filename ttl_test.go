@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -492,5 +493,57 @@ func TestExtExpiredIsMissingEverywhere(t *testing.T) {
 	db = reopen(t, db, opts)
 	if v, err := db.Get("snap"); !errors.Is(err, minikv.ErrNotFound) {
 		t.Errorf("a key expired at compaction time came back: %q, %v", v, err)
+	}
+}
+
+// TestExtHugeTTL is the regression test of a TTL so long that now + ttl
+// overflowed int64: SetWithTTL returned nil, the key read as expired at
+// once (a negative expiry), and since the WAL decoder rejects negative
+// expiries the next Open failed with ErrCorrupt. Expiries now saturate at
+// the largest time the format holds.
+func TestExtHugeTTL(t *testing.T) {
+	db, clock, opts := extOpen(t)
+	huge := []time.Duration{time.Duration(math.MaxInt64), time.Duration(math.MaxInt64 - clock.Now() + 1), 200 * 365 * 24 * time.Hour}
+	for i, ttl := range huge {
+		if err := db.SetWithTTL(fmt.Sprintf("set%d", i), []byte("v"), ttl); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Set(fmt.Sprintf("exp%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Expire(fmt.Sprintf("exp%d", i), ttl); err != nil {
+			t.Fatal(err)
+		}
+		b := db.NewBatch()
+		b.SetWithTTL(fmt.Sprintf("batch%d", i), []byte("v"), ttl)
+		if err := b.Write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, p := range []string{"set", "exp", "batch"} {
+			for i := range huge {
+				k := fmt.Sprintf("%s%d", p, i)
+				if d, err := db.TTL(k); err != nil || d < 100*365*24*time.Hour {
+					t.Fatalf("%s: TTL(%s) = %v, %v; want centuries", when, k, d, err)
+				}
+			}
+		}
+	}
+	check("after writing")
+	db = reopen(t, db, opts)
+	check("after reopen")
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	db = reopen(t, db, opts)
+	check("after compaction and reopen")
+	var dump bytes.Buffer
+	if err := db.DumpKeys(&dump); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := extParseDump(dump.String()); err != nil {
+		t.Fatal(err)
 	}
 }
