@@ -398,11 +398,11 @@ func extDeleteAll(db *minikv.DB, m extModel) {
 // extFailWriter fails after n bytes.
 type extFailWriter struct{ n int }
 
-var errExtWrite = errors.New("write failed")
+var extErrWrite = errors.New("write failed")
 
 func (w *extFailWriter) Write(p []byte) (int, error) {
 	if len(p) > w.n {
-		return 0, errExtWrite
+		return 0, extErrWrite
 	}
 	w.n -= len(p)
 	return len(p), nil
@@ -426,7 +426,7 @@ func TestExtDumpKeysFormat(t *testing.T) {
 		t.Fatalf("DumpKeys =\n%q\nwant\n%q", out.String(), want)
 	}
 	for i := 0; i < len(want); i += 7 {
-		if err := db.DumpKeys(&extFailWriter{n: i}); !errors.Is(err, errExtWrite) {
+		if err := db.DumpKeys(&extFailWriter{n: i}); !errors.Is(err, extErrWrite) {
 			t.Fatalf("DumpKeys to a writer failing after %d bytes = %v", i, err)
 		}
 	}
