@@ -143,7 +143,7 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error 
 		if op.code == opDelete {
 			dels++
 		} else if sets++; op.ttl > 0 {
-			exps[i] = now + int64(op.ttl)
+			exps[i] = expiryAfter(now, op.ttl)
 		}
 	}
 	db.buf = appendBatchRecord(db.buf[:0], now, ops, data, exps)

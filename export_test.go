@@ -2,6 +2,8 @@ package minikv
 
 import (
 	"context"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -46,4 +48,75 @@ func WALBytes(db *DB) int64 { return db.walSize() }
 func HoldWriter(db *DB) (release func()) {
 	db.writeSem <- struct{}{}
 	return func() { <-db.writeSem }
+}
+
+// SyncGate holds back the fsyncs of data files (not of directories) while
+// it is shut, so that tests can keep writers waiting for a group commit.
+type SyncGate struct {
+	mu      sync.Mutex
+	open    chan struct{} // closed while the gate is open
+	Waiting atomic.Int64  // fsyncs waiting at the gate
+}
+
+// WithSyncGate returns opts with the operating system's file system behind
+// a new, open gate.
+func WithSyncGate(opts Options) (Options, *SyncGate) {
+	g := &SyncGate{open: make(chan struct{})}
+	close(g.open)
+	opts.fs = gatedFS{osFS{}, g}
+	return opts, g
+}
+
+// Shut makes later fsyncs wait until Open.
+func (g *SyncGate) Shut() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+		g.open = make(chan struct{})
+	default:
+	}
+}
+
+// Open lets every waiting and later fsync through.
+func (g *SyncGate) Open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.open:
+	default:
+		close(g.open)
+	}
+}
+
+func (g *SyncGate) wait() {
+	g.mu.Lock()
+	ch := g.open
+	g.mu.Unlock()
+	g.Waiting.Add(1)
+	<-ch
+	g.Waiting.Add(-1)
+}
+
+type gatedFS struct {
+	osFS
+	g *SyncGate
+}
+
+func (fs gatedFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+	f, err := fs.osFS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return gatedFile{f, fs.g}, nil
+}
+
+type gatedFile struct {
+	file
+	g *SyncGate
+}
+
+func (f gatedFile) Sync() error {
+	f.g.wait()
+	return f.file.Sync()
 }

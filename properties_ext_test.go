@@ -31,8 +31,12 @@ import (
 //	MINIKV_PROP_ITERS=N   run every ext property N times (default 100;
 //	                      use 1000 or more for a long run)
 //	MINIKV_PROP_SEED=S    replay the gopter seed that a failure printed
-//	MINIKV_SEED=S         replay the seed printed by TestExtModel
+//	MINIKV_SEED=S         replay the seed printed by TestExtModel or
+//	                      TestExtBatchCrash
 //	MINIKV_MODEL_STEPS=N  steps of TestExtModel (default 3000)
+//	MINIKV_SOAK=1         long runs: 300 kills in TestExtBatchCrash, a
+//	                      million keys in TestExtCompactionLatency, and
+//	                      TestExtBatchManyTinyOpsReopens
 
 // extParams returns the gopter parameters of the ext properties: at least
 // 100 successful tests each, MINIKV_PROP_ITERS of them when that is set

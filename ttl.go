@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -18,7 +19,18 @@ func (db *DB) expiryOf(ttl time.Duration) (int64, error) {
 	if ttl <= 0 {
 		return 0, ErrInvalidTTL
 	}
-	return db.now() + int64(ttl), nil
+	return expiryAfter(db.now(), ttl), nil
+}
+
+// expiryAfter returns the absolute expiry ttl (> 0) after now, saturated
+// at the largest time an expiry can hold: for a TTL of centuries now+ttl
+// would overflow to a negative expiry, which reads as long past and which
+// the WAL decoder rejects as damage.
+func expiryAfter(now int64, ttl time.Duration) int64 {
+	if now > 0 && int64(ttl) > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + int64(ttl)
 }
 
 // SetWithTTL stores value under key, to expire after ttl. The expiry is
