@@ -9,9 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -193,6 +195,15 @@ type coreOp struct {
 	Value []byte
 }
 
+// String describes op briefly. gopter formats every generated argument,
+// and printing large values byte by byte would dominate the run time.
+func (op coreOp) String() string {
+	if op.Del {
+		return "del " + coreShort(op.Key)
+	}
+	return "set " + coreShort(op.Key) + "=" + coreShort(string(op.Value))
+}
+
 // coreApply performs op on db and on the model.
 func coreApply(db *minikv.DB, model map[string]string, op coreOp) error {
 	if op.Del {
@@ -211,6 +222,13 @@ func coreApplyAll(db *minikv.DB, model map[string]string, ops []coreOp) error {
 		}
 	}
 	return nil
+}
+
+// coreKeyOfLen returns a key of n pseudo-random bytes drawn from seed.
+func coreKeyOfLen(n int, seed int64) string {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	return string(b)
 }
 
 // coreCall is one public method, called with valid arguments.
@@ -1040,4 +1058,137 @@ func TestCoreMissingMiddleSegment(t *testing.T) {
 	if !errors.Is(err, minikv.ErrCorrupt) || !strings.Contains(err.Error(), wals[1]) {
 		t.Fatalf("error = %v, want ErrCorrupt naming %s", err, wals[1])
 	}
+}
+
+// coreSeed returns the seed of a randomised test: MINIKV_SEED when set,
+// otherwise the clock. It logs the seed so that a failure can be replayed.
+func coreSeed(t *testing.T) int64 {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("MINIKV_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("MINIKV_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (replay with MINIKV_SEED=%d go test -run '%s' .)", seed, seed, t.Name())
+	return seed
+}
+
+// TestCoreModel runs random sequences of Set, Delete, Get, Exists, Count,
+// close-and-reopen and Compact against a plain map. Small segments and a
+// small MaxWALSize make segment rotation and background compaction happen
+// while the sequence runs.
+func TestCoreModel(t *testing.T) {
+	tests := []struct {
+		mode  minikv.SyncMode
+		steps int
+	}{
+		{minikv.SyncNever, 4000},
+		{minikv.SyncPeriodic, 1500},
+		{minikv.SyncAlways, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(coreSeed(t)))
+			opts := minikv.Options{
+				SyncMode:     tt.mode,
+				SyncInterval: 2 * time.Millisecond,
+				SegmentSize:  int64(512 << rng.Intn(4)),
+				MaxWALSize:   int64(4096 << rng.Intn(4)),
+			}
+			db, dir := mustOpen(t, opts)
+			opts.Dir = dir
+			coreRunModel(t, rng, db, opts, tt.steps)
+		})
+	}
+}
+
+// coreRunModel performs steps random operations on db and on a map and
+// fails at the first difference. It closes the handles it opens.
+func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Options, steps int) {
+	model := map[string]string{}
+	nkeys := 8 + rng.Intn(120)
+	key := func() string {
+		if rng.Intn(20) == 0 {
+			return coreKeyOfLen(1+rng.Intn(40), rng.Int63())
+		}
+		return fmt.Sprintf("k%03d", rng.Intn(nkeys))
+	}
+	value := func() []byte {
+		switch rng.Intn(10) {
+		case 0:
+			return []byte{}
+		case 1:
+			return bytes.Repeat([]byte{byte(rng.Intn(256))}, 500+rng.Intn(5000))
+		}
+		return []byte(fmt.Sprintf("v%d-%d", rng.Intn(1000), rng.Int63()))
+	}
+	var reopens, compactions int
+	for step := range steps {
+		fail := func(format string, args ...any) {
+			t.Helper()
+			t.Fatalf("step %d: %s", step, fmt.Sprintf(format, args...))
+		}
+		switch r := rng.Intn(100); {
+		case r < 40:
+			k, v := key(), value()
+			if err := db.Set(k, v); err != nil {
+				fail("Set(%s): %v", coreShort(k), err)
+			}
+			model[k] = string(v)
+		case r < 55:
+			k := key()
+			if err := db.Delete(k); err != nil {
+				fail("Delete(%s): %v", coreShort(k), err)
+			}
+			delete(model, k)
+		case r < 80:
+			k := key()
+			got, err := db.Get(k)
+			want, ok := model[k]
+			if ok && (err != nil || string(got) != want) {
+				fail("Get(%s) = %s, %v; want %s", coreShort(k), coreShort(string(got)), err, coreShort(want))
+			}
+			if !ok && !errors.Is(err, minikv.ErrNotFound) {
+				fail("Get(%s) of a missing key = %s, %v", coreShort(k), coreShort(string(got)), err)
+			}
+		case r < 90:
+			k := key()
+			_, want := model[k]
+			if got, err := db.Exists(k); got != want || err != nil {
+				fail("Exists(%s) = %v, %v; want %v", coreShort(k), got, err, want)
+			}
+		case r < 94:
+			if n, err := db.Count(); n != len(model) || err != nil {
+				fail("Count = %d, %v; want %d", n, err, len(model))
+			}
+		case r < 97:
+			if err := db.Close(); err != nil {
+				fail("Close: %v", err)
+			}
+			var err error
+			if db, err = minikv.Open(opts); err != nil {
+				fail("reopen: %v", err)
+			}
+			reopened := db
+			t.Cleanup(func() { reopened.Close() })
+			reopens++
+			if msg := coreCheckContents(db, model); msg != "" {
+				fail("after reopen: %s", msg)
+			}
+		default:
+			if err := db.Compact(); err != nil {
+				fail("Compact: %v", err)
+			}
+			compactions++
+		}
+	}
+	if msg := coreCheckContents(db, model); msg != "" {
+		t.Fatalf("at the end: %s", msg)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	t.Logf("%d steps, %d keys at the end, %d reopens, %d explicit compactions", steps, len(model), reopens, compactions)
 }
