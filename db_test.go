@@ -1192,3 +1192,271 @@ func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Optio
 	}
 	t.Logf("%d steps, %d keys at the end, %d reopens, %d explicit compactions", steps, len(model), reopens, compactions)
 }
+
+// The golden database in testdata/golden-v1 was written by this package
+// with the fake clock. Opening it checks that the on-disk format, which
+// the SPEC freezes, can still be read: a snapshot, then WAL records of
+// every type (set, delete, batch) after it. Regenerate it only for a new
+// format version, with MINIKV_UPDATE_GOLDEN=1.
+const coreGoldenDir = "testdata/golden-v1"
+
+// coreGoldenBig is the value of the key "big" in the golden database.
+func coreGoldenBig() []byte {
+	b := make([]byte, 5000)
+	for i := range b {
+		b[i] = byte(i * 31)
+	}
+	return b
+}
+
+// coreWriteGolden writes the golden database into dir.
+func coreWriteGolden(dir string) error {
+	clock := minikv.NewFakeClock()
+	db, err := minikv.Open(minikv.WithClock(minikv.Options{Dir: dir, TTLCleanInterval: -1}, clock))
+	if err != nil {
+		return err
+	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	b := db.NewBatch()
+	b.Set("batch-a", []byte("A"))
+	b.Delete("\x00\xff")
+	b.SetWithTTL("batch-ttl", []byte("T"), 2*time.Hour)
+	return errors.Join(
+		db.Set("alpha", []byte("1")),
+		db.Set("beta", []byte{}),
+		db.Set("\x00\xff", all),
+		db.SetWithTTL("ttl", []byte("expires"), 1000*time.Hour),
+		db.Set("gone", []byte("deleted before the snapshot")),
+		db.Delete("gone"),
+		db.Compact(),
+		db.Set("alpha", []byte("2")),
+		db.Delete("beta"),
+		b.Write(),
+		db.Set("big", coreGoldenBig()),
+		db.Close(),
+		os.Remove(filepath.Join(dir, "LOCK")),
+	)
+}
+
+func TestCoreGoldenFormat(t *testing.T) {
+	if os.Getenv("MINIKV_UPDATE_GOLDEN") == "1" {
+		if err := os.RemoveAll(coreGoldenDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := coreWriteGolden(coreGoldenDir); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("rewrote", coreGoldenDir)
+	}
+	dir := filepath.Join(t.TempDir(), "db")
+	if err := coreCopyDir(coreGoldenDir, dir); err != nil {
+		t.Fatal(err)
+	}
+	clock := minikv.NewFakeClock()
+	db, err := minikv.Open(minikv.WithClock(minikv.Options{Dir: dir, TTLCleanInterval: -1}, clock))
+	if err != nil {
+		t.Fatalf("Open of the golden database: %v", err)
+	}
+	defer db.Close()
+	want := map[string]string{
+		"alpha":     "2",
+		"ttl":       "expires",
+		"batch-a":   "A",
+		"batch-ttl": "T",
+		"big":       string(coreGoldenBig()),
+	}
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Fatal(msg)
+	}
+	st := db.Stats()
+	if st.RecoveredKeys != 4 || st.RecoveredRecords != 4 || st.TornBytes != 0 {
+		t.Errorf("recovery loaded %d snapshot keys and %d records (%d torn bytes); want 4, 4, 0",
+			st.RecoveredKeys, st.RecoveredRecords, st.TornBytes)
+	}
+	for k, ttl := range map[string]time.Duration{"ttl": 1000 * time.Hour, "batch-ttl": 2 * time.Hour, "alpha": -1} {
+		if got, err := db.TTL(k); err != nil || (ttl > 0 && got != ttl) || (ttl < 0 && got >= 0) {
+			t.Errorf("TTL(%s) = %v, %v; want %v", k, got, err, ttl)
+		}
+	}
+	clock.Advance(2 * time.Hour)
+	delete(want, "batch-ttl")
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Errorf("two hours later: %s", msg)
+	}
+}
+
+// coreFuzzSeeds returns the golden file with ext, and damaged and cut
+// copies of it, as seeds for a fuzz target.
+func coreFuzzSeeds(f *testing.F, ext string) {
+	names, err := coreFilesWithExt(coreGoldenDir, ext)
+	if err != nil || len(names) != 1 {
+		f.Fatalf("golden %s file: %v %v", ext, names, err)
+	}
+	data, err := os.ReadFile(filepath.Join(coreGoldenDir, names[0]))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte{})
+	f.Add(make([]byte, 64))
+	for _, n := range []int{1, 7, 13, len(data) / 2, len(data) - 1} {
+		f.Add(data[:n])
+		flipped := bytes.Clone(data)
+		flipped[n] ^= 0x40
+		f.Add(flipped)
+	}
+}
+
+// FuzzCoreWALSegment opens a database whose only WAL segment holds
+// arbitrary bytes. Open must either fail with ErrCorrupt or succeed, and
+// then a new write must survive a restart beside what was recovered.
+func FuzzCoreWALSegment(f *testing.F) {
+	coreFuzzSeeds(f, ".wal")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := filepath.Join(t.TempDir(), "db")
+		opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1}
+		db, err := minikv.Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wals, _ := coreFilesWithExt(dir, ".wal")
+		if len(wals) != 1 {
+			t.Fatalf("a new database has WAL segments %v", wals)
+		}
+		if err := os.WriteFile(filepath.Join(dir, wals[0]), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		coreFuzzReopen(t, opts)
+	})
+}
+
+// FuzzCoreSnapshot opens the golden database with its snapshot replaced
+// by arbitrary bytes: ErrCorrupt or a working database, never a panic.
+func FuzzCoreSnapshot(f *testing.F) {
+	coreFuzzSeeds(f, ".snap")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := filepath.Join(t.TempDir(), "db")
+		if err := coreCopyDir(coreGoldenDir, dir); err != nil {
+			t.Fatal(err)
+		}
+		snaps, _ := coreFilesWithExt(dir, ".snap")
+		if err := os.WriteFile(filepath.Join(dir, snaps[0]), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		coreFuzzReopen(t, minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1})
+	})
+}
+
+// coreFuzzReopen opens a database made of untrusted files. An error must
+// be ErrCorrupt; an open database must be consistent, take a write and
+// show it, with everything else unchanged, after a restart.
+func coreFuzzReopen(t *testing.T, opts minikv.Options) {
+	db, err := minikv.Open(opts)
+	if err != nil {
+		if !errors.Is(err, minikv.ErrCorrupt) {
+			t.Fatalf("Open error %v is not ErrCorrupt", err)
+		}
+		return
+	}
+	defer db.Close()
+	got, err := coreContents(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set("fuzz:after", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := minikv.Open(opts)
+	if err != nil {
+		t.Fatalf("reopen after a write: %v", err)
+	}
+	defer db2.Close()
+	got["fuzz:after"] = "x"
+	if msg := coreCheckContents(db2, got); msg != "" {
+		t.Fatalf("after a write and a restart: %s", msg)
+	}
+}
+
+// TestCoreCloseDuringWrites closes a database while goroutines write and
+// read. Every call returns success or ErrClosed, and every write that
+// returned nil is there after a reopen.
+func TestCoreCloseDuringWrites(t *testing.T) {
+	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncNever} {
+		t.Run(mode.String(), func(t *testing.T) {
+			opts := minikv.Options{SyncMode: mode, SegmentSize: 4096, MaxWALSize: 16384}
+			db, dir := mustOpen(t, opts)
+			opts.Dir = dir
+			const writers = 4
+			acked := make([][]string, writers)
+			errs := make(chan error, writers)
+			started := make(chan struct{}, writers)
+			for w := range writers {
+				go func() {
+					var failure error
+					defer func() { errs <- failure }()
+					for i := 0; ; i++ {
+						if i == 20 {
+							started <- struct{}{}
+						}
+						k := fmt.Sprintf("w%d-%05d", w, i)
+						err := db.Set(k, []byte(k))
+						if errors.Is(err, minikv.ErrClosed) {
+							return
+						}
+						if err != nil {
+							failure = fmt.Errorf("Set(%s): %w", k, err)
+							return
+						}
+						acked[w] = append(acked[w], k)
+						v, err := db.Get(k)
+						if errors.Is(err, minikv.ErrClosed) {
+							return
+						}
+						if err != nil || string(v) != k {
+							failure = fmt.Errorf("Get(%s) right after its Set = %q, %v", k, v, err)
+							return
+						}
+					}
+				}()
+			}
+			for range writers {
+				<-started
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close during writes: %v", err)
+			}
+			for range writers {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			db2, err := minikv.Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db2.Close()
+			total := 0
+			for _, keys := range acked {
+				for _, k := range keys {
+					if v, err := db2.Get(k); err != nil || string(v) != k {
+						t.Fatalf("acknowledged write %s after reopen: %q, %v", k, v, err)
+					}
+				}
+				total += len(keys)
+			}
+			if n, _ := db2.Count(); n < total {
+				t.Errorf("Count = %d after %d acknowledged writes", n, total)
+			}
+			t.Logf("%d acknowledged writes before Close", total)
+		})
+	}
+}
