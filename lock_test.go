@@ -178,6 +178,7 @@ func coreTryOpen(dir string, readOnly bool) error {
 	return db.Close()
 }
 
+// TestCoreLockSameProcess checks the lock between handles of one process.
 func TestCoreLockSameProcess(t *testing.T) {
 	dir := t.TempDir()
 	writer, err := minikv.Open(minikv.Options{Dir: dir})
@@ -234,6 +235,8 @@ func TestCoreLockSameProcess(t *testing.T) {
 	}
 }
 
+// TestCoreLockChildProcess checks the lock between this process and a child,
+// in both directions, and that a killed writer releases it.
 func TestCoreLockChildProcess(t *testing.T) {
 	dir := t.TempDir()
 	if code := coreProbe(t, dir, false); code != coreChildOpened {
