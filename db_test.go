@@ -11,10 +11,13 @@ import (
 	"maps"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1580,4 +1583,105 @@ func TestCoreDamageInSealedSegment(t *testing.T) {
 			}
 		})
 	}
+}
+
+func init() { children["core-fsize"] = coreFileSizeChild }
+
+// coreFileSizeChild writes 1000-byte values to a new database until a
+// write fails, as it must under the file size limit its parent set. It
+// checks that the failure wraps EFBIG, that every later write is refused
+// with the same cause while reads go on, and prints how many writes were
+// acknowledged.
+func coreFileSizeChild() int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+		return 1
+	}
+	// A segment as large as the file size limit (ulimit -f 64: 64 blocks
+	// of 512 bytes) means that the write after the failed one would go to
+	// a new segment, where the operating system would accept it: only the
+	// database itself can refuse it.
+	db, err := minikv.Open(minikv.Options{Dir: os.Getenv(coreChildDir), SegmentSize: 64 * 512})
+	if err != nil {
+		return fail("Open: %v", err)
+	}
+	defer db.Close()
+	value := bytes.Repeat([]byte("v"), 1000)
+	acked := 0
+	for ; acked < 10000; acked++ {
+		if err = db.Set(fmt.Sprintf("k%05d", acked), value); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, syscall.EFBIG) {
+		return fail("write %d: error %v does not wrap EFBIG", acked, err)
+	}
+	later := []coreCall{
+		{"Set", func(db *minikv.DB) error { return db.Set("small", []byte("x")) }},
+		{"Delete", func(db *minikv.DB) error { return db.Delete("k00000") }},
+		{"Batch.Write", func(db *minikv.DB) error { b := db.NewBatch(); b.Set("b", nil); return b.Write() }},
+	}
+	for _, c := range later {
+		if err := c.call(db); !errors.Is(err, syscall.EFBIG) {
+			return fail("%s after the failed write = %v, want an error wrapping EFBIG", c.name, err)
+		}
+	}
+	if v, err := db.Get("k00000"); err != nil || !bytes.Equal(v, value) {
+		return fail("Get after the failed write = %d bytes, %v", len(v), err)
+	}
+	if _, err := db.Get(fmt.Sprintf("k%05d", acked)); !errors.Is(err, minikv.ErrNotFound) {
+		return fail("the failed write is visible: Get = %v", err)
+	}
+	fmt.Println(acked)
+	return 0
+}
+
+// TestCoreWriteFailureRefusesWrites runs a child under a file size limit
+// (ulimit -f), so that a WAL append really fails with EFBIG. The child
+// checks that the database then refuses writes with that cause and keeps
+// serving reads; a reopen without the limit has every acknowledged write,
+// not the failed one, and takes new writes that survive a restart.
+func TestCoreWriteFailureRefusesWrites(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs a POSIX shell's ulimit")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh:", err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(sh, "-c", `ulimit -f 64 && exec "$0" -test.run='^$'`, os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=core-fsize", coreChildDir+"="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, stderr.String())
+	}
+	acked, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || acked == 0 {
+		t.Fatalf("child printed %q: %v", out, err)
+	}
+	opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever}
+	db, err := minikv.Open(opts)
+	if err != nil {
+		t.Fatalf("Open after the failed write: %v", err)
+	}
+	defer db.Close()
+	want := map[string]string{}
+	for i := range acked {
+		want[fmt.Sprintf("k%05d", i)] = strings.Repeat("v", 1000)
+	}
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Fatalf("after the failed write: %s", msg)
+	}
+	if err := db.Set("after", []byte("limit")); err != nil {
+		t.Fatal(err)
+	}
+	db = reopen(t, db, opts)
+	want["after"] = "limit"
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Fatalf("after a write and a restart: %s", msg)
+	}
+	t.Logf("%d writes acknowledged before the limit", acked)
 }
