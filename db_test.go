@@ -9,10 +9,15 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -193,6 +198,15 @@ type coreOp struct {
 	Value []byte
 }
 
+// String describes op briefly. gopter formats every generated argument,
+// and printing large values byte by byte would dominate the run time.
+func (op coreOp) String() string {
+	if op.Del {
+		return "del " + coreShort(op.Key)
+	}
+	return "set " + coreShort(op.Key) + "=" + coreShort(string(op.Value))
+}
+
 // coreApply performs op on db and on the model.
 func coreApply(db *minikv.DB, model map[string]string, op coreOp) error {
 	if op.Del {
@@ -211,6 +225,13 @@ func coreApplyAll(db *minikv.DB, model map[string]string, ops []coreOp) error {
 		}
 	}
 	return nil
+}
+
+// coreKeyOfLen returns a key of n pseudo-random bytes drawn from seed.
+func coreKeyOfLen(n int, seed int64) string {
+	b := make([]byte, n)
+	rand.New(rand.NewSource(seed)).Read(b)
+	return string(b)
 }
 
 // coreCall is one public method, called with valid arguments.
@@ -299,6 +320,9 @@ func coreCloseOK(t testing.TB, db *minikv.DB) {
 	}
 }
 
+// TestCoreInputValidation checks that an empty or oversized key or value
+// gets its error from every method, and that nothing reaches the WAL, the
+// index or the next open.
 func TestCoreInputValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := mustOpen(t, opts)
@@ -349,6 +373,8 @@ func TestCoreInputValidation(t *testing.T) {
 	}
 }
 
+// TestCoreSizeLimitsAccepted checks that the largest key and value and an
+// empty value are stored and read back, also after reopen.
 func TestCoreSizeLimitsAccepted(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := mustOpen(t, opts)
@@ -372,8 +398,8 @@ func TestCoreSizeLimitsAccepted(t *testing.T) {
 				t.Fatalf("Set: %v", err)
 			}
 			got, err := db.Get(tt.key)
-			if err != nil || !bytes.Equal(got, tt.value) || got == nil {
-				t.Fatalf("Get: %d bytes (nil %v), %v; want %d bytes", len(got), got == nil, err, len(tt.value))
+			if err != nil || !bytes.Equal(got, tt.value) {
+				t.Fatalf("Get: %d bytes, %v; want %d bytes", len(got), err, len(tt.value))
 			}
 		})
 		want[tt.key] = string(tt.value)
@@ -384,6 +410,8 @@ func TestCoreSizeLimitsAccepted(t *testing.T) {
 	}
 }
 
+// TestCoreCopiesInAndOut checks that Set copies the caller's buffer and that
+// Get hands out a copy.
 func TestCoreCopiesInAndOut(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := mustOpen(t, opts)
@@ -422,6 +450,8 @@ func TestCoreCopiesInAndOut(t *testing.T) {
 	}
 }
 
+// TestCoreDeleteAndExists walks a key through set, delete and set again,
+// checking Exists and Get at each step; deleting a missing key succeeds.
 func TestCoreDeleteAndExists(t *testing.T) {
 	db, _ := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
 	tests := []struct {
@@ -453,11 +483,14 @@ func TestCoreDeleteAndExists(t *testing.T) {
 		})
 	}
 	got, err := db.Get("e")
-	if err != nil || got == nil || len(got) != 0 {
-		t.Errorf("Get of an empty value = %v (nil %v), %v; want an empty non-nil slice", got, got == nil, err)
+	if err != nil || len(got) != 0 {
+		t.Errorf("Get of an empty value = %q, %v; want an empty value and no error", got, err)
 	}
 }
 
+// TestCorePermissionsAndManifest checks that Open creates missing parent
+// directories with mode 0700, that every file is 0600, and that the MANIFEST
+// names the snapshot after Compact.
 func TestCorePermissionsAndManifest(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "a", "db")
@@ -515,6 +548,8 @@ func TestCorePermissionsAndManifest(t *testing.T) {
 	}
 }
 
+// TestCoreManifestOnFreshOpen checks that a new database has a MANIFEST from
+// its first Open.
 func TestCoreManifestOnFreshOpen(t *testing.T) {
 	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
@@ -525,6 +560,7 @@ func TestCoreManifestOnFreshOpen(t *testing.T) {
 	}
 }
 
+// TestCoreOpenRequiresDir checks that Options.Dir is required.
 func TestCoreOpenRequiresDir(t *testing.T) {
 	db, err := minikv.Open(minikv.Options{})
 	if err == nil {
@@ -585,6 +621,9 @@ func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
 	return dir, want
 }
 
+// TestCoreReadOnly opens, read-only, a directory that a writer would tidy
+// (torn tail, temp file, with and without a LOCK file): every write fails
+// with ErrReadOnly, every read works, and no file changes in any way.
 func TestCoreReadOnly(t *testing.T) {
 	for _, withLock := range []bool{true, false} {
 		t.Run(fmt.Sprintf("lock file present=%v", withLock), func(t *testing.T) {
@@ -632,6 +671,8 @@ func TestCoreReadOnly(t *testing.T) {
 	}
 }
 
+// TestCoreReadOnlyMissingDir checks that a read-only open does not create a
+// missing directory.
 func TestCoreReadOnlyMissingDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "absent")
 	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
@@ -644,6 +685,9 @@ func TestCoreReadOnlyMissingDir(t *testing.T) {
 	}
 }
 
+// TestCoreClosed checks that after Close every method returns ErrClosed, on
+// writable and read-only handles, that Close twice is harmless and that an
+// iterator made before Close stops with ErrClosed.
 func TestCoreClosed(t *testing.T) {
 	for _, ro := range []bool{false, true} {
 		t.Run(fmt.Sprintf("read-only=%v", ro), func(t *testing.T) {
@@ -683,6 +727,8 @@ func TestCoreClosed(t *testing.T) {
 	}
 }
 
+// TestCoreSyncModesSurviveReopen checks a clean close and reopen in every
+// sync mode.
 func TestCoreSyncModesSurviveReopen(t *testing.T) {
 	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncPeriodic, minikv.SyncNever} {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -743,6 +789,9 @@ func coreTornOps() []coreOp {
 	return ops
 }
 
+// TestCoreTornTail cuts the last WAL segment at every byte offset of its
+// last records (or of the whole segment, when the log has several) and
+// checks each cut with coreCheckCut.
 func TestCoreTornTail(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -848,6 +897,8 @@ func coreCheckCut(t *testing.T, dir, src, seg string, data []byte, segStart int6
 	}
 }
 
+// TestCoreWALTailPadding appends zero padding or garbage after the last
+// record: Open keeps every record and the next write survives a restart.
 func TestCoreWALTailPadding(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -926,6 +977,9 @@ func coreFlipIn(ext string, at func(size int) int) func(t *testing.T, dir string
 	}
 }
 
+// TestCoreCorruptFiles damages a snapshot, the MANIFEST or the middle of the
+// WAL: Open fails with ErrCorrupt naming the file, never a panic or an empty
+// store, and changes nothing on disk.
 func TestCoreCorruptFiles(t *testing.T) {
 	middle := func(n int) int { return n / 2 }
 	tests := []coreDamage{
@@ -1001,6 +1055,8 @@ func TestCoreCorruptFiles(t *testing.T) {
 	}
 }
 
+// TestCoreMissingManifestWithWAL checks that a directory with WAL records
+// but no MANIFEST is ErrCorrupt.
 func TestCoreMissingManifestWithWAL(t *testing.T) {
 	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if err := db.Set("k", []byte("v")); err != nil {
@@ -1020,6 +1076,8 @@ func TestCoreMissingManifestWithWAL(t *testing.T) {
 	}
 }
 
+// TestCoreMissingMiddleSegment checks that a gap in the WAL segment numbers
+// is ErrCorrupt naming the missing segment.
 func TestCoreMissingMiddleSegment(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	if _, _, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, coreTornOps()); err != nil {
@@ -1040,4 +1098,590 @@ func TestCoreMissingMiddleSegment(t *testing.T) {
 	if !errors.Is(err, minikv.ErrCorrupt) || !strings.Contains(err.Error(), wals[1]) {
 		t.Fatalf("error = %v, want ErrCorrupt naming %s", err, wals[1])
 	}
+}
+
+// coreSeed returns the seed of a randomised test: MINIKV_SEED when set,
+// otherwise the clock. It logs the seed so that a failure can be replayed.
+func coreSeed(t *testing.T) int64 {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("MINIKV_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("MINIKV_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (replay with MINIKV_SEED=%d go test -run '%s' .)", seed, seed, t.Name())
+	return seed
+}
+
+// TestCoreModel runs random sequences of Set, Delete, Get, Exists, Count,
+// close-and-reopen and Compact against a plain map. Small segments and a
+// small MaxWALSize make segment rotation and background compaction happen
+// while the sequence runs.
+func TestCoreModel(t *testing.T) {
+	tests := []struct {
+		mode  minikv.SyncMode
+		steps int
+	}{
+		{minikv.SyncNever, 4000},
+		{minikv.SyncPeriodic, 1500},
+		{minikv.SyncAlways, 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(coreSeed(t)))
+			opts := minikv.Options{
+				SyncMode:     tt.mode,
+				SyncInterval: 2 * time.Millisecond,
+				SegmentSize:  int64(512 << rng.Intn(4)),
+				MaxWALSize:   int64(4096 << rng.Intn(4)),
+			}
+			db, dir := mustOpen(t, opts)
+			opts.Dir = dir
+			coreRunModel(t, rng, db, opts, tt.steps)
+		})
+	}
+}
+
+// coreRunModel performs steps random operations on db and on a map and
+// fails at the first difference. It closes the handles it opens.
+func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Options, steps int) {
+	model := map[string]string{}
+	nkeys := 8 + rng.Intn(120)
+	key := func() string {
+		if rng.Intn(20) == 0 {
+			return coreKeyOfLen(1+rng.Intn(40), rng.Int63())
+		}
+		return fmt.Sprintf("k%03d", rng.Intn(nkeys))
+	}
+	value := func() []byte {
+		switch rng.Intn(10) {
+		case 0:
+			return []byte{}
+		case 1:
+			return bytes.Repeat([]byte{byte(rng.Intn(256))}, 500+rng.Intn(5000))
+		}
+		return []byte(fmt.Sprintf("v%d-%d", rng.Intn(1000), rng.Int63()))
+	}
+	var reopens, compactions int
+	for step := range steps {
+		fail := func(format string, args ...any) {
+			t.Helper()
+			t.Fatalf("step %d: %s", step, fmt.Sprintf(format, args...))
+		}
+		switch r := rng.Intn(100); {
+		case r < 40:
+			k, v := key(), value()
+			if err := db.Set(k, v); err != nil {
+				fail("Set(%s): %v", coreShort(k), err)
+			}
+			model[k] = string(v)
+		case r < 55:
+			k := key()
+			if err := db.Delete(k); err != nil {
+				fail("Delete(%s): %v", coreShort(k), err)
+			}
+			delete(model, k)
+		case r < 80:
+			k := key()
+			got, err := db.Get(k)
+			want, ok := model[k]
+			if ok && (err != nil || string(got) != want) {
+				fail("Get(%s) = %s, %v; want %s", coreShort(k), coreShort(string(got)), err, coreShort(want))
+			}
+			if !ok && !errors.Is(err, minikv.ErrNotFound) {
+				fail("Get(%s) of a missing key = %s, %v", coreShort(k), coreShort(string(got)), err)
+			}
+		case r < 90:
+			k := key()
+			_, want := model[k]
+			if got, err := db.Exists(k); got != want || err != nil {
+				fail("Exists(%s) = %v, %v; want %v", coreShort(k), got, err, want)
+			}
+		case r < 94:
+			if n, err := db.Count(); n != len(model) || err != nil {
+				fail("Count = %d, %v; want %d", n, err, len(model))
+			}
+		case r < 97:
+			if err := db.Close(); err != nil {
+				fail("Close: %v", err)
+			}
+			var err error
+			if db, err = minikv.Open(opts); err != nil {
+				fail("reopen: %v", err)
+			}
+			reopened := db
+			t.Cleanup(func() { reopened.Close() })
+			reopens++
+			if msg := coreCheckContents(db, model); msg != "" {
+				fail("after reopen: %s", msg)
+			}
+		default:
+			if err := db.Compact(); err != nil {
+				fail("Compact: %v", err)
+			}
+			compactions++
+		}
+	}
+	if msg := coreCheckContents(db, model); msg != "" {
+		t.Fatalf("at the end: %s", msg)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	t.Logf("%d steps, %d keys at the end, %d reopens, %d explicit compactions", steps, len(model), reopens, compactions)
+}
+
+// The golden database in testdata/golden-v1 was written by this package
+// with the fake clock. Opening it checks that the on-disk format, which
+// the SPEC freezes, can still be read: a snapshot, then WAL records of
+// every type (set, delete, batch) after it. Regenerate it only for a new
+// format version, with MINIKV_UPDATE_GOLDEN=1.
+const coreGoldenDir = "testdata/golden-v1"
+
+// coreGoldenBig is the value of the key "big" in the golden database.
+func coreGoldenBig() []byte {
+	b := make([]byte, 5000)
+	for i := range b {
+		b[i] = byte(i * 31)
+	}
+	return b
+}
+
+// coreWriteGolden writes the golden database into dir.
+func coreWriteGolden(dir string) error {
+	clock := minikv.NewFakeClock()
+	db, err := minikv.Open(minikv.WithClock(minikv.Options{Dir: dir, TTLCleanInterval: -1}, clock))
+	if err != nil {
+		return err
+	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	b := db.NewBatch()
+	b.Set("batch-a", []byte("A"))
+	b.Delete("\x00\xff")
+	b.SetWithTTL("batch-ttl", []byte("T"), 2*time.Hour)
+	return errors.Join(
+		db.Set("alpha", []byte("1")),
+		db.Set("beta", []byte{}),
+		db.Set("\x00\xff", all),
+		db.SetWithTTL("ttl", []byte("expires"), 1000*time.Hour),
+		db.Set("gone", []byte("deleted before the snapshot")),
+		db.Delete("gone"),
+		db.Compact(),
+		db.Set("alpha", []byte("2")),
+		db.Delete("beta"),
+		b.Write(),
+		db.Set("big", coreGoldenBig()),
+		db.Close(),
+		os.Remove(filepath.Join(dir, "LOCK")),
+	)
+}
+
+// TestCoreGoldenFormat opens a copy of the golden database and checks every
+// key, the TTLs and the recovery figures.
+func TestCoreGoldenFormat(t *testing.T) {
+	if os.Getenv("MINIKV_UPDATE_GOLDEN") == "1" {
+		if err := os.RemoveAll(coreGoldenDir); err != nil {
+			t.Fatal(err)
+		}
+		if err := coreWriteGolden(coreGoldenDir); err != nil {
+			t.Fatal(err)
+		}
+		t.Log("rewrote", coreGoldenDir)
+	}
+	dir := filepath.Join(t.TempDir(), "db")
+	if err := coreCopyDir(coreGoldenDir, dir); err != nil {
+		t.Fatal(err)
+	}
+	clock := minikv.NewFakeClock()
+	db, err := minikv.Open(minikv.WithClock(minikv.Options{Dir: dir, TTLCleanInterval: -1}, clock))
+	if err != nil {
+		t.Fatalf("Open of the golden database: %v", err)
+	}
+	defer db.Close()
+	want := map[string]string{
+		"alpha":     "2",
+		"ttl":       "expires",
+		"batch-a":   "A",
+		"batch-ttl": "T",
+		"big":       string(coreGoldenBig()),
+	}
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Fatal(msg)
+	}
+	st := db.Stats()
+	if st.RecoveredKeys != 4 || st.RecoveredRecords != 4 || st.TornBytes != 0 {
+		t.Errorf("recovery loaded %d snapshot keys and %d records (%d torn bytes); want 4, 4, 0",
+			st.RecoveredKeys, st.RecoveredRecords, st.TornBytes)
+	}
+	for k, ttl := range map[string]time.Duration{"ttl": 1000 * time.Hour, "batch-ttl": 2 * time.Hour, "alpha": -1} {
+		if got, err := db.TTL(k); err != nil || (ttl > 0 && got != ttl) || (ttl < 0 && got >= 0) {
+			t.Errorf("TTL(%s) = %v, %v; want %v", k, got, err, ttl)
+		}
+	}
+	clock.Advance(2 * time.Hour)
+	delete(want, "batch-ttl")
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Errorf("two hours later: %s", msg)
+	}
+}
+
+// coreFuzzSeeds returns the golden file with ext, and damaged and cut
+// copies of it, as seeds for a fuzz target.
+func coreFuzzSeeds(f *testing.F, ext string) {
+	names, err := coreFilesWithExt(coreGoldenDir, ext)
+	if err != nil || len(names) != 1 {
+		f.Fatalf("golden %s file: %v %v", ext, names, err)
+	}
+	data, err := os.ReadFile(filepath.Join(coreGoldenDir, names[0]))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte{})
+	f.Add(make([]byte, 64))
+	for _, n := range []int{1, 7, 13, len(data) / 2, len(data) - 1} {
+		f.Add(data[:n])
+		flipped := bytes.Clone(data)
+		flipped[n] ^= 0x40
+		f.Add(flipped)
+	}
+}
+
+// FuzzCoreWALSegment opens a database whose only WAL segment holds
+// arbitrary bytes. Open must either fail with ErrCorrupt or succeed, and
+// then a new write must survive a restart beside what was recovered.
+func FuzzCoreWALSegment(f *testing.F) {
+	coreFuzzSeeds(f, ".wal")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := filepath.Join(t.TempDir(), "db")
+		opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1}
+		db, err := minikv.Open(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wals, _ := coreFilesWithExt(dir, ".wal")
+		if len(wals) != 1 {
+			t.Fatalf("a new database has WAL segments %v", wals)
+		}
+		if err := os.WriteFile(filepath.Join(dir, wals[0]), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		coreFuzzReopen(t, opts)
+	})
+}
+
+// FuzzCoreSnapshot opens the golden database with its snapshot replaced
+// by arbitrary bytes: ErrCorrupt or a working database, never a panic.
+func FuzzCoreSnapshot(f *testing.F) {
+	coreFuzzSeeds(f, ".snap")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := filepath.Join(t.TempDir(), "db")
+		if err := coreCopyDir(coreGoldenDir, dir); err != nil {
+			t.Fatal(err)
+		}
+		snaps, _ := coreFilesWithExt(dir, ".snap")
+		if err := os.WriteFile(filepath.Join(dir, snaps[0]), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		coreFuzzReopen(t, minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1})
+	})
+}
+
+// coreFuzzReopen opens a database made of untrusted files. An error must
+// be ErrCorrupt; an open database must be consistent, take a write and
+// show it, with everything else unchanged, after a restart.
+func coreFuzzReopen(t *testing.T, opts minikv.Options) {
+	db, err := minikv.Open(opts)
+	if err != nil {
+		if !errors.Is(err, minikv.ErrCorrupt) {
+			t.Fatalf("Open error %v is not ErrCorrupt", err)
+		}
+		return
+	}
+	defer db.Close()
+	got, err := coreContents(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set("fuzz:after", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := minikv.Open(opts)
+	if err != nil {
+		t.Fatalf("reopen after a write: %v", err)
+	}
+	defer db2.Close()
+	got["fuzz:after"] = "x"
+	if msg := coreCheckContents(db2, got); msg != "" {
+		t.Fatalf("after a write and a restart: %s", msg)
+	}
+}
+
+// TestCoreCloseDuringWrites closes a database while goroutines write and
+// read. Every call returns success or ErrClosed, and every write that
+// returned nil is there after a reopen.
+func TestCoreCloseDuringWrites(t *testing.T) {
+	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncNever} {
+		t.Run(mode.String(), func(t *testing.T) {
+			opts := minikv.Options{SyncMode: mode, SegmentSize: 4096, MaxWALSize: 16384}
+			db, dir := mustOpen(t, opts)
+			opts.Dir = dir
+			const writers = 4
+			acked := make([][]string, writers)
+			errs := make(chan error, writers)
+			started := make(chan struct{}, writers)
+			for w := range writers {
+				go func() {
+					var failure error
+					defer func() { errs <- failure }()
+					for i := 0; ; i++ {
+						if i == 20 {
+							started <- struct{}{}
+						}
+						k := fmt.Sprintf("w%d-%05d", w, i)
+						err := db.Set(k, []byte(k))
+						if errors.Is(err, minikv.ErrClosed) {
+							return
+						}
+						if err != nil {
+							failure = fmt.Errorf("Set(%s): %w", k, err)
+							return
+						}
+						acked[w] = append(acked[w], k)
+						v, err := db.Get(k)
+						if errors.Is(err, minikv.ErrClosed) {
+							return
+						}
+						if err != nil || string(v) != k {
+							failure = fmt.Errorf("Get(%s) right after its Set = %q, %v", k, v, err)
+							return
+						}
+					}
+				}()
+			}
+			for range writers {
+				<-started
+			}
+			if err := db.Close(); err != nil {
+				t.Fatalf("Close during writes: %v", err)
+			}
+			for range writers {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			db2, err := minikv.Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db2.Close()
+			total := 0
+			for _, keys := range acked {
+				for _, k := range keys {
+					if v, err := db2.Get(k); err != nil || string(v) != k {
+						t.Fatalf("acknowledged write %s after reopen: %q, %v", k, v, err)
+					}
+				}
+				total += len(keys)
+			}
+			if n, _ := db2.Count(); n < total {
+				t.Errorf("Count = %d after %d acknowledged writes", n, total)
+			}
+			t.Logf("%d acknowledged writes before Close", total)
+		})
+	}
+}
+
+// TestCoreDamageInSealedSegment damages a WAL segment that is not the last
+// one. With valid records in a later segment that is ErrCorrupt, and
+// SalvageCorruptWAL opens the prefix before the damage; with only an empty
+// segment after it, it is a torn tail. Either way the later segments must
+// not come back: a write after the open, and a restart, show exactly the
+// prefix and the write.
+func TestCoreDamageInSealedSegment(t *testing.T) {
+	tests := []struct {
+		name        string
+		emptyAfter  bool // replace every later segment by an empty file
+		wantCorrupt bool
+	}{
+		{"valid records after the damage", false, true},
+		{"only an empty segment after the damage", true, false},
+	}
+	ops := coreTornOps()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "db")
+			ends, models, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wals, _ := coreFilesWithExt(dir, ".wal")
+			if len(wals) < 3 {
+				t.Fatalf("want 3 segments or more, have %v", wals)
+			}
+			first, err := os.ReadFile(filepath.Join(dir, wals[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Cut the first segment inside its last record.
+			whole := 0
+			for i, end := range ends {
+				if end < int64(len(first)) {
+					whole = i + 1
+				}
+			}
+			cut := ends[whole-1] + 3
+			if err := os.WriteFile(filepath.Join(dir, wals[0]), first[:cut], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if tt.emptyAfter {
+				for _, w := range wals[1:] {
+					if err := os.WriteFile(filepath.Join(dir, w), nil, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever}
+			db, err := minikv.Open(opts)
+			if tt.wantCorrupt {
+				if !errors.Is(err, minikv.ErrCorrupt) || !strings.Contains(err.Error(), wals[0]) {
+					if err == nil {
+						db.Close()
+					}
+					t.Fatalf("Open = %v, want ErrCorrupt naming %s", err, wals[0])
+				}
+				opts.SalvageCorruptWAL = true
+				if db, err = minikv.Open(opts); err != nil {
+					t.Fatalf("salvaging Open: %v", err)
+				}
+			} else if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			if msg := coreCheckContents(db, models[whole]); msg != "" {
+				t.Errorf("after the open: %s", msg)
+			}
+			if err := db.Set("after", []byte("damage")); err != nil {
+				t.Fatal(err)
+			}
+			opts.SalvageCorruptWAL = false
+			db = reopen(t, db, opts)
+			want := maps.Clone(models[whole])
+			want["after"] = "damage"
+			if msg := coreCheckContents(db, want); msg != "" {
+				t.Errorf("after a write and a restart: %s", msg)
+			}
+		})
+	}
+}
+
+func init() { children["core-fsize"] = coreFileSizeChild }
+
+// coreFileSizeChild writes 1000-byte values to a new database until a
+// write fails, as it must under the file size limit its parent set. It
+// checks that the failure wraps EFBIG, that every later write is refused
+// with the same cause while reads go on, and prints how many writes were
+// acknowledged.
+func coreFileSizeChild() int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, format+"\n", args...)
+		return 1
+	}
+	// A segment as large as the file size limit (ulimit -f 64: 64 blocks
+	// of 512 bytes) means that the write after the failed one would go to
+	// a new segment, where the operating system would accept it: only the
+	// database itself can refuse it.
+	db, err := minikv.Open(minikv.Options{Dir: os.Getenv(coreChildDir), SegmentSize: 64 * 512})
+	if err != nil {
+		return fail("Open: %v", err)
+	}
+	defer db.Close()
+	value := bytes.Repeat([]byte("v"), 1000)
+	acked := 0
+	for ; acked < 10000; acked++ {
+		if err = db.Set(fmt.Sprintf("k%05d", acked), value); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, syscall.EFBIG) {
+		return fail("write %d: error %v does not wrap EFBIG", acked, err)
+	}
+	later := []coreCall{
+		{"Set", func(db *minikv.DB) error { return db.Set("small", []byte("x")) }},
+		{"Delete", func(db *minikv.DB) error { return db.Delete("k00000") }},
+		{"Batch.Write", func(db *minikv.DB) error { b := db.NewBatch(); b.Set("b", nil); return b.Write() }},
+	}
+	for _, c := range later {
+		if err := c.call(db); !errors.Is(err, syscall.EFBIG) {
+			return fail("%s after the failed write = %v, want an error wrapping EFBIG", c.name, err)
+		}
+	}
+	if v, err := db.Get("k00000"); err != nil || !bytes.Equal(v, value) {
+		return fail("Get after the failed write = %d bytes, %v", len(v), err)
+	}
+	if _, err := db.Get(fmt.Sprintf("k%05d", acked)); !errors.Is(err, minikv.ErrNotFound) {
+		return fail("the failed write is visible: Get = %v", err)
+	}
+	fmt.Println(acked)
+	return 0
+}
+
+// TestCoreWriteFailureRefusesWrites runs a child under a file size limit
+// (ulimit -f), so that a WAL append really fails with EFBIG. The child
+// checks that the database then refuses writes with that cause and keeps
+// serving reads; a reopen without the limit has every acknowledged write,
+// not the failed one, and takes new writes that survive a restart.
+func TestCoreWriteFailureRefusesWrites(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("needs a POSIX shell's ulimit")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh:", err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(sh, "-c", `ulimit -f 64 && exec "$0" -test.run='^$'`, os.Args[0])
+	cmd.Env = append(os.Environ(), childEnv+"=core-fsize", coreChildDir+"="+dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, stderr.String())
+	}
+	acked, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || acked == 0 {
+		t.Fatalf("child printed %q: %v", out, err)
+	}
+	opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever}
+	db, err := minikv.Open(opts)
+	if err != nil {
+		t.Fatalf("Open after the failed write: %v", err)
+	}
+	defer db.Close()
+	want := map[string]string{}
+	for i := range acked {
+		want[fmt.Sprintf("k%05d", i)] = strings.Repeat("v", 1000)
+	}
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Fatalf("after the failed write: %s", msg)
+	}
+	if err := db.Set("after", []byte("limit")); err != nil {
+		t.Fatal(err)
+	}
+	db = reopen(t, db, opts)
+	want["after"] = "limit"
+	if msg := coreCheckContents(db, want); msg != "" {
+		t.Fatalf("after a write and a restart: %s", msg)
+	}
+	t.Logf("%d writes acknowledged before the limit", acked)
 }

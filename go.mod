@@ -4,8 +4,7 @@ go 1.26.0
 
 require (
 	github.com/gofrs/flock v0.13.2
+	github.com/leanovate/gopter v0.2.11
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.50.0
 )
-
-require github.com/leanovate/gopter v0.2.11

@@ -1,0 +1,323 @@
+package minikv_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/minikv/minikv"
+)
+
+// Lock tests: one writer excludes every other handle, in this process and
+// in another one; read-only handles share a directory with each other.
+
+// Exit codes of the lock children.
+const (
+	coreChildOpened = 0  // Open succeeded (and Close too)
+	coreChildLocked = 10 // Open returned ErrLocked
+	coreChildFailed = 11 // anything else
+)
+
+// Environment of the lock children.
+const (
+	coreChildDir      = "MINIKV_CORE_DIR"
+	coreChildReadOnly = "MINIKV_CORE_READONLY"
+)
+
+func init() {
+	children["core-lock-probe"] = coreLockProbe
+	children["core-lock-holder"] = coreLockHolder
+}
+
+func coreChildOptions() minikv.Options {
+	return minikv.Options{Dir: os.Getenv(coreChildDir), ReadOnly: os.Getenv(coreChildReadOnly) == "1"}
+}
+
+func coreChildExit(err error) int {
+	switch {
+	case err == nil:
+		return coreChildOpened
+	case errors.Is(err, minikv.ErrLocked):
+		return coreChildLocked
+	}
+	fmt.Fprintln(os.Stderr, "child:", err)
+	return coreChildFailed
+}
+
+// coreLockProbe opens the directory, closes it, and reports the outcome of
+// Open through its exit code.
+func coreLockProbe() int {
+	db, err := minikv.Open(coreChildOptions())
+	if err != nil {
+		return coreChildExit(err)
+	}
+	return coreChildExit(db.Close())
+}
+
+// coreLockHolder opens the directory, writes a key when it is a writer,
+// prints "ready", and holds the database open until its standard input
+// closes.
+func coreLockHolder() int {
+	opts := coreChildOptions()
+	db, err := minikv.Open(opts)
+	if err != nil {
+		return coreChildExit(err)
+	}
+	if !opts.ReadOnly {
+		if err := db.Set("holder", []byte(fmt.Sprint(os.Getpid()))); err != nil {
+			db.Close()
+			return coreChildExit(err)
+		}
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	return coreChildExit(db.Close())
+}
+
+// coreChildCmd returns the command that runs the test binary as a child
+// in role for dir.
+func coreChildCmd(role, dir string, readOnly bool) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	ro := "0"
+	if readOnly {
+		ro = "1"
+	}
+	cmd.Env = append(os.Environ(), childEnv+"="+role, coreChildDir+"="+dir, coreChildReadOnly+"="+ro)
+	return cmd
+}
+
+// coreProbe runs a probe child and returns its exit code.
+func coreProbe(t *testing.T, dir string, readOnly bool) int {
+	t.Helper()
+	cmd := coreChildCmd("core-lock-probe", dir, readOnly)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatalf("run probe: %v", err)
+	}
+	code := cmd.ProcessState.ExitCode()
+	if code == coreChildFailed {
+		t.Errorf("probe failed: %s", stderr.String())
+	}
+	return code
+}
+
+// coreHolder is a child process holding a database open.
+type coreHolder struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+}
+
+// coreStartHolder starts a holder child and waits until it has opened dir.
+func coreStartHolder(t *testing.T, dir string, readOnly bool) *coreHolder {
+	t.Helper()
+	cmd := coreChildCmd("core-lock-holder", dir, readOnly)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &coreHolder{cmd: cmd, stdin: stdin}
+	t.Cleanup(func() {
+		h.stdin.Close()
+		if h.cmd.ProcessState == nil {
+			h.cmd.Process.Kill()
+			h.cmd.Wait()
+		}
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		h.cmd.Wait()
+		t.Fatalf("holder did not get ready: %q, %v; exit %d, stderr %s", line, err, cmd.ProcessState.ExitCode(), stderr.String())
+	}
+	return h
+}
+
+// stop closes the holder's input and waits for it to close the database.
+func (h *coreHolder) stop(t *testing.T) {
+	t.Helper()
+	h.stdin.Close()
+	if err := h.cmd.Wait(); err != nil {
+		t.Fatalf("holder: %v", err)
+	}
+}
+
+// kill ends the holder with SIGKILL, as a crash would.
+func (h *coreHolder) kill(t *testing.T) {
+	t.Helper()
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	h.cmd.Wait()
+}
+
+// coreTryOpen opens dir and closes the handle at once; it returns Open's
+// error.
+func coreTryOpen(dir string, readOnly bool) error {
+	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: readOnly, SyncMode: minikv.SyncNever})
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+// TestCoreLockSameProcess checks the lock between handles of one process.
+func TestCoreLockSameProcess(t *testing.T) {
+	dir := t.TempDir()
+	writer, err := minikv.Open(minikv.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Set("k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		readOnly bool
+		want     error
+	}{
+		{"second writer beside a writer", false, minikv.ErrLocked},
+		{"reader beside a writer", true, minikv.ErrLocked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := coreTryOpen(dir, tt.readOnly); !errors.Is(err, tt.want) {
+				t.Fatalf("Open = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if err := writer.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	r1, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("first reader: %v", err)
+	}
+	defer r1.Close()
+	r2, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("second reader beside the first: %v", err)
+	}
+	defer r2.Close()
+	if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
+		t.Fatalf("writer beside two readers: Open = %v, want ErrLocked", err)
+	}
+	for i, r := range []*minikv.DB{r1, r2} {
+		if v, err := r.Get("k"); err != nil || string(v) != "v" {
+			t.Errorf("reader %d: Get = %q, %v", i+1, v, err)
+		}
+	}
+	coreCloseOK(t, r1)
+	if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
+		t.Fatalf("writer beside one remaining reader: Open = %v, want ErrLocked", err)
+	}
+	coreCloseOK(t, r2)
+	if err := coreTryOpen(dir, false); err != nil {
+		t.Fatalf("writer after every reader closed: %v", err)
+	}
+}
+
+// TestCoreLockChildProcess checks the lock between this process and a child,
+// in both directions, and that a killed writer releases it.
+func TestCoreLockChildProcess(t *testing.T) {
+	dir := t.TempDir()
+	if code := coreProbe(t, dir, false); code != coreChildOpened {
+		t.Fatalf("a child writer on a free directory exited %d", code)
+	}
+
+	t.Run("parent writer excludes child handles", func(t *testing.T) {
+		db, err := minikv.Open(minikv.Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, ro := range []bool{false, true} {
+			if code := coreProbe(t, dir, ro); code != coreChildLocked {
+				t.Errorf("child (read-only %v) beside the parent's writer exited %d, want %d (ErrLocked)", ro, code, coreChildLocked)
+			}
+		}
+		coreCloseOK(t, db)
+		if code := coreProbe(t, dir, false); code != coreChildOpened {
+			t.Errorf("child writer after the parent closed exited %d", code)
+		}
+	})
+
+	t.Run("parent reader shares with child readers only", func(t *testing.T) {
+		db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if code := coreProbe(t, dir, true); code != coreChildOpened {
+			t.Errorf("child reader beside the parent's reader exited %d, want 0", code)
+		}
+		if code := coreProbe(t, dir, false); code != coreChildLocked {
+			t.Errorf("child writer beside the parent's reader exited %d, want %d (ErrLocked)", code, coreChildLocked)
+		}
+	})
+
+	t.Run("child writer excludes the parent until it closes", func(t *testing.T) {
+		h := coreStartHolder(t, dir, false)
+		for _, ro := range []bool{false, true} {
+			if err := coreTryOpen(dir, ro); !errors.Is(err, minikv.ErrLocked) {
+				t.Errorf("parent Open (read-only %v) beside the child's writer = %v, want ErrLocked", ro, err)
+			}
+		}
+		h.stop(t)
+		if err := coreTryOpen(dir, false); err != nil {
+			t.Errorf("parent writer after the child closed: %v", err)
+		}
+	})
+
+	t.Run("child reader shares with the parent's readers only", func(t *testing.T) {
+		h := coreStartHolder(t, dir, true)
+		if err := coreTryOpen(dir, true); err != nil {
+			t.Errorf("parent reader beside the child's reader: %v", err)
+		}
+		if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
+			t.Errorf("parent writer beside the child's reader = %v, want ErrLocked", err)
+		}
+		h.stop(t)
+	})
+
+	t.Run("a killed writer releases the lock", func(t *testing.T) {
+		h := coreStartHolder(t, dir, false)
+		pid := h.cmd.Process.Pid
+		h.kill(t)
+		deadline := time.Now().Add(5 * time.Second)
+		var db *minikv.DB
+		var err error
+		for {
+			db, err = minikv.Open(minikv.Options{Dir: dir})
+			if err == nil || !errors.Is(err, minikv.ErrLocked) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("Open after the holder was killed: %v", err)
+		}
+		defer db.Close()
+		if v, err := db.Get("holder"); err != nil || string(v) != fmt.Sprint(pid) {
+			t.Errorf("the killed writer's acknowledged Set: Get = %q, %v; want %d", v, err, pid)
+		}
+	})
+}
