@@ -18,9 +18,9 @@
 // mode; and single-key Sets with fsync from 1 and from 16 goroutines.
 // Resident memory is VmRSS from /proc/self/status after a GC and
 // debug.FreeOSMemory, minus the same figure taken before the engine was
-// opened (the workload's keys, 20 bytes each plus 8 of random orders, are
-// in both), divided by the number of keys. Peak RSS is VmHWM at the end,
-// workload included.
+// opened (the workload's keys, 16 bytes each, and its random orders, 8
+// bytes per key, are in both), divided by the number of keys. Peak RSS is
+// VmHWM at the end, workload included.
 //
 // On a shared machine other processes slow some runs down. With -rounds N
 // every engine runs N times, the rounds interleaved so that each engine
