@@ -133,7 +133,7 @@ func bestRatio(mk *result, results []*result, f figure) string {
 	if !ok || bn == "" || bv == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f× (%s)", v/bv, bn)
+	return fmt.Sprintf("%s (%s)", times(v/bv), bn)
 }
 
 func targetCell(mk *result, results []*result, f figure) string {
@@ -166,5 +166,14 @@ func targetCell(mk *result, results []*result, f figure) string {
 	if met {
 		verdict = "met"
 	}
-	return fmt.Sprintf("%s: %.2f×, %s", f.target.text, ratio, verdict)
+	return fmt.Sprintf("%s: %s, %s", f.target.text, times(ratio), verdict)
+}
+
+// times formats a ratio with two significant digits below 1, so that a
+// small one does not read as zero.
+func times(r float64) string {
+	if r >= 1 || r == 0 {
+		return fmt.Sprintf("%.2f×", r)
+	}
+	return fmt.Sprintf("%.2g×", r)
 }

@@ -18,9 +18,9 @@
 // mode; and single-key Sets with fsync from 1 and from 16 goroutines.
 // Resident memory is VmRSS from /proc/self/status after a GC and
 // debug.FreeOSMemory, minus the same figure taken before the engine was
-// opened (the workload's keys, 20 bytes each plus 8 of random orders, are
-// in both), divided by the number of keys. Peak RSS is VmHWM at the end,
-// workload included.
+// opened (the workload's keys, 16 bytes each, and its random orders, 8
+// bytes per key, are in both), divided by the number of keys. Peak RSS is
+// VmHWM at the end, workload included.
 //
 // On a shared machine other processes slow some runs down. With -rounds N
 // every engine runs N times, the rounds interleaved so that each engine
@@ -55,6 +55,7 @@ func main() {
 		timeout  = flag.Duration("timeout", 20*time.Minute, "time limit of one engine's process")
 		rounds   = flag.Int("rounds", 1, "runs of each engine, interleaved; the table keeps the best figure")
 		jsonOut  = flag.String("json", "", "also write the raw results to this file")
+		reportIn = flag.String("report", "", "print the table of a file written by -json, and run nothing")
 		childArg = flag.String("child", "", "internal: run the workload on this engine and write JSON to -out")
 		outArg   = flag.String("out", "", "internal: where the child writes its result")
 	)
@@ -62,6 +63,18 @@ func main() {
 	log.SetFlags(log.Ltime)
 	if *keys < scanLen {
 		log.Fatalf("-keys must be at least %d", scanLen)
+	}
+	if *reportIn != "" {
+		var rep report
+		data, err := os.ReadFile(*reportIn)
+		if err == nil {
+			err = json.Unmarshal(data, &rep)
+		}
+		if err != nil {
+			log.Fatalf("read %s: %v", *reportIn, err)
+		}
+		rep.print(os.Stdout)
+		return
 	}
 	if *childArg != "" {
 		res, err := child(*childArg, *keys, *dir, *dur)
@@ -89,17 +102,42 @@ func main() {
 			runs[i] = append(runs[i], r)
 		}
 	}
+	rep := &report{
+		Date:       time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		Go:         runtime.Version(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Keys:       *keys,
+		Duration:   dur.String(),
+		Versions:   moduleVersions(),
+		Runs:       runs,
+	}
 	if *jsonOut != "" {
-		if err := writeJSON(*jsonOut, runs); err != nil {
+		if err := writeJSON(*jsonOut, rep); err != nil {
 			log.Fatal(err)
 		}
 	}
-	results := make([]*result, len(list))
-	for i := range runs {
-		results[i] = bestOf(runs[i])
+	rep.print(os.Stdout)
+}
+
+// report is a whole run: its settings and every round of every engine.
+type report struct {
+	Date       string
+	Go         string
+	GOMAXPROCS int
+	Keys       int
+	Duration   string            // of each timed figure
+	Versions   map[string]string // module path -> version
+	Runs       [][]*result       // [engine][round]
+}
+
+// print writes the table of the best figures, then the load averages.
+func (rep *report) print(w io.Writer) {
+	results := make([]*result, len(rep.Runs))
+	for i := range rep.Runs {
+		results[i] = bestOf(rep.Runs[i])
 	}
-	printTable(os.Stdout, results, *keys, *dur)
-	printLoads(os.Stdout, runs)
+	printTable(w, rep, results)
+	printLoads(w, rep.Runs)
 }
 
 // result is what one engine's process reports.
@@ -274,9 +312,9 @@ func moduleVersions() map[string]string {
 }
 
 // printTable writes the Markdown table, the ratios and the notes.
-func printTable(w io.Writer, results []*result, keys int, dur time.Duration) {
-	fmt.Fprintf(w, "%d keys of %d bytes, values of %d bytes; GOMAXPROCS=%d; %s per timed figure; %s; %s\n\n",
-		keys, keyLen, valueLen, runtime.GOMAXPROCS(0), dur, runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+func printTable(w io.Writer, rep *report, results []*result) {
+	fmt.Fprintf(w, "%d keys of %d bytes, values of %d bytes; GOMAXPROCS=%d; %s per timed figure; best of %d rounds; %s; %s\n\n",
+		rep.Keys, keyLen, valueLen, rep.GOMAXPROCS, rep.Duration, len(rep.Runs[0]), rep.Go, rep.Date)
 	var mk *result
 	fmt.Fprint(w, "| figure |")
 	for _, r := range results {
@@ -298,7 +336,7 @@ func printTable(w io.Writer, results []*result, keys int, dur time.Duration) {
 		fmt.Fprintf(w, " %s | %s |\n", bestRatio(mk, results, f), targetCell(mk, results, f))
 	}
 	fmt.Fprintln(w)
-	vers := moduleVersions()
+	vers := rep.Versions
 	fmt.Fprint(w, "Versions:")
 	for _, e := range engines {
 		if e.module != "" {
