@@ -3,6 +3,7 @@ package minikv
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +146,28 @@ func TestRegressDamageSearchIsBounded(t *testing.T) {
 	}
 	if err != nil || !s.damaged || s.records != 1 {
 		t.Fatalf("scan: %+v, %v", s, err)
+	}
+}
+
+// Recovery checked the segments after a damaged one for valid records but
+// ignored errors reading them: a read error there made mid-log damage
+// look like a torn tail, and Open cut the damaged segment and deleted the
+// later ones, records and all.
+func TestRegressLaterSegmentReadError(t *testing.T) {
+	f := newCorruptFixture(t, 12, 64, false)
+	seg1 := filepath.Join(crashDir, segmentName(1))
+	data := f.fs.readFileNow(seg1)
+	data[len(data)-1] ^= 0x55 // the last record: only later segments tell it from a tail
+	f.fs.writeFileNow(seg1, data)
+	ffs := newFaultFS(f.fs, 2, true)
+	ffs.kind = "read" // MANIFEST, segment 1, then every later segment
+	if _, err := Open(crashOptions(ffs, f.clk, SyncAlways)); !errors.Is(err, errInjected) && !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open with mid-log damage and a failing read of a later segment: %v, want an error", err)
+	}
+	if got := f.fs.readFileNow(filepath.Join(crashDir, segmentName(2))); got == nil {
+		t.Fatal("a later segment was deleted")
+	}
+	if _, err := Open(crashOptions(f.fs, f.clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("clean reopen: %v, want ErrCorrupt", err)
 	}
 }

@@ -176,9 +176,15 @@ func (db *DB) replay(live []uint64) ([]segmentScan, error) {
 		if !s.damaged {
 			continue
 		}
-		if !s.trailing && !db.laterRecords(live[i+1:]) {
-			db.recovery.torn = s.size - s.validEnd
-			return scans, nil
+		if !s.trailing {
+			later, err := db.laterRecords(live[i+1:])
+			if err != nil {
+				return nil, err
+			}
+			if !later {
+				db.recovery.torn = s.size - s.validEnd
+				return scans, nil
+			}
 		}
 		if !db.opts.SalvageCorruptWAL {
 			return nil, &corruptError{file: segmentName(seq), offset: s.validEnd,
@@ -224,14 +230,19 @@ func (db *DB) applyOp(op walOp, now int64) {
 }
 
 // laterRecords reports whether any of the segments holds a valid record.
-func (db *DB) laterRecords(segs []uint64) bool {
+// A segment it cannot read is an error, not an empty segment: taking it
+// for one would cut the log there and delete the segments after it.
+func (db *DB) laterRecords(segs []uint64) (bool, error) {
 	for _, seq := range segs {
 		data, err := readFile(db.fsys, filepath.Join(db.dir, segmentName(seq)), maxSegmentRead)
-		if err == nil && hasValidRecord(data) {
-			return true
+		if err != nil {
+			return false, fmt.Errorf("minikv: read %s: %w", segmentName(seq), err)
+		}
+		if hasValidRecord(data) {
+			return true, nil
 		}
 	}
-	return false
+	return false, nil
 }
 
 // openWAL cuts the damage after the last good record, removes the segments
