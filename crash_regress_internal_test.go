@@ -3,6 +3,8 @@ package minikv
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -169,5 +171,42 @@ func TestRegressLaterSegmentReadError(t *testing.T) {
 	}
 	if _, err := Open(crashOptions(f.fs, f.clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("clean reopen: %v, want ErrCorrupt", err)
+	}
+}
+
+// parseManifest accepted any wal-start up to 2^64-1. From there the WAL's
+// next segment number wrapped to 0, below wal-start, and the next Open
+// deleted that segment as obsolete with the acknowledged writes in it.
+func TestRegressManifestWALStartOverflow(t *testing.T) {
+	for _, start := range []uint64{math.MaxUint64, math.MaxUint64 - 1} {
+		mfs := newCrashFS(crashDir)
+		mfs.writeFileNow(filepath.Join(crashDir, manifestName), manifest{walStart: start}.encode())
+		clk := NewFakeClock()
+		opts := crashOptions(mfs, clk, SyncAlways)
+		db, err := Open(opts)
+		if errors.Is(err, ErrCorrupt) {
+			continue // refusing such a MANIFEST is right
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acked []string
+		for i := range 8 {
+			k := fmt.Sprintf("k%d", i)
+			if db.Set(k, bytes.Repeat([]byte("v"), 100)) == nil {
+				acked = append(acked, k)
+			}
+		}
+		db.Close()
+		db, err = Open(opts)
+		if err != nil {
+			t.Fatalf("wal-start %d: reopen: %v", start, err)
+		}
+		for _, k := range acked {
+			if _, err := db.Get(k); err != nil {
+				t.Errorf("wal-start %d: acknowledged %s: %v", start, k, err)
+			}
+		}
+		db.Close()
 	}
 }
