@@ -279,3 +279,55 @@ func TestCorruptFlipManifest(t *testing.T) {
 	}
 	check("missing", nil)
 }
+
+// TestCorruptVerifyReports checks what Verify says of directories that
+// Open refuses or never wrote: an empty one, a MANIFEST missing beside
+// data, a snapshot the MANIFEST names but that is gone, one whose WAL
+// sequence disagrees with the MANIFEST, and a malformed record body.
+func TestCorruptVerifyReports(t *testing.T) {
+	empty := newCrashFS(crashDir)
+	if rep, err := verifyFS(empty, crashDir); err != nil || !rep.OK() {
+		t.Fatalf("empty directory: %v, %+v", err, rep)
+	}
+	f := newCorruptFixture(t, 6, 1<<20, true)
+	cases := []struct {
+		name   string
+		damage func(m *memFS)
+		file   string
+	}{
+		{"manifest missing beside a snapshot", func(m *memFS) { m.Remove(filepath.Join(crashDir, manifestName)) }, manifestName},
+		{"manifest missing beside segments", func(m *memFS) {
+			m.Remove(filepath.Join(crashDir, manifestName))
+			for _, n := range m.listNow(crashDir) {
+				if strings.HasSuffix(n, snapExt) {
+					m.Remove(filepath.Join(crashDir, n))
+				}
+			}
+			m.writeFileNow(filepath.Join(crashDir, segmentName(9)), appendSetRecord(nil, 1, "k", nil, 0))
+		}, manifestName},
+		{"snapshot missing", func(m *memFS) {
+			man, _, _ := readManifest(m, crashDir)
+			m.Remove(filepath.Join(crashDir, man.snapshot))
+		}, manifestName},
+		{"snapshot of another sequence", func(m *memFS) {
+			man, _, _ := readManifest(m, crashDir)
+			man.walStart++
+			m.writeFileNow(filepath.Join(crashDir, manifestName), man.encode())
+		}, "snap"},
+		{"malformed record body", func(m *memFS) {
+			man, _, _ := readManifest(m, crashDir)
+			m.writeFileNow(filepath.Join(crashDir, segmentName(man.walStart)), appendRecord(nil, recDelete, 1, []byte{5, 'k'}))
+		}, walExt},
+	}
+	for _, tc := range cases {
+		img := f.fs.clone()
+		tc.damage(img)
+		rep, err := verifyFS(img, crashDir)
+		if !errors.Is(err, ErrCorrupt) || rep.OK() || !strings.Contains(rep.Problems[0].String(), tc.file) {
+			t.Errorf("%s: %v, %+v", tc.name, err, rep)
+		}
+		if _, err := Open(crashOptions(img, f.clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: Open: %v, want ErrCorrupt like Verify", tc.name, err)
+		}
+	}
+}

@@ -39,7 +39,8 @@
 // the very end of the log (what a crash leaves) is cut off, while damage
 // followed by valid records fails Open with ErrCorrupt unless
 // Options.SalvageCorruptWAL is set. The byte layouts are drawn in format.go
-// and in docs/format.md.
+// and in docs/format.md. Verify checks every file of a closed database
+// without modifying it and reports each problem with its file and offset.
 //
 // # Concurrency
 //

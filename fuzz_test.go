@@ -300,8 +300,8 @@ func checkManifest(t *testing.T, data []byte) {
 	if err != nil {
 		return
 	}
-	if m.walStart == 0 {
-		t.Fatalf("wal-start 0 accepted")
+	if m.walStart == 0 || m.walStart > maxWALSeq {
+		t.Fatalf("wal-start %d accepted", m.walStart)
 	}
 	if m.snapshot != "" {
 		if _, ok := parseSeq(m.snapshot, snapExt); !ok || strings.ContainsAny(m.snapshot, `/\`) || strings.Contains(m.snapshot, "..") {

@@ -21,6 +21,11 @@ type manifest struct {
 // maxManifestSize bounds what readManifest will read.
 const maxManifestSize = 4 << 10
 
+// maxWALSeq bounds wal-start. A database rotates its WAL far fewer than
+// 2^62 times, and a larger start could wrap the next segment number past
+// 2^64-1 to 0, below wal-start, where recovery deletes it as obsolete.
+const maxWALSeq = 1 << 62
+
 func (m manifest) encode() []byte {
 	snap := m.snapshot
 	if snap == "" {
@@ -65,7 +70,7 @@ func parseManifest(data []byte) (manifest, error) {
 		return m, manifestCorrupt("missing wal-start line")
 	}
 	m.walStart, err = strconv.ParseUint(start, 10, 64)
-	if err != nil || m.walStart == 0 {
+	if err != nil || m.walStart == 0 || m.walStart > maxWALSeq {
 		return m, manifestCorrupt("bad wal-start")
 	}
 	return m, nil

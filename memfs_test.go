@@ -40,7 +40,6 @@ type memFS struct {
 	image   *memFS     // the armed crash's image, once taken
 	trace   []string   // the operations, when tracing
 	tracing bool       // record operations into trace
-	onOp    func(int)  // called (under mu) with each operation's number
 	halted  bool       // the armed crash has happened
 	dead    error      // returned by every operation once halted
 }
@@ -141,9 +140,6 @@ func (m *memFS) tick(op string, name string) error {
 		m.halted = true
 		m.dead = errCrashed
 		return m.dead
-	}
-	if m.onOp != nil {
-		m.onOp(m.ops)
 	}
 	if m.tracing {
 		m.trace = append(m.trace, fmt.Sprintf("%d %s %s", m.ops, op, filepath.Base(name)))

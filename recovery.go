@@ -176,15 +176,15 @@ func (db *DB) replay(live []uint64) ([]segmentScan, error) {
 		if !s.damaged {
 			continue
 		}
-		later := s.trailing
-		if !later {
-			if later, err = db.laterRecords(live[i+1:]); err != nil {
+		if !s.trailing {
+			later, err := db.laterRecords(live[i+1:])
+			if err != nil {
 				return nil, err
 			}
-		}
-		if !later {
-			db.recovery.torn = s.size - s.validEnd
-			return scans, nil
+			if !later {
+				db.recovery.torn = s.size - s.validEnd
+				return scans, nil
+			}
 		}
 		if !db.opts.SalvageCorruptWAL {
 			return nil, &corruptError{file: segmentName(seq), offset: s.validEnd,
@@ -230,8 +230,8 @@ func (db *DB) applyOp(op walOp, now int64) {
 }
 
 // laterRecords reports whether any of the segments holds a valid record.
-// A segment it cannot read is an error, not a "no": the caller would take
-// the damage for a torn tail and delete the segment.
+// A segment it cannot read is an error, not an empty segment: taking it
+// for one would cut the log there and delete the segments after it.
 func (db *DB) laterRecords(segs []uint64) (bool, error) {
 	for _, seq := range segs {
 		data, err := readFile(db.fsys, filepath.Join(db.dir, segmentName(seq)), maxSegmentRead)

@@ -194,14 +194,39 @@ func allZero(b []byte) bool {
 }
 
 // hasValidRecord reports whether a whole, CRC-valid record starts at any
-// offset of b. It tells mid-log damage apart from a torn tail.
+// offset of b. It tells mid-log damage apart from a torn tail. A search
+// that would cost more than its budget reports true: damage, not a tail.
 func hasValidRecord(b []byte) bool {
+	budget := searchBudget(len(b))
 	for i := range b {
+		if budget -= crcCost(b[i:]); budget < 0 {
+			return true
+		}
 		if _, _, _, _, ok := readRecord(b[i:]); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// searchBudget bounds the bytes that a search for valid records in n
+// damaged bytes may checksum. Every offset may declare a length that fits,
+// so an unbounded search is quadratic, and values are client data: a
+// crafted value in a torn record could make recovery run for hours. The
+// budget is far above what text or random bytes cost (a one-byte length
+// field declares at most 127 bytes).
+func searchBudget(n int) int64 { return 256*int64(n) + 1<<20 }
+
+// crcCost returns the bytes readRecord checksums at the start of b.
+func crcCost(b []byte) int64 {
+	if len(b) < 4+1+recFixedSize {
+		return 0
+	}
+	length, n := binary.Uvarint(b[4:])
+	if n <= 0 || length < recFixedSize || length > maxRecordLen || uint64(len(b)-4-n) < length {
+		return 0
+	}
+	return int64(n) + int64(length)
 }
 
 // segmentScan is the result of reading one WAL segment.
@@ -246,10 +271,13 @@ func scanSegment(data []byte, apply func(typ byte, ts int64, body []byte) bool) 
 // only when the damage is in the length field itself, that is when the
 // damaged record, with its length set to end there, has a matching CRC.
 //
-// The residual risk: damage to the length field and to other bytes of the
+// The residual risks: damage to the length field and to other bytes of the
 // same record, making it claim to run past the end of the segment, is
 // taken for a torn tail; the records after it in the segment are then
-// dropped like one, unless a later segment holds records.
+// dropped like one, unless a later segment holds records. And a search
+// over its budget (crafted bytes) reports damage, so a torn record whose
+// value was crafted that way fails Open with ErrCorrupt, which
+// SalvageCorruptWAL opens.
 func validAfterDamage(b []byte) bool {
 	if len(b) <= 4 {
 		return false
@@ -259,8 +287,21 @@ func validAfterDamage(b []byte) bool {
 		return hasValidRecord(b[1:])
 	}
 	end := 4 + n + int(length)
+	budget := searchBudget(len(b))
 	for p := 1; p < len(b); p++ {
-		if _, _, _, _, ok := readRecord(b[p:]); ok && (p >= end || lengthRepairs(b, p)) {
+		if budget -= crcCost(b[p:]); budget < 0 {
+			return true
+		}
+		if _, _, _, _, ok := readRecord(b[p:]); !ok {
+			continue
+		}
+		if p >= end {
+			return true
+		}
+		if budget -= int64(p); budget < 0 {
+			return true
+		}
+		if lengthRepairs(b, p) {
 			return true
 		}
 	}
