@@ -92,15 +92,22 @@ func benchPerm(n int) []uint32 {
 	if p, ok := benchPerms.m[n]; ok {
 		return p
 	}
-	r := rand.New(rand.NewPCG(uint64(n), 2))
-	p := make([]uint32, n)
+	key, size := n, max(n, -n) // a negative n names a second order of -n keys
+	r := rand.New(rand.NewPCG(uint64(key), 2))
+	p := make([]uint32, size)
 	for i := range p {
 		p[i] = uint32(i)
 	}
-	r.Shuffle(n, func(i, j int) { p[i], p[j] = p[j], p[i] })
-	benchPerms.m[n] = p
+	r.Shuffle(size, func(i, j int) { p[i], p[j] = p[j], p[i] })
+	benchPerms.m[key] = p
 	return p
 }
+
+// benchReadPerm returns the order in which read benchmarks visit the n
+// keys: a permutation independent of the load order, so that reads do not
+// walk memory in the order the records were allocated (which would favour
+// every in-memory store, the map baseline included, with prefetching).
+func benchReadPerm(n int) []uint32 { return benchPerm(-n) }
 
 var benchPerms = struct {
 	sync.Mutex
@@ -270,7 +277,7 @@ var benchSink atomic.Int64
 // BenchmarkGet reads random keys with the copying Get.
 func BenchmarkGet(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		db, perm := benchReadDB(b, n), benchPerm(n)
+		db, perm := benchReadDB(b, n), benchReadPerm(n)
 		b.ReportAllocs()
 		b.SetBytes(benchValueLen)
 		i, sum := 0, 0
@@ -293,7 +300,7 @@ func BenchmarkGet(b *testing.B) {
 // snapshot: the two index states need not be equally fast.
 func BenchmarkGetAfterLoad(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		db, perm := benchOpen(b, minikv.SyncNever, n), benchPerm(n)
+		db, perm := benchOpen(b, minikv.SyncNever, n), benchReadPerm(n)
 		b.ReportAllocs()
 		b.SetBytes(benchValueLen)
 		i, sum := 0, 0
@@ -314,7 +321,7 @@ func BenchmarkGetAfterLoad(b *testing.B) {
 // BenchmarkView reads random keys through the zero-copy View.
 func BenchmarkView(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		db, perm := benchReadDB(b, n), benchPerm(n)
+		db, perm := benchReadDB(b, n), benchReadPerm(n)
 		b.ReportAllocs()
 		b.SetBytes(benchValueLen)
 		i, sum := 0, 0
@@ -335,7 +342,7 @@ func BenchmarkView(b *testing.B) {
 // BenchmarkView: a RWMutex-guarded map whose Get copies the value.
 func BenchmarkBaselineMapGet(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		m, perm := newBenchMap(n), benchPerm(n)
+		m, perm := newBenchMap(n), benchReadPerm(n)
 		b.ReportAllocs()
 		b.SetBytes(benchValueLen)
 		i, sum := 0, 0
@@ -371,7 +378,7 @@ func BenchmarkGetMissing(b *testing.B) {
 // BenchmarkExists checks random present keys.
 func BenchmarkExists(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		db, perm := benchReadDB(b, n), benchPerm(n)
+		db, perm := benchReadDB(b, n), benchReadPerm(n)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -389,7 +396,7 @@ func BenchmarkExists(b *testing.B) {
 // BenchmarkGetParallel reads random keys from GOMAXPROCS goroutines.
 func BenchmarkGetParallel(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		db, perm := benchReadDB(b, n), benchPerm(n)
+		db, perm := benchReadDB(b, n), benchReadPerm(n)
 		b.ReportAllocs()
 		b.SetBytes(benchValueLen)
 		var seed atomic.Int64
@@ -416,7 +423,7 @@ func BenchmarkGetParallel(b *testing.B) {
 // BenchmarkBaselineMapGetParallel is BenchmarkGetParallel on the baseline.
 func BenchmarkBaselineMapGetParallel(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		m, perm := newBenchMap(n), benchPerm(n)
+		m, perm := newBenchMap(n), benchReadPerm(n)
 		b.ReportAllocs()
 		b.SetBytes(benchValueLen)
 		var seed atomic.Int64
@@ -465,7 +472,7 @@ func BenchmarkSet(b *testing.B) {
 // BenchmarkSetOverwrite overwrites random keys of a store holding 1M.
 func BenchmarkSetOverwrite(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		db, perm := benchOpen(b, minikv.SyncNever, n), benchPerm(n)
+		db, perm := benchOpen(b, minikv.SyncNever, n), benchReadPerm(n)
 		val := make([]byte, benchValueLen)
 		b.ReportAllocs()
 		b.SetBytes(benchValueLen)
@@ -535,7 +542,7 @@ func BenchmarkSetWithTTL(b *testing.B) {
 // are gone it refills the store with the timer stopped.
 func BenchmarkDelete(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		db, perm := benchOpen(b, minikv.SyncNever, n), benchPerm(n)
+		db, perm := benchOpen(b, minikv.SyncNever, n), benchReadPerm(n)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -883,7 +890,7 @@ func BenchmarkOpen(b *testing.B) {
 // another goroutine compacts it over and over.
 func BenchmarkGetDuringCompaction(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		db, perm := benchOpen(b, minikv.SyncNever, n), benchPerm(n)
+		db, perm := benchOpen(b, minikv.SyncNever, n), benchReadPerm(n)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var compactions atomic.Int64
@@ -932,7 +939,7 @@ func BenchmarkGetDuringCompaction(b *testing.B) {
 // that completed while compactions ran. It measures; it asserts nothing.
 func BenchmarkSetLatencyDuringCompaction(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		db, perm := benchOpen(b, minikv.SyncNever, n), benchPerm(n)
+		db, perm := benchOpen(b, minikv.SyncNever, n), benchReadPerm(n)
 		val := make([]byte, benchValueLen)
 		var maxLat time.Duration
 		sets, i := 0, 0
