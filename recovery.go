@@ -162,9 +162,9 @@ func checkContiguous(live []uint64, start uint64) error {
 }
 
 // replay applies the live segments in order. Damage that a crash cannot
-// explain (valid records after it) fails with ErrCorrupt unless
-// SalvageCorruptWAL is set; then, as for a torn tail, everything after the
-// damage is dropped.
+// explain (valid records after it, or damage in a segment other than the
+// last) fails with ErrCorrupt unless SalvageCorruptWAL is set; then, as
+// for a torn tail, everything after the damage is dropped.
 func (db *DB) replay(live []uint64) ([]segmentScan, error) {
 	var scans []segmentScan
 	for i, seq := range live {
@@ -176,19 +176,20 @@ func (db *DB) replay(live []uint64) ([]segmentScan, error) {
 		if !s.damaged {
 			continue
 		}
-		if !s.trailing {
-			later, err := db.laterRecords(live[i+1:])
-			if err != nil {
-				return nil, err
-			}
-			if !later {
-				db.recovery.torn = s.size - s.validEnd
-				return scans, nil
-			}
+		// Only the last segment can end in a torn record: a segment is
+		// fsynced before the next one is created, so damage in an earlier
+		// one is not a crash artefact, even when the segments after it are
+		// empty.
+		if !s.trailing && i == len(live)-1 {
+			db.recovery.torn = s.size - s.validEnd
+			return scans, nil
 		}
 		if !db.opts.SalvageCorruptWAL {
-			return nil, &corruptError{file: segmentName(seq), offset: s.validEnd,
-				reason: "damaged record followed by valid records"}
+			reason := "damaged record followed by valid records"
+			if !s.trailing {
+				reason = "damaged record in a sealed segment"
+			}
+			return nil, &corruptError{file: segmentName(seq), offset: s.validEnd, reason: reason}
 		}
 		db.log.Warn("minikv: salvaging WAL prefix", "segment", segmentName(seq), "offset", s.validEnd)
 		db.recovery.torn = s.size - s.validEnd
@@ -227,22 +228,6 @@ func (db *DB) applyOp(op walOp, now int64) {
 		return
 	}
 	db.idx.set(key, h, op.value, op.exp)
-}
-
-// laterRecords reports whether any of the segments holds a valid record.
-// A segment it cannot read is an error, not an empty segment: taking it
-// for one would cut the log there and delete the segments after it.
-func (db *DB) laterRecords(segs []uint64) (bool, error) {
-	for _, seq := range segs {
-		data, err := readFile(db.fsys, filepath.Join(db.dir, segmentName(seq)), maxSegmentRead)
-		if err != nil {
-			return false, fmt.Errorf("minikv: read %s: %w", segmentName(seq), err)
-		}
-		if hasValidRecord(data) {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // openWAL cuts the damage after the last good record, removes the segments

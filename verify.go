@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"math"
 	"path/filepath"
-	"slices"
 	"strconv"
 )
 
@@ -187,7 +186,6 @@ func (r *VerifyReport) listStale(ls dirListing, man manifest) {
 // stopping at the first damage.
 func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error {
 	scans := make([]segmentScan, len(live))
-	valid := make([]bool, len(live)) // the segment holds a valid record
 	for i, seq := range live {
 		name := segmentName(seq)
 		data, err := readFile(fsys, filepath.Join(dir, name), maxSegmentRead)
@@ -200,7 +198,7 @@ func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error 
 		if err != nil {
 			r.problem(name, s.validEnd, err.Error())
 		}
-		scans[i], valid[i] = s, s.records > 0 || hasValidRecord(data)
+		scans[i] = s
 		r.Segments++
 		r.Records += int64(s.records)
 	}
@@ -209,13 +207,17 @@ func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error 
 			continue
 		}
 		name := segmentName(live[i])
-		if !s.trailing && !slices.Contains(valid[i+1:], true) {
-			// Recovery cuts here and deletes the segments after.
+		if !s.trailing && i == len(scans)-1 {
+			// Recovery cuts here, as it does every torn tail.
 			r.TornTail = &VerifyProblem{File: name, Offset: s.validEnd,
 				Reason: fmt.Sprintf("torn tail of %d bytes", s.size-s.validEnd)}
 			return nil
 		}
-		r.problem(name, s.validEnd, "damaged record followed by valid records")
+		reason := "damaged record followed by valid records"
+		if !s.trailing {
+			reason = "damaged record in a sealed segment"
+		}
+		r.problem(name, s.validEnd, reason)
 	}
 	return nil
 }
