@@ -60,7 +60,19 @@ func (db *DB) BackupTo(dir string) error {
 	if _, err := writeSnapshot(db.fsys, dir, backupSeq, v, now); err != nil {
 		return fmt.Errorf("minikv: backup to %s: %w", dir, err)
 	}
+	if err := createLockFile(db.fsys, dir); err != nil {
+		return err
+	}
 	return writeManifest(db.fsys, dir, manifest{snapshot: snapshotName(backupSeq), walStart: backupSeq})
+}
+
+// createLockFile gives a new database directory its LOCK file, so that
+// read-only handles on it take their shared lock and exclude a writer.
+func createLockFile(fsys vfs, dir string) error {
+	if err := writeFileSync(fsys, filepath.Join(dir, lockName), nil); err != nil {
+		return fmt.Errorf("minikv: create %s in %s: %w", lockName, dir, err)
+	}
+	return nil
 }
 
 // Restore reads a stream written by Backup from r and installs it in dir
@@ -97,6 +109,9 @@ func Restore(r io.Reader, dir string) error {
 	if err := fsys.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		_ = fsys.Remove(tmp)
 		return fmt.Errorf("minikv: restore: %w", err)
+	}
+	if err := createLockFile(fsys, dir); err != nil {
+		return err
 	}
 	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("minikv: restore: sync %s: %w", dir, err)
@@ -137,13 +152,7 @@ func prepareDir(fsys vfs, dir string) error {
 	names, err := fsys.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := fsys.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("minikv: create %s: %w", dir, err)
-		}
-		if err := fsys.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
-			return fmt.Errorf("minikv: sync parent of %s: %w", dir, err)
-		}
-		return nil
+		return createDir(fsys, dir)
 	case err != nil:
 		return fmt.Errorf("minikv: read %s: %w", dir, err)
 	case len(names) > 0:

@@ -94,9 +94,21 @@ func TestBackupToOpensAsCopy(t *testing.T) {
 		t.Fatalf("BackupTo: %v", err)
 	}
 	names, _ := os.ReadDir(dst)
-	if len(names) != 2 {
-		t.Errorf("backup directory holds %d files, want a MANIFEST and a snapshot", len(names))
+	if len(names) != 3 {
+		t.Errorf("backup directory holds %d files, want a MANIFEST, a snapshot and a LOCK", len(names))
 	}
+	// A read-only handle on the copy takes the lock and keeps a writer out.
+	ro, err := minikv.Open(minikv.Options{Dir: dst, ReadOnly: true})
+	if err != nil {
+		t.Fatalf("read-only open of the copy: %v", err)
+	}
+	if w, err := minikv.Open(minikv.Options{Dir: dst}); !errors.Is(err, minikv.ErrLocked) {
+		if err == nil {
+			w.Close()
+		}
+		t.Errorf("writer beside a reader of the copy: %v, want ErrLocked", err)
+	}
+	ro.Close()
 	cp := bkOpen(t, minikv.Options{Dir: dst})
 	bkEqual(t, bkContents(t, cp), want)
 	if ttl, err := cp.TTL("ttl:a"); err != nil || ttl <= 59*time.Minute {

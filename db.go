@@ -69,8 +69,8 @@ func Open(opts Options) (*DB, error) {
 		compactCh: make(chan struct{}, 1),
 	}
 	if !db.readOnly {
-		if err := db.fsys.MkdirAll(db.dir, 0o700); err != nil {
-			return nil, fmt.Errorf("minikv: create directory: %w", err)
+		if err := createDir(db.fsys, db.dir); err != nil {
+			return nil, err
 		}
 	}
 	lock, err := lockDir(db.fsys, db.dir, db.readOnly)
@@ -79,7 +79,11 @@ func Open(opts Options) (*DB, error) {
 	}
 	db.lock = lock
 	if err := db.recover(); err != nil {
-		return nil, errors.Join(err, lock.Close())
+		errs := []error{err}
+		if db.wal != nil {
+			errs = append(errs, db.wal.close())
+		}
+		return nil, errors.Join(append(errs, lock.Close())...)
 	}
 	db.startWorkers()
 	return db, nil
@@ -321,29 +325,30 @@ func (db *DB) commit(ctx context.Context, rec []byte, apply func(*memIndex)) err
 }
 
 // Stats returns counters and gauges of the database. After Close the
-// gauges are zero and the counters keep their last values.
+// gauges are zero and the counters keep their last values. It is safe to
+// call concurrently with every other method.
 func (db *DB) Stats() Stats {
 	var s Stats
 	db.stats.fill(&s)
 	db.recovery.fill(&s)
 	db.mu.RLock()
-	if db.idx != nil {
+	open := db.idx != nil
+	if open {
 		s.KeyCount = int64(db.idx.liveCount(db.now()))
 		s.MemoryUsage = db.idx.memoryUsage()
 	}
 	db.mu.RUnlock()
+	if !open {
+		return s
+	}
+	s.WALSize = db.recovery.walBytes
 	if db.wal != nil {
-		db.writeSem <- struct{}{}
+		db.writeSem <- struct{}{} // db.man and the WAL change under it
+		defer db.unlockWriter()
 		s.WALSize = db.wal.size()
-		if db.man.snapshot != "" {
-			s.SnapshotCount = 1
-		}
-		<-db.writeSem
-	} else {
-		s.WALSize = db.recovery.walBytes
-		if db.man.snapshot != "" {
-			s.SnapshotCount = 1
-		}
+	}
+	if db.man.snapshot != "" {
+		s.SnapshotCount = 1
 	}
 	return s
 }

@@ -130,6 +130,40 @@ func lockDir(fsys vfs, dir string, readOnly bool) (io.Closer, error) {
 	return l, err
 }
 
+// createDir creates dir (0700) and any missing parents, and makes each new
+// directory entry durable by fsyncing the directory that holds it, so that
+// a database created just before a power cut does not vanish with its
+// acknowledged writes. An existing dir is left as it is.
+func createDir(fsys vfs, dir string) error {
+	dir = filepath.Clean(dir)
+	var missing []string
+	for d := dir; ; d = filepath.Dir(d) {
+		_, err := fsys.ReadDir(d)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("minikv: read directory %s: %w", d, err)
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("minikv: create directory %s: %w", dir, err)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := fsys.SyncDir(filepath.Dir(missing[i])); err != nil {
+			return fmt.Errorf("minikv: sync directory %s: %w", filepath.Dir(missing[i]), err)
+		}
+	}
+	return nil
+}
+
 // writeFileSync writes data to a new file name, fsyncs it and closes it.
 func writeFileSync(fsys vfs, name string, data []byte) error {
 	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)

@@ -122,30 +122,41 @@ func decodeOps(typ byte, body []byte, fn func(walOp)) bool {
 		fn(op)
 		return true
 	case recBatch:
-		ops, ok := decodeBatch(body)
-		if !ok {
-			return false
-		}
-		for _, op := range ops {
-			fn(op)
-		}
-		return true
+		// Check the whole batch before applying any of it, without
+		// building a slice of its operations: a legal batch of tiny
+		// operations would otherwise cost many times its size.
+		return walkBatch(body, nil) && walkBatch(body, fn)
 	}
 	return false
 }
 
-// decodeBatch decodes a recBatch body. The count is checked against the
-// bytes left before anything is allocated.
+// decodeBatch decodes a recBatch body into its operations. The count is
+// checked against the bytes left before anything is allocated.
 func decodeBatch(body []byte) ([]walOp, bool) {
 	count, n := binary.Uvarint(body)
 	if n <= 0 || count == 0 || count > uint64(len(body)-n)/3 {
 		return nil, false
 	}
 	ops := make([]walOp, 0, count)
+	if !walkBatch(body, func(op walOp) { ops = append(ops, op) }) {
+		return nil, false
+	}
+	return ops, true
+}
+
+// walkBatch calls fn (when not nil) for each operation of a recBatch body
+// and reports whether the body is well formed. It stops at the first
+// malformed operation, so a caller that must apply all or nothing walks
+// the body once with a nil fn first.
+func walkBatch(body []byte, fn func(walOp)) bool {
+	count, n := binary.Uvarint(body)
+	if n <= 0 || count == 0 || count > uint64(len(body)-n)/3 {
+		return false
+	}
 	b := body[n:]
 	for range count {
 		if len(b) == 0 {
-			return nil, false
+			return false
 		}
 		var op walOp
 		var m int
@@ -157,12 +168,14 @@ func decodeBatch(body []byte) ([]walOp, bool) {
 			op, m, ok = decodeDeleteBody(b[1:])
 		}
 		if !ok {
-			return nil, false
+			return false
 		}
-		ops = append(ops, op)
+		if fn != nil {
+			fn(op)
+		}
 		b = b[1+m:]
 	}
-	return ops, len(b) == 0
+	return len(b) == 0
 }
 
 // readRecord decodes the record at the start of b. ok is false when the
@@ -330,7 +343,7 @@ func lengthRepairs(b []byte, end int) bool {
 
 // wal appends records to the current segment and makes them durable.
 //
-// Appends, rotation and close are serialised by the caller (DB.walMu).
+// Appends, rotation and close are serialised by the caller (DB.writeSem).
 // Syncs may run concurrently with appends: fileMu keeps the file open while
 // a sync uses it, and smu guards the group-commit state.
 type wal struct {
@@ -339,7 +352,7 @@ type wal struct {
 	segLimit int64
 	now      func() int64
 
-	// Guarded by the caller's lock (DB.walMu).
+	// Guarded by the caller's lock (DB.writeSem).
 	f       file
 	seq     uint64
 	segSize int64
