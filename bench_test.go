@@ -1001,3 +1001,46 @@ func BenchmarkGC(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkStatsCost measures what the operation counters and latency
+// sampling cost Get: the same reads with the counters on and off, alone and
+// from every CPU at once (where shared counters would contend). Issue 4
+// asks for less than 5% of Get throughput; compare the stats=on and
+// stats=off lines of one run, for example with benchstat.
+func BenchmarkStatsCost(b *testing.B) {
+	for _, n := range benchSizes2 {
+		for _, parallel := range []bool{false, true} {
+			for _, off := range []bool{false, true} {
+				name := fmt.Sprintf("%s/parallel=%v/stats=%s", benchSizeName(n), parallel, map[bool]string{false: "on", true: "off"}[off])
+				b.Run(name, func(b *testing.B) {
+					benchSkipLarge(b, n)
+					db, perm := benchReadDB(b, n), benchReadPerm(n)
+					minikv.SetStatsOff(db, off)
+					defer minikv.SetStatsOff(db, false)
+					b.ReportAllocs()
+					if !parallel {
+						i := 0
+						for b.Loop() {
+							if _, err := db.Get(benchKey(int(perm[i%n]))); err != nil {
+								b.Fatal(err)
+							}
+							i++
+						}
+						return
+					}
+					var next atomic.Int64
+					b.RunParallel(func(pb *testing.PB) {
+						i := int(next.Add(1)) * 7919
+						for pb.Next() {
+							if _, err := db.Get(benchKey(int(perm[i%n]))); err != nil {
+								b.Error(err)
+								return
+							}
+							i++
+						}
+					})
+				})
+			}
+		}
+	}
+}

@@ -443,6 +443,8 @@ type cursor struct {
 	path   []pathElem
 	leaf   *leaf
 	i      int
+	sink   byte // keeps the loads of touch from being optimised away
+	ahead  int  // records touch loads ahead; 0 for the rest of the leaf
 }
 
 type pathElem struct {
@@ -472,9 +474,31 @@ func (c *cursor) seek(v treeView, key string) bool {
 	}
 	c.i = c.leaf.lowerBound(c.chunks, key)
 	if c.i < c.leaf.n {
+		c.touch()
 		return true
 	}
 	return c.nextLeaf()
+}
+
+// touch loads the first cache lines of every record from the cursor to
+// the end of its leaf. The loads are independent, so the processor overlaps their
+// cache misses, and the walk that follows finds the records in cache:
+// records of neighbouring keys may lie anywhere in the arena.
+func (c *cursor) touch() {
+	var sink byte
+	end := c.leaf.n
+	if c.ahead > 0 {
+		end = min(end, c.i+c.ahead)
+	}
+	for _, ref := range c.leaf.items[c.i:end] {
+		chunk, off := c.chunks[ref>>chunkShift], ref&offsetMask
+		sink += chunk[off]
+		// A small record spans two or three cache lines.
+		if end := off + 127; end < uint64(len(chunk)) {
+			sink += chunk[off+64] + chunk[end]
+		}
+	}
+	c.sink += sink
 }
 
 // ref returns the ref under the cursor.
@@ -513,6 +537,7 @@ func (c *cursor) nextLeaf() bool {
 		c.leaf = n.leaves[c.path[len(c.path)-1].i]
 		c.i = 0
 		if c.leaf.n > 0 {
+			c.touch()
 			return true
 		}
 	}

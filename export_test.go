@@ -120,3 +120,8 @@ func (f gatedFile) Sync() error {
 	f.g.wait()
 	return f.file.Sync()
 }
+
+// SetStatsOff turns the operation counters and latency sampling of db on
+// or off, so that a benchmark can measure their cost. Call it before db is
+// shared between goroutines.
+func SetStatsOff(db *DB, off bool) { db.stats.off = off }

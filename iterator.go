@@ -103,6 +103,9 @@ func (it *iterator) Next() bool {
 		it.finish()
 		return false
 	}
+	if it.limit > 0 {
+		it.c.ahead = it.limit - it.n
+	}
 	ok := false
 	if !it.started {
 		it.started = true

@@ -53,11 +53,17 @@ type counters struct {
 	compactions atomic.Int64
 	getLat      histogram
 	setLat      histogram
+	// off turns counting off; only benchmarks set it, to measure what the
+	// counters cost.
+	off bool
 }
 
 // read counts a read on the stripe of hash h and reports whether to sample
 // its latency.
 func (c *counters) read(h uint64) bool {
+	if c.off {
+		return false
+	}
 	return c.stripe[h&(stripes-1)].reads.Add(1)&sampleMask == 0
 }
 
