@@ -490,12 +490,20 @@ func (c *cursor) touch() {
 	if c.ahead > 0 {
 		end = min(end, c.i+c.ahead)
 	}
-	for _, ref := range c.leaf.items[c.i:end] {
-		chunk, off := c.chunks[ref>>chunkShift], ref&offsetMask
-		sink += chunk[off]
-		// A small record spans two or three cache lines.
-		if end := off + 127; end < uint64(len(chunk)) {
-			sink += chunk[off+64] + chunk[end]
+	items := c.leaf.items[c.i:end]
+	for _, ref := range items {
+		sink += chunkRecord(c.chunks, ref)[0]
+	}
+	// Then the records' further cache lines, now that their headers are in
+	// cache; never a byte past a record's end, which a writer may be
+	// filling.
+	for _, ref := range items {
+		rec := chunkRecord(c.chunks, ref)
+		if len(rec) > 1 && rec[0] < 0x80 && rec[1] < 0x80 {
+			size := 2 + int(rec[0]>>1) + int(rec[1]) + 8*int(rec[0]&1)
+			for p := 64; p < size && p < 256; p += 64 {
+				sink += rec[p]
+			}
 		}
 	}
 	c.sink += sink
