@@ -54,6 +54,11 @@ func (db *DB) compactLocked(ctx context.Context) error {
 // freeze rotates the WAL to a new segment and captures the index as it is
 // at that boundary: the snapshot holds exactly the segments before seq.
 func (db *DB) freeze(ctx context.Context) (seq uint64, v view, now int64, err error) {
+	// Flush the current segment before taking the writer lock, so that the
+	// fsync that seals it under the lock has little left to write.
+	if err := db.wal.sync(); err != nil {
+		return 0, v, 0, err
+	}
 	if err := db.lockWriter(ctx); err != nil {
 		return 0, v, 0, err
 	}
@@ -113,6 +118,11 @@ func (db *DB) compactWorker(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-db.presyncCh:
+			if err := db.wal.sync(); err != nil && ctx.Err() == nil {
+				db.log.Error("minikv: background sync of a filling segment failed", "err", err)
+			}
+			continue
 		case <-db.compactCh:
 		}
 		if !db.compactMu.TryLock() {

@@ -44,6 +44,7 @@ type DB struct {
 	stop      chan struct{} // closed by Close to stop the background workers
 	wg        sync.WaitGroup
 	compactCh chan struct{} // wakes the compaction worker
+	presyncCh chan struct{} // asks the compaction worker to fsync a filling segment
 }
 
 // Open opens the database in opts.Dir, creating it when missing (unless
@@ -67,6 +68,7 @@ func Open(opts Options) (*DB, error) {
 		writeSem:  make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 		compactCh: make(chan struct{}, 1),
+		presyncCh: make(chan struct{}, 1),
 	}
 	if !db.readOnly {
 		if err := createDir(db.fsys, db.dir); err != nil {
@@ -120,6 +122,14 @@ func (db *DB) Close() error {
 // writable returns ErrClosed or ErrReadOnly when the database takes no
 // writes. Writes check it before their arguments, so that a closed or
 // read-only database answers the same whatever the call.
+// kick wakes a background worker without waiting.
+func kick(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
 func (db *DB) writable() error {
 	if db.closed.Load() {
 		return ErrClosed
@@ -311,12 +321,13 @@ func (db *DB) commit(ctx context.Context, rec []byte, apply func(*memIndex)) err
 	apply(db.idx)
 	db.mu.Unlock()
 	full := db.wal.size() >= db.opts.MaxWALSize
+	presync := db.wal.wantPresync()
 	db.unlockWriter()
 	if full && !db.opts.DisableAutoCompaction {
-		select {
-		case db.compactCh <- struct{}{}:
-		default:
-		}
+		kick(db.compactCh)
+	}
+	if presync {
+		kick(db.presyncCh)
 	}
 	if db.opts.SyncMode == SyncAlways {
 		return db.wal.syncTo(ctx, lsn)

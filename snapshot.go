@@ -21,7 +21,7 @@ func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, er
 	if err != nil {
 		return 0, fmt.Errorf("minikv: create snapshot: %w", err)
 	}
-	count, err := writeSnapshotTo(f, seq, v, now)
+	count, err := writeSnapshotTo(&pacedWriter{f: f}, seq, v, now)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -70,6 +70,26 @@ func writeSnapshotTo(w io.Writer, seq uint64, v view, now int64) (int, error) {
 	binary.LittleEndian.PutUint32(sum[:], crc.Sum32())
 	_, err := w.Write(sum[:])
 	return count, err
+}
+
+// pacedWriter fsyncs the file it writes every pacedSync bytes. A snapshot
+// of a large store otherwise fills the page cache with dirty pages faster
+// than the disk takes them, and the kernel then throttles every writer of
+// the process, the WAL's included, for tens of milliseconds.
+type pacedWriter struct {
+	f       file
+	pending int
+}
+
+const pacedSync = 8 << 20
+
+func (w *pacedWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if w.pending += n; err == nil && w.pending >= pacedSync {
+		w.pending = 0
+		err = w.f.Sync()
+	}
+	return n, err
 }
 
 // snapshotInfo describes a loaded snapshot.

@@ -23,7 +23,7 @@ type Stats struct {
 	Compactions int64 // compactions finished since Open
 
 	// Latency percentiles of Get and Set (Set in every form, including
-	// the wait for fsync), from a sample of one call in 16.
+	// the wait for fsync), from a sample of one call in 64.
 	GetP50, GetP95, GetP99 time.Duration
 	SetP50, SetP95, SetP99 time.Duration
 
@@ -36,12 +36,14 @@ type Stats struct {
 
 const (
 	stripes    = 16
-	sampleMask = 15
+	sampleMask = 63
 )
 
-// opStripe is one stripe of the operation counters, padded to its own
-// cache line so that readers on different cores do not contend.
+// opStripe is one stripe of the operation counters, padded to two cache
+// lines (adjacent lines are fetched in pairs) so that readers on different
+// cores do not contend.
 type opStripe struct {
+	_                             [64]byte
 	reads, writes, deletes, scans atomic.Int64
 	_                             [32]byte
 }

@@ -357,7 +357,10 @@ type wal struct {
 	seq     uint64
 	segSize int64
 	sealed  []segInfo // live segments before the current one
-	buf     []byte
+	// presynced is set once the current segment was handed to a
+	// background fsync (see wantPresync).
+	presynced bool
+	buf       []byte
 
 	fileMu  sync.Mutex   // held while f is synced, replaced or closed
 	written atomic.Int64 // bytes appended since open (the LSN)
@@ -420,6 +423,18 @@ func (w *wal) fail(op string, err error) error {
 	e := fmt.Errorf("minikv: wal %s failed, database refuses writes until reopened: %w", op, err)
 	w.failure.CompareAndSwap(nil, e)
 	return w.err()
+}
+
+// wantPresync reports, once per segment, that the current segment is three
+// quarters full. Without SyncAlways its data is still unsynced, and the
+// fsync that seals it at rotation runs under the writer lock; syncing most
+// of it ahead, in the background, keeps that pause short.
+func (w *wal) wantPresync() bool {
+	if w.presynced || w.segSize < w.segLimit/4*3 {
+		return false
+	}
+	w.presynced = true
+	return true
 }
 
 // size returns the bytes in all live segments.
@@ -490,6 +505,7 @@ func (w *wal) rotate() (uint64, error) {
 	w.seq++
 	w.sealed = append(w.sealed, segInfo{w.seq - 1, w.segSize})
 	w.segSize = 0
+	w.presynced = false
 	w.markSynced(lsn)
 	if closeErr != nil {
 		return 0, w.fail("close segment", closeErr)
