@@ -23,7 +23,7 @@ type Stats struct {
 	Compactions int64 // compactions finished since Open
 
 	// Latency percentiles of Get and Set (Set in every form, including
-	// the wait for fsync), from a sample of one call in 64.
+	// the wait for fsync), from a sample of one call in 16.
 	GetP50, GetP95, GetP99 time.Duration
 	SetP50, SetP95, SetP99 time.Duration
 
@@ -36,7 +36,7 @@ type Stats struct {
 
 const (
 	stripes    = 16
-	sampleMask = 63
+	sampleMask = 15
 )
 
 // opStripe is one stripe of the operation counters, padded to two cache

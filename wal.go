@@ -425,12 +425,16 @@ func (w *wal) fail(op string, err error) error {
 	return w.err()
 }
 
+// presyncMin is the smallest segment worth syncing ahead: a smaller one
+// seals quickly anyway.
+const presyncMin = 4 << 20
+
 // wantPresync reports, once per segment, that the current segment is three
 // quarters full. Without SyncAlways its data is still unsynced, and the
 // fsync that seals it at rotation runs under the writer lock; syncing most
 // of it ahead, in the background, keeps that pause short.
 func (w *wal) wantPresync() bool {
-	if w.presynced || w.segSize < w.segLimit/4*3 {
+	if w.presynced || w.segLimit < presyncMin || w.segSize < w.segLimit/4*3 {
 		return false
 	}
 	w.presynced = true
