@@ -185,6 +185,9 @@ func (t *btree) innerInsert(n *inner, chunks [][]byte, key string, ref uint64) (
 	var rightLeaf *leaf
 	var rightInner *inner
 	if n.leafKids {
+		if n.leaves[i].n == leafCap && t.spill(n, i, chunks) {
+			i = n.childIndex(key)
+		}
 		n.leaves[i] = t.mutLeaf(n.leaves[i])
 		sep, rightLeaf = t.leafInsert(n.leaves[i], chunks, key, ref)
 		if rightLeaf == nil {
@@ -198,6 +201,37 @@ func (t *btree) innerInsert(n *inner, chunks [][]byte, key string, ref uint64) (
 		}
 	}
 	return t.addChild(n, i+1, sep, rightLeaf, rightInner)
+}
+
+// spill makes room in the full leaf i of the mutable node n by moving
+// items into a neighbour with room, as a B*-tree does, instead of
+// splitting. Leaves then stay about 80% full under random inserts rather
+// than 70%, which is memory per key. It reports whether it moved anything.
+func (t *btree) spill(n *inner, i int, chunks [][]byte) bool {
+	const room = leafCap / 8
+	switch {
+	case i+1 < n.n && n.leaves[i+1].n <= leafCap-room:
+		l, r := t.mutLeaf(n.leaves[i]), t.mutLeaf(n.leaves[i+1])
+		k := (leafCap - r.n) / 2
+		copy(r.items[k:r.n+k], r.items[:r.n])
+		copy(r.items[:k], l.items[l.n-k:l.n])
+		l.n -= k
+		r.n += k
+		n.leaves[i], n.leaves[i+1] = l, r
+		n.seps[i+1] = string(refKey(chunks, r.items[0]))
+		return true
+	case i > 0 && n.leaves[i-1].n <= leafCap-room:
+		lft, l := t.mutLeaf(n.leaves[i-1]), t.mutLeaf(n.leaves[i])
+		k := (leafCap - lft.n) / 2
+		copy(lft.items[lft.n:lft.n+k], l.items[:k])
+		copy(l.items[:l.n-k], l.items[k:l.n])
+		lft.n += k
+		l.n -= k
+		n.leaves[i-1], n.leaves[i] = lft, l
+		n.seps[i] = string(refKey(chunks, l.items[0]))
+		return true
+	}
+	return false
 }
 
 // addChild inserts a child at position i of a mutable inner node, splitting
