@@ -241,6 +241,9 @@ func (db *DB) openWAL(scans []segmentScan) error {
 	}
 	last := scans[len(scans)-1]
 	if last.validEnd < last.size {
+		// Zero bytes after the last record are cut too (and counted): a
+		// torn tail can begin with zeros just as well as padding can.
+		db.recovery.torn = last.size - last.validEnd
 		if err := db.truncate(last.seq, last.validEnd); err != nil {
 			return err
 		}
