@@ -153,10 +153,11 @@ func (db *DB) walSize() int64 {
 	return db.wal.size()
 }
 
-// syncWorker fsyncs the WAL every SyncInterval for SyncPeriodic.
-func (db *DB) syncWorker(ctx context.Context) {
+// every calls fn every interval until ctx ends. It is the body of a
+// background worker: the caller has counted it in db.wg.
+func (db *DB) every(ctx context.Context, interval time.Duration, fn func()) {
 	defer db.wg.Done()
-	t := time.NewTicker(db.opts.SyncInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -164,10 +165,16 @@ func (db *DB) syncWorker(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if db.wal.dirty() {
-			if err := db.wal.sync(); err != nil {
-				db.log.Error("minikv: periodic sync failed", "err", err)
-			}
+		fn()
+	}
+}
+
+// periodicSync fsyncs the WAL when something was written since the last
+// fsync, for SyncPeriodic.
+func (db *DB) periodicSync() {
+	if db.wal.dirty() {
+		if err := db.wal.sync(); err != nil {
+			db.log.Error("minikv: periodic sync failed", "err", err)
 		}
 	}
 }
@@ -189,10 +196,10 @@ func (db *DB) startWorkers() {
 	go db.compactWorker(ctx)
 	if db.opts.SyncMode == SyncPeriodic {
 		db.wg.Add(1)
-		go db.syncWorker(ctx)
+		go db.every(ctx, db.opts.SyncInterval, db.periodicSync)
 	}
 	if db.opts.TTLCleanInterval > 0 {
 		db.wg.Add(1)
-		go db.ttlWorker(ctx)
+		go db.every(ctx, db.opts.TTLCleanInterval, func() { db.cleanRound(ctx) })
 	}
 }

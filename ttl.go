@@ -123,20 +123,11 @@ func (db *DB) rewriteExpiry(key string, exp int64) error {
 	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.set(key, h, value, exp) })
 }
 
-// ttlWorker removes expired keys every TTLCleanInterval until Close.
-func (db *DB) ttlWorker(ctx context.Context) {
-	defer db.wg.Done()
-	t := time.NewTicker(db.opts.TTLCleanInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := db.cleanExpired(ctx, time.Now().Add(ttlBudget)); err != nil && ctx.Err() == nil {
-			db.log.Error("minikv: expiry cleaning failed", "err", err)
-		}
+// cleanRound is one tick of the background cleaner, within its time
+// budget.
+func (db *DB) cleanRound(ctx context.Context) {
+	if err := db.cleanExpired(ctx, time.Now().Add(ttlBudget)); err != nil && ctx.Err() == nil {
+		db.log.Error("minikv: expiry cleaning failed", "err", err)
 	}
 }
 
