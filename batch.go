@@ -3,7 +3,6 @@ package minikv
 import (
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"time"
 )
 
@@ -78,11 +77,10 @@ func (b *batch) add(code byte, key string, value []byte, ttl time.Duration) {
 // pass the MaxBatchSize check yet log a record longer than recovery
 // accepts.
 func encodedOpSize(code byte, klen, vlen int) int {
-	n := 1 + uvarintLen(uint64(klen)) + klen
 	if code == opSet {
-		n += 8 + uvarintLen(uint64(vlen)) + vlen
+		return 1 + setBodySize(klen, vlen)
 	}
-	return n
+	return 1 + deleteBodySize(klen)
 }
 
 func (b *batch) Size() int { return b.size }
@@ -164,18 +162,11 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error 
 // appendBatchRecord appends a whole recBatch record for ops to dst,
 // encoding the operations in place.
 func appendBatchRecord(dst []byte, ts int64, ops []batchOp, data []byte, exps []int64) []byte {
-	n := recFixedSize + uvarintLen(uint64(len(ops)))
+	n := uvarintLen(uint64(len(ops)))
 	for _, op := range ops {
-		n += 1 + uvarintLen(uint64(len(op.key))) + len(op.key)
-		if op.code == opSet {
-			n += 8 + uvarintLen(uint64(op.n)) + op.n
-		}
+		n += encodedOpSize(op.code, len(op.key), op.n)
 	}
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.AppendUvarint(dst, uint64(n))
-	dst = append(dst, recBatch)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	dst, start := beginRecord(dst, recBatch, ts, n)
 	dst = binary.AppendUvarint(dst, uint64(len(ops)))
 	for i, op := range ops {
 		dst = append(dst, op.code)
@@ -185,6 +176,5 @@ func appendBatchRecord(dst []byte, ts int64, ops []batchOp, data []byte, exps []
 			dst = appendSetBody(dst, op.key, data[op.off:op.off+op.n], exps[i])
 		}
 	}
-	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], crcTable))
-	return dst
+	return sealRecord(dst, start)
 }

@@ -16,32 +16,44 @@ import (
 // MaxBatchSize plus its framing. A larger length is damage.
 const maxRecordLen = MaxBatchSize + 1<<20
 
-// appendRecord frames body as a WAL record of type typ and appends it to dst.
-func appendRecord(dst []byte, typ byte, ts int64, body []byte) []byte {
-	n := recFixedSize + len(body)
+// beginRecord appends the framing of a record of type typ whose body will
+// take bodyLen bytes, with room for the CRC. The caller appends the body
+// and then calls sealRecord with the returned start.
+func beginRecord(dst []byte, typ byte, ts int64, bodyLen int) ([]byte, int) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = binary.AppendUvarint(dst, uint64(recFixedSize+bodyLen))
 	dst = append(dst, typ)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
-	dst = append(dst, body...)
+	return binary.LittleEndian.AppendUint64(dst, uint64(ts)), start
+}
+
+// sealRecord fills in the CRC of the record that starts at start and runs
+// to the end of dst.
+func sealRecord(dst []byte, start int) []byte {
 	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], crcTable))
 	return dst
+}
+
+// appendRecord frames body as a WAL record of type typ and appends it to dst.
+func appendRecord(dst []byte, typ byte, ts int64, body []byte) []byte {
+	dst, start := beginRecord(dst, typ, ts, len(body))
+	return sealRecord(append(dst, body...), start)
 }
 
 // appendSetRecord appends a whole recSet record to dst, writing the body in
 // place instead of through a separate buffer.
 func appendSetRecord(dst []byte, ts int64, key string, value []byte, exp int64) []byte {
-	n := recFixedSize + 8 + uvarintLen(uint64(len(key))) + uvarintLen(uint64(len(value))) + len(key) + len(value)
-	start := len(dst)
-	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.AppendUvarint(dst, uint64(n))
-	dst = append(dst, recSet)
-	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
-	dst = appendSetBody(dst, key, value, exp)
-	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], crcTable))
-	return dst
+	dst, start := beginRecord(dst, recSet, ts, setBodySize(len(key), len(value)))
+	return sealRecord(appendSetBody(dst, key, value, exp), start)
 }
+
+// setBodySize returns the bytes appendSetBody writes.
+func setBodySize(klen, vlen int) int {
+	return 8 + uvarintLen(uint64(klen)) + uvarintLen(uint64(vlen)) + klen + vlen
+}
+
+// deleteBodySize returns the bytes appendDeleteBody writes.
+func deleteBodySize(klen int) int { return uvarintLen(uint64(klen)) + klen }
 
 // appendSetBody appends the body of a recSet record (or opSet operation).
 func appendSetBody(dst []byte, key string, value []byte, exp int64) []byte {
