@@ -9,9 +9,10 @@ import (
 
 // readModifyWrite runs decide on key's current value (nil, false when
 // missing or expired) while holding the writer lock, so that no other write
-// comes between the read and the write. decide returns the value to store
-// (or write=false to store nothing) and the caller's result error.
-func (db *DB) readModifyWrite(key string, decide func(cur []byte, ok bool) (next []byte, write bool, err error)) error {
+// comes between the read and the write. decide returns the value to store,
+// with the expiry exp (0 for none), or write=false to store nothing, and
+// the caller's result error.
+func (db *DB) readModifyWrite(key string, exp int64, decide func(cur []byte, ok bool) (next []byte, write bool, err error)) error {
 	if err := db.writable(); err != nil {
 		return err
 	}
@@ -32,8 +33,8 @@ func (db *DB) readModifyWrite(key string, decide func(cur []byte, ok bool) (next
 		return err
 	}
 	db.stats.write(h, 1)
-	db.buf = db.encodeSet(db.buf[:0], key, next, 0)
-	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.set(key, h, next, 0) })
+	db.buf = db.encodeSet(db.buf[:0], key, next, exp)
+	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.set(key, h, next, exp) })
 }
 
 // SetNX stores value under key only if key is missing or expired, and
@@ -46,7 +47,7 @@ func (db *DB) SetNX(key string, value []byte) (bool, error) {
 		return false, err
 	}
 	var set bool
-	err := db.readModifyWrite(key, func(_ []byte, ok bool) ([]byte, bool, error) {
+	err := db.readModifyWrite(key, 0, func(_ []byte, ok bool) ([]byte, bool, error) {
 		set = !ok
 		return value, set, nil
 	})
@@ -65,7 +66,7 @@ func (db *DB) Decr(key string) (int64, error) { return db.IncrBy(key, -1) }
 // an integer or the sum overflows, and otherwise the errors of Set.
 func (db *DB) IncrBy(key string, delta int64) (int64, error) {
 	var result int64
-	err := db.readModifyWrite(key, func(cur []byte, ok bool) ([]byte, bool, error) {
+	err := db.readModifyWrite(key, 0, func(cur []byte, ok bool) ([]byte, bool, error) {
 		var n int64
 		if ok {
 			var err error
@@ -96,7 +97,7 @@ func (db *DB) CompareAndSwap(key string, old, new []byte) (bool, error) {
 		return false, err
 	}
 	var swapped bool
-	err := db.readModifyWrite(key, func(cur []byte, ok bool) ([]byte, bool, error) {
+	err := db.readModifyWrite(key, 0, func(cur []byte, ok bool) ([]byte, bool, error) {
 		swapped = ok && bytes.Equal(cur, old)
 		return new, swapped, nil
 	})
@@ -113,7 +114,7 @@ func (db *DB) GetAndSet(key string, value []byte) ([]byte, error) {
 		return nil, err
 	}
 	var prev []byte
-	err := db.readModifyWrite(key, func(cur []byte, ok bool) ([]byte, bool, error) {
+	err := db.readModifyWrite(key, 0, func(cur []byte, ok bool) ([]byte, bool, error) {
 		if ok {
 			prev = append([]byte{}, cur...)
 		}

@@ -106,21 +106,15 @@ func (db *DB) Persist(key string) error {
 	return db.rewriteExpiry(key, 0)
 }
 
-// rewriteExpiry writes key's current value again with a new expiry.
+// rewriteExpiry writes key's current value again with a new expiry, or
+// returns ErrNotFound for a missing or expired key.
 func (db *DB) rewriteExpiry(key string, exp int64) error {
-	h := hashKey(key)
-	if err := db.lockWriter(context.Background()); err != nil {
-		return err
-	}
-	e, ok := db.idx.get(key, h, db.now())
-	if !ok {
-		db.unlockWriter()
-		return ErrNotFound
-	}
-	db.stats.write(h, 1)
-	db.buf = db.encodeSet(db.buf[:0], key, e.value, exp)
-	value := e.value
-	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.set(key, h, value, exp) })
+	return db.readModifyWrite(key, exp, func(cur []byte, ok bool) ([]byte, bool, error) {
+		if !ok {
+			return nil, false, ErrNotFound
+		}
+		return cur, true, nil
+	})
 }
 
 // cleanRound is one tick of the background cleaner, within its time
