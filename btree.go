@@ -88,13 +88,18 @@ func (t *btree) mutInner(n *inner) *inner {
 	return &m
 }
 
-// recordKey returns the key of the record at the start of rec.
+// recordKey returns the key of the record at the start of rec, or nil when
+// rec does not start with a whole record.
 func recordKey(rec []byte) []byte {
+	// Fast path for the common short header: one-byte key and value lengths.
 	if len(rec) >= 2 && rec[0] < 0x80 && rec[1] < 0x80 {
 		klen := int(rec[0] >> 1)
 		off := 2
 		if rec[0]&1 != 0 {
 			off += 8
+		}
+		if len(rec) < off+klen {
+			return nil
 		}
 		return rec[off : off+klen]
 	}

@@ -182,17 +182,4 @@ func (t *hashTable) resize(n int, a *arena) {
 }
 
 // recordKeyIs reports whether the record at the start of rec has key.
-func recordKeyIs(rec []byte, key string) bool {
-	// Inline fast path for the common short header: one-byte key and value
-	// lengths and no expiry.
-	if len(rec) >= 2 && rec[0] < 0x80 && rec[1] < 0x80 {
-		klen := int(rec[0] >> 1)
-		off := 2
-		if rec[0]&1 != 0 {
-			off += 8
-		}
-		return klen == len(key) && len(rec) >= off+klen && string(rec[off:off+klen]) == key
-	}
-	e, ok := decodeEntry(rec)
-	return ok && string(e.key) == key
-}
+func recordKeyIs(rec []byte, key string) bool { return string(recordKey(rec)) == key }
