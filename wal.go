@@ -142,20 +142,6 @@ func decodeOps(typ byte, body []byte, fn func(walOp)) bool {
 	return false
 }
 
-// decodeBatch decodes a recBatch body into its operations. The count is
-// checked against the bytes left before anything is allocated.
-func decodeBatch(body []byte) ([]walOp, bool) {
-	count, n := binary.Uvarint(body)
-	if n <= 0 || count == 0 || count > uint64(len(body)-n)/3 {
-		return nil, false
-	}
-	ops := make([]walOp, 0, count)
-	if !walkBatch(body, func(op walOp) { ops = append(ops, op) }) {
-		return nil, false
-	}
-	return ops, true
-}
-
 // walkBatch calls fn (when not nil) for each operation of a recBatch body
 // and reports whether the body is well formed. It stops at the first
 // malformed operation, so a caller that must apply all or nothing walks
