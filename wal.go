@@ -355,6 +355,9 @@ type wal struct {
 	seq     uint64
 	segSize int64
 	sealed  []segInfo // live segments before the current one
+	// sealedBytes is the sum of the sizes in sealed, kept so that size,
+	// which every write calls, does not walk the list.
+	sealedBytes int64
 	// presynced is set once the current segment was handed to a
 	// background fsync (see wantPresync).
 	presynced bool
@@ -390,6 +393,9 @@ func openWAL(fsys vfs, dir string, seq uint64, size int64, sealed []segInfo, seg
 		return nil, fmt.Errorf("minikv: open wal segment %s: %w", segmentName(seq), err)
 	}
 	w.seq, w.segSize, w.sealed = seq, size, sealed
+	for _, s := range sealed {
+		w.sealedBytes += s.size
+	}
 	return w, nil
 }
 
@@ -440,13 +446,7 @@ func (w *wal) wantPresync() bool {
 }
 
 // size returns the bytes in all live segments.
-func (w *wal) size() int64 {
-	n := w.segSize
-	for _, s := range w.sealed {
-		n += s.size
-	}
-	return n
-}
+func (w *wal) size() int64 { return w.sealedBytes + w.segSize }
 
 // dropBefore forgets the sealed segments numbered below seq, once a
 // snapshot holds their records, and returns their file names.
@@ -456,6 +456,7 @@ func (w *wal) dropBefore(seq uint64) []string {
 	for _, s := range w.sealed {
 		if s.seq < seq {
 			names = append(names, segmentName(s.seq))
+			w.sealedBytes -= s.size
 		} else {
 			keep = append(keep, s)
 		}
@@ -506,6 +507,7 @@ func (w *wal) rotate() (uint64, error) {
 	w.f = f
 	w.seq++
 	w.sealed = append(w.sealed, segInfo{w.seq - 1, w.segSize})
+	w.sealedBytes += w.segSize
 	w.segSize = 0
 	w.presynced = false
 	w.markSynced(lsn)
