@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"unsafe"
 )
 
@@ -18,31 +19,61 @@ import (
 // slot, both to skip most non-matching slots without reading their record
 // and to move slots on growth without rehashing their keys (up to 2^24
 // slots; a larger table reads the keys back from the arena).
+//
+// The table has n slots, where n is a power of two or one and a half times
+// one, so it grows by 1.5× and 4/3× in turn rather than doubling: slots are
+// 8 bytes per key and a half-empty table is the index's largest overhead. A
+// hash's home slot is its top bits scaled to n (a multiply and a shift, no
+// division): h>>40 * n >> 24 for up to 2^24 slots, which the fingerprint
+// alone determines, and the high word of h*n beyond.
 type hashTable struct {
 	slots []uint64
-	shift uint // 64 - log2(len(slots))
 	count int
 }
 
 const (
-	fpShift     = refBits
-	minTableLog = 4
-	// maxLoad is the fill ratio, in 1/16, that doubles the table.
+	fpShift = refBits
+	fpBits  = 64 - fpShift
+	// minTableSize is the smallest table; it is a power of two.
+	minTableSize = 16
+	// maxLoad is the fill ratio, in 1/16, that grows the table.
 	maxLoad = 13
 )
 
 var hashSeed = maphash.MakeSeed()
+
+// fpHomeMax is the largest table whose home slots the fingerprint alone
+// determines. It is a variable only so that tests can reach the larger
+// tables' path without allocating 2^24 slots.
+var fpHomeMax = 1 << fpBits
 
 func hashKey(key string) uint64 { return maphash.String(hashSeed, key) }
 
 func hashBytes(key []byte) uint64 { return maphash.Bytes(hashSeed, key) }
 
 func newHashTable(capacity int) hashTable {
-	log := uint(minTableLog)
-	for (1<<log)*maxLoad/16 < capacity {
-		log++
+	n := minTableSize
+	for n*maxLoad/16 < capacity {
+		n = nextTableSize(n)
 	}
-	return hashTable{slots: makeSlots(1 << log), shift: 64 - log}
+	return hashTable{slots: makeSlots(n)}
+}
+
+// nextTableSize returns the table size after n: 2^k becomes 1.5·2^k, which
+// becomes 2^(k+1).
+func nextTableSize(n int) int {
+	if n&(n-1) == 0 {
+		return n + n/2
+	}
+	return n / 3 * 4
+}
+
+// prevTableSize is the inverse of nextTableSize.
+func prevTableSize(n int) int {
+	if n&(n-1) == 0 {
+		return n / 4 * 3
+	}
+	return n / 3 * 2
 }
 
 // makeSlots allocates a zeroed slot array, advised onto huge pages.
@@ -62,6 +93,15 @@ func slotOf(h, ref uint64) uint64 { return h>>fpShift<<fpShift | (ref + 1) }
 
 func slotRef(s uint64) uint64 { return s&refMask - 1 }
 
+// homeOf returns the home slot of hash h in a table of n slots.
+func homeOf(h uint64, n int) uint64 {
+	if n <= fpHomeMax {
+		return h >> fpShift * uint64(n) >> fpBits
+	}
+	hi, _ := bits.Mul64(h, uint64(n))
+	return hi
+}
+
 // lookup returns the index of the slot holding key, or -1.
 func (t *hashTable) lookup(a *arena, key string, h uint64) int {
 	if i, found := t.find(a, key, h); found {
@@ -73,9 +113,9 @@ func (t *hashTable) lookup(a *arena, key string, h uint64) int {
 // find returns the index of the slot holding key, or of the empty slot
 // that ends its probe sequence.
 func (t *hashTable) find(a *arena, key string, h uint64) (int, bool) {
-	mask := uint64(len(t.slots) - 1)
+	n := uint64(len(t.slots))
 	fp := h >> fpShift
-	for i := h >> t.shift; ; i = (i + 1) & mask {
+	for i := homeOf(h, len(t.slots)); ; {
 		s := t.slots[i]
 		if s == 0 {
 			return int(i), false
@@ -83,12 +123,15 @@ func (t *hashTable) find(a *arena, key string, h uint64) (int, bool) {
 		if s>>fpShift == fp && recordKeyIs(a.record(slotRef(s)), key) {
 			return int(i), true
 		}
+		if i++; i == n {
+			i = 0
+		}
 	}
 }
 
 // insertAt fills the empty slot i that find returned for a missing key.
 func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) {
-	if (t.count+1)*16 > len(t.slots)*maxLoad {
+	if t.full() {
 		t.insert(h, ref, a)
 		return
 	}
@@ -96,20 +139,25 @@ func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) {
 	t.count++
 }
 
+// full reports whether one more key would pass the maximum load.
+func (t *hashTable) full() bool { return (t.count+1)*16 > len(t.slots)*maxLoad }
+
 // insert adds a slot for a key known to be absent.
 func (t *hashTable) insert(h, ref uint64, a *arena) {
-	if (t.count+1)*16 > len(t.slots)*maxLoad {
-		t.resize(len(t.slots)*2, a)
+	if t.full() {
+		t.resize(nextTableSize(len(t.slots)), a)
 	}
 	t.place(slotOf(h, ref), h)
 	t.count++
 }
 
 func (t *hashTable) place(s, h uint64) {
-	mask := uint64(len(t.slots) - 1)
-	i := h >> t.shift
+	n := uint64(len(t.slots))
+	i := homeOf(h, len(t.slots))
 	for t.slots[i] != 0 {
-		i = (i + 1) & mask
+		if i++; i == n {
+			i = 0
+		}
 	}
 	t.slots[i] = s
 }
@@ -117,12 +165,14 @@ func (t *hashTable) place(s, h uint64) {
 // remove empties slot i and shifts the following run back so that every
 // slot stays reachable from its home.
 func (t *hashTable) remove(i int, a *arena) {
-	mask := len(t.slots) - 1
+	n := len(t.slots)
 	for {
 		t.slots[i] = 0
 		j := i
 		for {
-			j = (j + 1) & mask
+			if j++; j == n {
+				j = 0
+			}
 			s := t.slots[j]
 			if s == 0 {
 				t.count--
@@ -142,42 +192,41 @@ func (t *hashTable) remove(i int, a *arena) {
 
 // home returns the home index of a slot.
 func (t *hashTable) home(s uint64, a *arena) uint64 {
-	log := 64 - t.shift
-	if log <= 64-fpShift {
-		return s >> fpShift >> (64 - fpShift - log)
-	}
-	e, _ := decodeEntry(a.record(slotRef(s)))
-	return hashBytes(e.key) >> t.shift
+	return homeOf(t.slotHash(s, len(t.slots), a), len(t.slots))
 }
 
-func (t *hashTable) maybeShrink(a *arena) {
-	if len(t.slots) > 1<<10 && t.count*16 < len(t.slots) {
-		t.resize(len(t.slots)/4, a)
+// slotHash returns enough of the hash of s's key to place it in a table of
+// n slots: the fingerprint alone up to 2^24 slots, else the whole hash.
+func (t *hashTable) slotHash(s uint64, n int, a *arena) uint64 {
+	if n <= fpHomeMax {
+		return s >> fpShift << fpShift
 	}
+	e, _ := decodeEntry(a.record(slotRef(s)))
+	return hashBytes(e.key)
+}
+
+// maybeShrink shrinks a table that fell below 1/16 full to the size that
+// leaves it about a quarter full, so that a shrink and a grow never follow
+// each other closely.
+func (t *hashTable) maybeShrink(a *arena) {
+	if len(t.slots) <= 1<<10 || t.count*16 >= len(t.slots) {
+		return
+	}
+	n := len(t.slots)
+	for n > minTableSize && prevTableSize(n) >= t.count*4 {
+		n = prevTableSize(n)
+	}
+	t.resize(n, a)
 }
 
 // resize moves every slot into a table of n slots.
 func (t *hashTable) resize(n int, a *arena) {
 	old := t.slots
-	oldShift := t.shift
 	t.slots = makeSlots(n)
-	log := uint(0)
-	for 1<<log < n {
-		log++
-	}
-	t.shift = 64 - log
 	for _, s := range old {
-		if s == 0 {
-			continue
+		if s != 0 {
+			t.place(s, t.slotHash(s, max(n, len(old)), a))
 		}
-		var h uint64
-		if 64-oldShift <= 64-fpShift && log <= 64-fpShift {
-			h = s >> fpShift << fpShift
-		} else {
-			e, _ := decodeEntry(a.record(slotRef(s)))
-			h = hashBytes(e.key)
-		}
-		t.place(s, h)
 	}
 }
 
