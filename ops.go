@@ -23,7 +23,8 @@ func (db *DB) readModifyWrite(key string, exp int64, decide func(cur []byte, ok 
 	if err := db.lockWriter(context.Background()); err != nil {
 		return err
 	}
-	e, ok := db.idx.get(key, h, db.now())
+	now := db.now()
+	e, ok := db.idx.get(key, h, now)
 	next, write, err := decide(e.value, ok)
 	if err == nil && write && len(next) > MaxValueSize {
 		err = ErrValueTooLarge
@@ -33,7 +34,7 @@ func (db *DB) readModifyWrite(key string, exp int64, decide func(cur []byte, ok 
 		return err
 	}
 	db.stats.write(h, 1)
-	db.buf = db.encodeSet(db.buf[:0], key, next, exp)
+	db.buf = appendSetRecord(db.buf[:0], now, key, next, exp)
 	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.set(key, h, next, exp) })
 }
 
