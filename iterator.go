@@ -168,11 +168,22 @@ func (it *iterator) Value() []byte {
 		return append([]byte{}, v...)
 	}
 	if cap(it.vbuf)-len(it.vbuf) < len(v) {
-		it.vbuf = make([]byte, 0, valueBlock)
+		it.vbuf = make([]byte, 0, it.blockSize(len(v)))
 	}
 	start := len(it.vbuf)
 	it.vbuf = append(it.vbuf, v...)
 	return it.vbuf[start:len(it.vbuf):len(it.vbuf)]
+}
+
+// blockSize returns the size of the next value block: valueBlock, or less
+// when the limit leaves room for fewer values of about n bytes (a scan of
+// ten keys should not allocate and clear 16 KiB).
+func (it *iterator) blockSize(n int) int {
+	if it.limit <= 0 {
+		return valueBlock
+	}
+	left := it.limit - it.n + 1 // the current value and those to come
+	return min(valueBlock, max(n*left, 64))
 }
 
 func (it *iterator) Error() error { return it.err }
