@@ -57,7 +57,11 @@ type iterator struct {
 	done    bool
 	err     error
 	rec     entry
-	vbuf    []byte // values are copied into this block, then handed out
+	// rangeLeaf is the leaf whose keys leafInRange describes: true when
+	// all of them are known to be in range.
+	rangeLeaf   *leaf
+	leafInRange bool
+	vbuf        []byte // values are copied into this block, then handed out
 }
 
 // valueBlock is the size of the blocks Value copies values into, so that a
@@ -116,7 +120,11 @@ func (it *iterator) Next() bool {
 	var now int64
 	for ; ok; ok = it.c.next() {
 		e, _ := decodeEntry(chunkRecord(it.v.chunks, it.c.ref()))
-		if !it.inRange(e.key) {
+		if it.c.leaf != it.rangeLeaf {
+			it.rangeLeaf = it.c.leaf
+			it.leafInRange = it.leafBelowEnd()
+		}
+		if !it.leafInRange && !it.inRange(e.key) {
 			break
 		}
 		if e.exp != 0 {
@@ -133,6 +141,33 @@ func (it *iterator) Next() bool {
 	}
 	it.finish()
 	return false
+}
+
+// leafBelowEnd reports whether every key of the cursor's leaf from the
+// cursor on is in range, so that Next need not check them one by one: the
+// leaf's keys are below its upper separator, and when that separator has
+// the prefix (or is at most end) so have they, since they are at least
+// start.
+func (it *iterator) leafBelowEnd() bool {
+	sep, ok := it.c.upperBound()
+	if !ok {
+		return false
+	}
+	if it.prefix != "" {
+		return strings.HasPrefix(sep, it.prefix)
+	}
+	return it.end == "" || sep <= it.end
+}
+
+// upperBound returns the separator above the cursor's leaf: every key of
+// the leaf is below it. It reports false for the last leaf.
+func (c *cursor) upperBound() (string, bool) {
+	for d := len(c.path) - 1; d >= 0; d-- {
+		if e := c.path[d]; e.i+1 < e.node.n {
+			return e.node.seps[e.i+1], true
+		}
+	}
+	return "", false
 }
 
 func (it *iterator) inRange(key []byte) bool {

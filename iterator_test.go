@@ -915,3 +915,65 @@ func TestExtIteratorHoldsNoLock(t *testing.T) {
 		t.Fatalf("iterator yielded %d keys, %v; want 100", n, it.Error())
 	}
 }
+
+// TestExtScanBoundsManyLeaves checks prefix and range scans whose bounds
+// fall inside, at the edge of and across many B+tree leaves, where Next
+// skips the per-key bound check for leaves known to be in range.
+func TestExtScanBoundsManyLeaves(t *testing.T) {
+	db, _, _ := extOpen(t)
+	var keys []string
+	for i := range 6000 {
+		keys = append(keys, fmt.Sprintf("k%04d", i), fmt.Sprintf("k%04d\xff", i))
+	}
+	keys = append(keys, "j", "k", "l", "k\xff")
+	b := db.NewBatch()
+	for _, k := range keys {
+		b.Set(k, []byte(k))
+	}
+	if err := b.Write(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	scan := func(it minikv.Iterator, err error) []string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := extDrain(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ks []string
+		for _, kv := range got {
+			ks = append(ks, kv.Key)
+		}
+		return ks
+	}
+	for _, prefix := range []string{"", "k", "k0", "k1", "k12", "k123", "k1234", "k5999", "k6", "k\xff", "j", "l", "m"} {
+		var want []string
+		for _, k := range keys {
+			if strings.HasPrefix(k, prefix) {
+				want = append(want, k)
+			}
+		}
+		if got := scan(db.Scan(prefix, 0)); !slices.Equal(got, want) {
+			t.Fatalf("Scan(%q): %d keys, want %d", prefix, len(got), len(want))
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 300 {
+		start, end := keys[r.IntN(len(keys))], keys[r.IntN(len(keys))]
+		if r.IntN(4) == 0 {
+			end = ""
+		}
+		var want []string
+		for _, k := range keys {
+			if k >= start && (end == "" || k < end) {
+				want = append(want, k)
+			}
+		}
+		if got := scan(db.ScanRange(start, end, 0)); !slices.Equal(got, want) {
+			t.Fatalf("ScanRange(%q, %q): %d keys, want %d", start, end, len(got), len(want))
+		}
+	}
+}
