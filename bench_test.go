@@ -730,6 +730,47 @@ func BenchmarkScan(b *testing.B) {
 	})
 }
 
+// BenchmarkScanAfterLoad is BenchmarkScan on a store loaded in random key
+// order in this process and never reopened, as it is right after the load
+// (automatic compaction off) and after one Compact, which puts the arena
+// back in key order.
+func BenchmarkScanAfterLoad(b *testing.B) {
+	for _, compacted := range []bool{false, true} {
+		b.Run(fmt.Sprintf("keys=1M/compacted=%v", compacted), func(b *testing.B) {
+			benchSkipLarge(b, benchMaxKeys)
+			db, err := minikv.Open(minikv.Options{Dir: b.TempDir(), SyncMode: minikv.SyncNever, DisableAutoCompaction: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			benchFill(b, db, benchMaxKeys)
+			if compacted {
+				if err := db.Compact(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			perm := benchPerm(benchMaxKeys / benchScanLen)
+			b.ReportAllocs()
+			b.SetBytes(benchScanLen * (benchKeyLen + benchValueLen))
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				it, err := db.Scan(benchGroupPrefix(int(perm[i])), benchScanLen)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := benchReadScan(b, it); got != benchScanLen {
+					b.Fatalf("scan read %d entries, want %d", got, benchScanLen)
+				}
+				if i++; i == len(perm) {
+					i = 0
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "scans/s")
+		})
+	}
+}
+
 // BenchmarkScanRange reads a random range of 100 keys.
 func BenchmarkScanRange(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {

@@ -93,9 +93,20 @@ func (db *DB) switchManifest(seq uint64) ([]string, error) {
 	return old, nil
 }
 
-// defragment moves the live records out of sparse arena chunks, a few at a
+// defragment puts the arena's records back in key order (see reorder.go)
+// and then moves the live records out of sparse arena chunks, a few at a
 // time, so that the memory of overwritten and deleted records is returned.
 func (db *DB) defragment(ctx context.Context) error {
+	var st reorderState
+	for !st.done {
+		if err := db.lockWriter(ctx); err != nil {
+			return err
+		}
+		db.mu.Lock()
+		db.idx.reorder(&st, reorderStep)
+		db.mu.Unlock()
+		db.unlockWriter()
+	}
 	for {
 		if err := db.lockWriter(ctx); err != nil {
 			return err

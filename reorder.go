@@ -1,0 +1,109 @@
+package minikv
+
+// Records are appended to the arena in the order they are written, so
+// after a load in random key order neighbouring keys lie megabytes apart
+// and a scan of 100 keys costs 100 cache misses. After each compaction the
+// index walks its keys in order and copies every record that is not next
+// to its predecessor's to the end of the arena, so that runs of
+// neighbouring keys become runs of neighbouring bytes again. The walk runs
+// a leaf at a time under the write lock, like the rest of defragment.
+//
+// A record counts as in place when it starts at most reorderSlack bytes
+// after the end of the previous key's record, in the same chunk, either
+// where that record was before the walk or where the walk copied it. A store that was reopened from
+// a snapshot, or reordered before, is in place but for what was written
+// since, so the walk copies only that.
+
+// reorderSlack is how far past its predecessor's end a record may start
+// and still count as in place.
+const reorderSlack = 256
+
+// reorderStep bounds the keys visited per hold of the write lock.
+const reorderStep = 512
+
+// reorderState is where a reorder walk stands between steps.
+type reorderState struct {
+	from    string // next key to visit
+	prevEnd uint64 // ref just past the previous key's record, as it was
+	prevNow uint64 // the same, where the record is now
+	started bool
+	done    bool
+	moved   int // records copied so far
+}
+
+// A record that no neighbour follows, such as a key overwritten in the
+// middle of an ordered run, is copied again by every walk, and so is the
+// first record of a run that the arena split across two chunks. Their
+// number is bounded by the writes between walks and the chunks, and a copy
+// costs about what writing the record to the snapshot costs.
+
+// reorder visits up to max keys from st.from on, copying those not in
+// place to the end of the arena, and advances st.
+func (m *memIndex) reorder(st *reorderState, max int) {
+	for max > 0 && !st.done {
+		max -= m.reorderLeaf(st)
+	}
+}
+
+// reorderLeaf walks the rest of the leaf that holds st.from and returns
+// how many keys it visited.
+func (m *memIndex) reorderLeaf(st *reorderState) int {
+	c := cursor{chunks: m.arena.chunks}
+	if !c.seek(treeView{height: m.tree.height, leafs: m.tree.leafs, inner: m.tree.inner}, st.from) {
+		st.done = true
+		return 1
+	}
+	first := string(refKey(m.arena.chunks, c.ref()))
+	l := m.tree.mutLeafFor(first)
+	visited := 0
+	for i := c.i; i < l.n; i++ {
+		visited++
+		ref := l.items[i]
+		e, ok := decodeEntry(m.arena.record(ref))
+		if !ok {
+			panic("minikv: arena record damaged")
+		}
+		inPlace := !st.started || follows(st.prevEnd, ref) || follows(st.prevNow, ref)
+		st.started, st.prevEnd, st.prevNow = true, ref+uint64(e.size), ref+uint64(e.size)
+		if inPlace || e.size > largeRecord {
+			continue
+		}
+		nref := m.moveRecord(ref, e)
+		l.items[i] = nref
+		st.prevNow = nref + uint64(e.size)
+		st.moved++
+	}
+	if sep, ok := c.upperBound(); ok {
+		st.from = sep
+	} else {
+		st.done = true
+	}
+	return visited
+}
+
+// follows reports whether a record at ref starts at most reorderSlack
+// bytes after end, in the same chunk.
+func follows(end, ref uint64) bool {
+	return ref>>chunkShift == end>>chunkShift && ref >= end && ref-end <= reorderSlack
+}
+
+// moveRecord copies the live record e at ref to the end of the arena,
+// points the hash table and the expiry map at the copy, releases the
+// original and returns the copy's ref. The caller updates the tree.
+func (m *memIndex) moveRecord(ref uint64, e entry) uint64 {
+	key := e.key
+	h := hashBytes(key)
+	i, found := m.table.find(m.arena, string(key), h)
+	if !found || slotRef(m.table.slots[i]) != ref {
+		panic("minikv: index out of step: tree record not in hash table")
+	}
+	nref, buf := m.arena.alloc(e.size)
+	copy(buf, m.arena.record(ref)[:e.size])
+	m.table.slots[i] = slotOf(h, nref)
+	if e.exp != 0 {
+		delete(m.expiring, ref)
+		m.expiring[nref] = e.exp
+	}
+	m.arena.kill(ref, e.size)
+	return nref
+}
