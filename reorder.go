@@ -19,7 +19,7 @@ package minikv
 const reorderSlack = 256
 
 // reorderStep bounds the keys visited per hold of the write lock.
-const reorderStep = 512
+const reorderStep = 256
 
 // reorderState is where a reorder walk stands between steps.
 type reorderState struct {
