@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -556,8 +557,13 @@ func (w *wal) syncTo(ctx context.Context, lsn int64) error {
 	}
 }
 
+// gatherRounds bounds how many times a round's leader yields to let other
+// writers append before it syncs.
+const gatherRounds = 8
+
 // syncRound fsyncs the current segment once, as the leader of a round.
 func (w *wal) syncRound() {
+	w.gather()
 	w.fileMu.Lock()
 	target := w.written.Load()
 	err := os.ErrClosed
@@ -576,6 +582,23 @@ func (w *wal) syncRound() {
 	close(w.round)
 	w.round = make(chan struct{})
 	w.smu.Unlock()
+}
+
+// gather lets writers that are ready to append join the round about to
+// start. When a round ends it wakes all its writers at once; the first to
+// write again leads the next round, and without this pause it would sync
+// alone while the others append behind it, so rounds would alternate
+// between one writer and all the rest. The leader yields while the log
+// keeps growing; a lone writer finds nothing to wait for and goes on after
+// one yield.
+func (w *wal) gather() {
+	for range gatherRounds {
+		before := w.written.Load()
+		runtime.Gosched()
+		if w.written.Load() == before {
+			return
+		}
+	}
 }
 
 // sync makes everything written so far durable.
