@@ -93,7 +93,8 @@ func Open(opts Options) (*DB, error) {
 }
 
 // Close flushes and fsyncs the WAL, stops every background goroutine and
-// releases the directory lock. It returns the failures it met, joined.
+// releases the directory lock. It returns the failures it met, joined,
+// including a WAL failure met earlier (after which writes were refused).
 // Calling Close again does nothing and returns nil.
 func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
@@ -107,8 +108,14 @@ func (db *DB) Close() error {
 	defer func() { <-db.writeSem }()
 	var errs []error
 	if db.wal != nil {
+		// A WAL that failed earlier (in a background sync, say) is not
+		// synced again; its failure is reported here, since writes
+		// acknowledged before it may not be durable.
+		failed := db.wal.err()
 		if err := db.wal.close(); err != nil {
 			errs = append(errs, fmt.Errorf("minikv: close wal: %w", err))
+		} else if failed != nil {
+			errs = append(errs, failed)
 		}
 	}
 	db.mu.Lock()
