@@ -710,23 +710,7 @@ func benchReadScan(b *testing.B, it minikv.Iterator) int {
 // BenchmarkScan reads the 100 keys under a random prefix, keys and values.
 func BenchmarkScan(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		db, perm := benchReadDB(b, n), benchPerm(n/benchScanLen)
-		b.ReportAllocs()
-		b.SetBytes(benchScanLen * (benchKeyLen + benchValueLen))
-		i := 0
-		for b.Loop() {
-			it, err := db.Scan(benchGroupPrefix(int(perm[i])), benchScanLen)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if got := benchReadScan(b, it); got != benchScanLen {
-				b.Fatalf("scan read %d entries, want %d", got, benchScanLen)
-			}
-			if i++; i == len(perm) {
-				i = 0
-			}
-		}
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "scans/s")
+		benchScanGroups(b, benchReadDB(b, n), n)
 	})
 }
 
@@ -749,26 +733,32 @@ func BenchmarkScanAfterLoad(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			perm := benchPerm(benchMaxKeys / benchScanLen)
-			b.ReportAllocs()
-			b.SetBytes(benchScanLen * (benchKeyLen + benchValueLen))
 			b.ResetTimer()
-			i := 0
-			for b.Loop() {
-				it, err := db.Scan(benchGroupPrefix(int(perm[i])), benchScanLen)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if got := benchReadScan(b, it); got != benchScanLen {
-					b.Fatalf("scan read %d entries, want %d", got, benchScanLen)
-				}
-				if i++; i == len(perm) {
-					i = 0
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "scans/s")
+			benchScanGroups(b, db, benchMaxKeys)
 		})
 	}
+}
+
+// benchScanGroups scans the benchScanLen keys of one random prefix group of
+// db's n keys per iteration, and reports the scans per second.
+func benchScanGroups(b *testing.B, db *minikv.DB, n int) {
+	perm := benchPerm(n / benchScanLen)
+	b.ReportAllocs()
+	b.SetBytes(benchScanLen * (benchKeyLen + benchValueLen))
+	i := 0
+	for b.Loop() {
+		it, err := db.Scan(benchGroupPrefix(int(perm[i])), benchScanLen)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := benchReadScan(b, it); got != benchScanLen {
+			b.Fatalf("scan read %d entries, want %d", got, benchScanLen)
+		}
+		if i++; i == len(perm) {
+			i = 0
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "scans/s")
 }
 
 // BenchmarkScanRange reads a random range of 100 keys.
