@@ -163,16 +163,19 @@ func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
 
 // leafInsert inserts into a mutable leaf with bounds b, and returns the
 // new right sibling and its separator when the leaf split. The halves of a
-// split get their partials at the offsets of their new, narrower bounds.
+// split are settled in their new, narrower bounds (leafkeys.go).
 func (t *btree) leafInsert(l *leaf, b bounds, chunks [][]byte, key string, ref uint64) (string, *leaf) {
 	shared := b.shared()
-	if int(l.pfx) != shared {
-		l.refit(chunks, shared) // not expected: every change of bounds refits
+	if int(l.pfx) > shared {
+		l.refit(chunks, shared) // not expected: every change of bounds settles
 	}
 	i := l.lowerBound(chunks, key, shared)
-	item := makeItem(ref, key, shared)
+	item := makeItem(ref, key, int(l.pfx))
 	if l.n < leafCap {
 		l.insertAt(i, item)
+		if int(l.pfx) < shared && l.hasTies(i-1, i+2) {
+			l.refit(chunks, shared) // see settle
+		}
 		return "", nil
 	}
 	right := &leaf{cow: t.cow.Load(), pfx: l.pfx}
@@ -190,8 +193,8 @@ func (t *btree) leafInsert(l *leaf, b bounds, chunks [][]byte, key string, ref u
 		right.insertAt(i-half, item)
 	}
 	sep := string(refKey(chunks, itemRef(right.items[0])))
-	fit(l, bounds{lo: b.lo, hi: sep, hasHi: true}, chunks)
-	fit(right, bounds{lo: sep, hi: b.hi, hasHi: b.hasHi}, chunks)
+	settle(l, bounds{lo: b.lo, hi: sep, hasHi: true}, chunks, nil, l.pfx)
+	settle(right, bounds{lo: sep, hi: b.hi, hasHi: b.hasHi}, chunks, nil, right.pfx)
 	return sep, right
 }
 
@@ -233,9 +236,8 @@ func (t *btree) innerInsert(n *inner, b bounds, chunks [][]byte, key string, ref
 // are b, by moving items into a neighbour with room, as a B*-tree does,
 // instead of splitting. Leaves then stay about 80% full under random
 // inserts rather than 70%, which is memory per key. It reports whether it
-// moved anything. Both leaves' bounds change: the moved items get
-// partials at the neighbour's offset, then each leaf is refitted if its
-// bounds now share a prefix of another length.
+// moved anything. Both leaves' bounds change, and both are settled
+// (leafkeys.go), the neighbour with the items it took.
 func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
 	const room = leafCap / 8
 	switch {
@@ -248,10 +250,8 @@ func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
 		r.n += k
 		n.leaves[i], n.leaves[i+1] = l, r
 		n.seps[i+1] = string(refKey(chunks, itemRef(r.items[0])))
-		if !fit(r, b.child(n, i+1), chunks) {
-			r.adopt(chunks, r.items[:k], l.pfx)
-		}
-		fit(l, b.child(n, i), chunks)
+		settle(r, b.child(n, i+1), chunks, r.items[:k], l.pfx)
+		settle(l, b.child(n, i), chunks, nil, l.pfx)
 		return true
 	case i > 0 && n.leaves[i-1].n <= leafCap-room:
 		lft, l := t.mutLeaf(n.leaves[i-1]), t.mutLeaf(n.leaves[i])
@@ -262,10 +262,8 @@ func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
 		l.n -= k
 		n.leaves[i-1], n.leaves[i] = lft, l
 		n.seps[i] = string(refKey(chunks, itemRef(l.items[0])))
-		if !fit(lft, b.child(n, i-1), chunks) {
-			lft.adopt(chunks, lft.items[lft.n-k:lft.n], l.pfx)
-		}
-		fit(l, b.child(n, i), chunks)
+		settle(lft, b.child(n, i-1), chunks, lft.items[lft.n-k:lft.n], l.pfx)
+		settle(l, b.child(n, i), chunks, nil, l.pfx)
 		return true
 	}
 	return false
@@ -439,9 +437,9 @@ func (t *btree) refitEdge(n *inner, b bounds, i int, chunks [][]byte) {
 	for {
 		cb := b.child(n, j)
 		if n.leafKids {
-			if int(n.leaves[j].pfx) != cb.shared() {
+			if int(n.leaves[j].pfx) > cb.shared() {
 				n.leaves[j] = t.mutLeaf(n.leaves[j])
-				fit(n.leaves[j], cb, chunks)
+				settle(n.leaves[j], cb, chunks, nil, n.leaves[j].pfx)
 			}
 			return
 		}
@@ -456,7 +454,7 @@ func (t *btree) refitEdge(n *inner, b bounds, i int, chunks [][]byte) {
 
 // mergeLeaf drops an empty leaf, or folds a sparse one into its right
 // sibling's place, so that deletions give memory back. Either way a leaf's
-// bounds widen, and its partials are restored as after a spill.
+// bounds widen, and it is settled (leafkeys.go).
 func (t *btree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
 	l := n.leaves[i]
 	if l.n == 0 {
@@ -471,9 +469,7 @@ func (t *btree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
 	copy(l.items[l.n:], r.items[:r.n])
 	l.n += r.n
 	n.removeAt(i + 1)
-	if !fit(l, b.child(n, i), chunks) {
-		l.adopt(chunks, l.items[l.n-r.n:l.n], r.pfx)
-	}
+	settle(l, b.child(n, i), chunks, l.items[l.n-r.n:l.n], r.pfx)
 }
 
 // bulkLoad builds the tree of an empty btree from refs in ascending key

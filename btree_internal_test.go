@@ -111,7 +111,8 @@ func checkTreeScan(t *testing.T, v treeView, chunks [][]byte, keys []string) {
 
 // checkTree checks the structure of the live tree: keys in order and within
 // their bounds, every partial equal to its key's bytes at its leaf's
-// offset, every offset the prefix length its bounds share (unless loose),
+// offset, every offset within the prefix its bounds share and that prefix
+// unless the partials tell adjacent items apart (unless loose),
 // no empty node below the root, the count. It returns the number of leaves.
 func (h *treeHarness) checkTree() int {
 	h.t.Helper()
@@ -121,8 +122,10 @@ func (h *treeHarness) checkTree() int {
 	var walkLeaf func(l *leaf, b bounds)
 	walkLeaf = func(l *leaf, b bounds) {
 		leaves++
-		if shared := b.shared(); int(l.pfx) != shared && !h.loose {
-			h.t.Fatalf("leaf %d at offset %d, its bounds [%q, %q) share %d bytes", leaves, l.pfx, b.lo, b.hi, shared)
+		if shared := b.shared(); int(l.pfx) > shared && !h.loose {
+			h.t.Fatalf("leaf %d at offset %d, its bounds [%q, %q) share only %d bytes", leaves, l.pfx, b.lo, b.hi, shared)
+		} else if int(l.pfx) < shared && l.hasTies(0, int(l.n)) && !h.loose {
+			h.t.Fatalf("leaf %d at offset %d has ties, its bounds share %d bytes", leaves, l.pfx, shared)
 		}
 		for _, it := range l.items[:l.n] {
 			key := refKey(h.a.chunks, itemRef(it))
@@ -500,6 +503,30 @@ func TestBulkLoadPartials(t *testing.T) {
 		t.Errorf("second leaf offset %d, want 7", l.pfx)
 	}
 	for _, probe := range []string{"", "a", "row:", "row:000000", "row:0000005", "row:000640", "s"} {
+		h.checkSeek(h.live(), h.a.chunks, h.keys, probe)
+	}
+}
+
+// TestShortOffsetKeptUntilTie checks that a leaf whose bounds narrowed keeps
+// its shorter offset while the partials tell its items apart, and is
+// refitted at the longer one when an insert makes a tie.
+func TestShortOffsetKeptUntilTie(t *testing.T) {
+	h := newTreeHarness(t)
+	for c := range 200 {
+		h.set("ab" + string([]byte{byte(c)}) + "zz")
+	}
+	h.checkTree()
+	l := h.tr.inner.leaves[1] // "ab\x40zz" ... "ab\x7fzz", bounds share "ab"
+	if l.pfx != 0 {
+		t.Fatalf("second leaf at offset %d, want 0 (kept from before its split)", l.pfx)
+	}
+	h.del("ab\x41zz") // room, so that the insert neither splits nor spills
+	h.set("ab\x50zy") // ties with "ab\x50zz" at offset 0
+	h.checkTree()
+	if l := h.tr.inner.leaves[1]; l.pfx != 2 {
+		t.Fatalf("second leaf at offset %d after a tie, want 2", l.pfx)
+	}
+	for _, probe := range []string{"ab\x50", "ab\x50zy", "ab\x50zz", "ab\x50zz\x00", "ab\x7f{"} {
 		h.checkSeek(h.live(), h.a.chunks, h.keys, probe)
 	}
 }

@@ -37,16 +37,14 @@ package minikv
 //     search uses the partials when pfx <= shared and falls back to full
 //     comparisons otherwise.
 //
-// Writers aim at pfx == shared, the longest prefix the bounds guarantee,
-// which makes the window the first bytes where the leaf's keys can differ:
-// an insert refits its leaf when its pfx differs from its bounds' shared
-// length. Narrowing a leaf's bounds (split, spill) keeps an old pfx valid
-// (shared only grows). Widening them (spill into a neighbour, merge, removal
-// of an empty neighbour) can make pfx too long; the remove and spill paths
-// know the bounds and refit the widened leaf at once. The one widening they
-// do not see is the removal of an empty inner node, which widens a leaf at
-// the edge of a neighbouring subtree: searches there fall back to full
-// comparisons until the next insert into that leaf refits it.
+// Writers keep pfx <= shared for every leaf, so that searches always use
+// the partials, and aim at windows that tell the leaf's keys apart. Every
+// operation that changes a leaf's bounds knows them (they are tracked down
+// every descent) and settles the leaf: split, spill, merge, bulk load, and
+// the removal of an empty leaf or inner node, which widens the bounds of
+// the leaf next to it (refitEdge). Narrowed bounds keep an old pfx valid
+// (shared only grows); widened ones may need a shorter pfx, hence new
+// partials read from the arena. See settle for when a leaf is refitted.
 
 const (
 	partialBits  = 64 - refBits
@@ -129,24 +127,47 @@ func (l *leaf) refit(chunks [][]byte, p int) {
 	setPartials(chunks, l.items[:l.n], p)
 }
 
-// fit refits the mutable leaf l when its offset is not the prefix length
-// its bounds b share; it reports whether it did.
-func fit(l *leaf, b bounds, chunks [][]byte) bool {
+// settle restores the invariants of the mutable leaf l after its bounds
+// changed to b and it took the items moved (none, or some of its items,
+// whose partials are at offset from):
+//
+//   - an offset longer than b's shared prefix (bounds widened) is no longer
+//     valid: the leaf is refitted at that prefix;
+//   - otherwise the moved items get partials at l's offset (read from the
+//     arena when from differs);
+//   - an offset shorter than the shared prefix (bounds narrowed) stays
+//     valid, and is kept while it still tells adjacent items apart: every
+//     search then reads at most one record, as at the longer offset, and
+//     the leaf is not re-read at each split. Once two items tie, the leaf
+//     is refitted at the longer offset.
+//
+// So pfx <= shared always holds, and pfx < shared only in a leaf without
+// ties between adjacent items (leafInsert keeps that on insert; a removal
+// cannot make a tie, since partials are in order).
+func settle(l *leaf, b bounds, chunks [][]byte, moved []uint64, from int32) {
 	shared := b.shared()
-	if int(l.pfx) == shared {
-		return false
+	if int(l.pfx) > shared {
+		l.refit(chunks, shared)
+		return
 	}
-	l.refit(chunks, shared)
-	return true
+	if from != l.pfx {
+		setPartials(chunks, moved, int(l.pfx))
+	}
+	if int(l.pfx) < shared && l.hasTies(0, int(l.n)) {
+		l.refit(chunks, shared)
+	}
 }
 
-// adopt gives items, just moved into l from a leaf whose offset was from,
-// the partials of l's offset, re-reading their records only when the
-// offsets differ.
-func (l *leaf) adopt(chunks [][]byte, items []uint64, from int32) {
-	if from != l.pfx {
-		setPartials(chunks, items, int(l.pfx))
+// hasTies reports whether two adjacent items among items [from, to) of l
+// have the same partial.
+func (l *leaf) hasTies(from, to int) bool {
+	from, to = max(from, 0), min(to, int(l.n))
+	for i := from + 1; i < to; i++ {
+		if itemPartial(l.items[i-1]) == itemPartial(l.items[i]) {
+			return true
+		}
 	}
+	return false
 }
 
 // setPartials recomputes the partials of items at offset p.
