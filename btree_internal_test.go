@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // treeHarness drives a btree directly, with its own arena, against a sorted
@@ -528,5 +529,13 @@ func TestShortOffsetKeptUntilTie(t *testing.T) {
 	}
 	for _, probe := range []string{"ab\x50", "ab\x50zy", "ab\x50zz", "ab\x50zz\x00", "ab\x7f{"} {
 		h.checkSeek(h.live(), h.a.chunks, h.keys, probe)
+	}
+}
+
+// TestLeafSize guards memory per key: the partial keys' offset must not
+// make a leaf larger than its owner id, count and items.
+func TestLeafSize(t *testing.T) {
+	if got, want := unsafe.Sizeof(leaf{}), uintptr(16+8*leafCap); got != want {
+		t.Fatalf("leaf is %d bytes, want %d", got, want)
 	}
 }
