@@ -14,6 +14,11 @@ package minikv
 //	|  (unused)  |  chunk (18 bits)  | offset (22 bits) |
 //	+------------+-------------------+------------------+
 //
+// The top 24 bits are free for the structures that store refs: a hash
+// table slot keeps 24 bits of the key's hash there (hashtable.go), a B+tree
+// leaf item 3 bytes of the key (leafkeys.go). Both mask them off (refMask)
+// before reading a record.
+//
 // Chunks start small (minChunk) and double up to chunkSize as the arena
 // grows, so that a small database holds little memory. A record larger than
 // largeRecord gets a chunk of its own, at offset 0.

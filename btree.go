@@ -8,7 +8,16 @@ import (
 // btree keeps the refs of all live records ordered by key, for scans. It is
 // a B+tree whose leaves hold only refs (no pointers, so the garbage collector
 // skips them) and whose inner nodes hold copies of separator keys, so that a
-// descent reads the arena only in the leaf.
+// descent reads the arena only in the leaf. Each leaf item also carries a
+// partial key in the bits the ref leaves free, so that the leaf search
+// reads few records (leafkeys.go):
+//
+//	 63                  40 39                        0
+//	+----------------------+---------------------------+
+//	| key[pfx : pfx+3]     | ref (arena.go)            |
+//	+----------------------+---------------------------+
+//
+// Code that wants the ref of an item masks it with itemRef.
 //
 // The tree is copy-on-write: snapshot returns a frozen view in O(1) by
 // giving the tree a new owner id; a node whose id differs from the tree's is
@@ -27,9 +36,13 @@ const (
 	innerCap = 64
 )
 
+// leaf is a leaf node: n items (refs with partial keys) in key order. pfx
+// is the key offset of the items' partials; n and pfx are int32 so that the
+// leaf is no larger than it was without pfx (memory per key).
 type leaf struct {
 	cow   uint64
-	n     int
+	n     int32
+	pfx   int32
 	items [leafCap]uint64
 }
 
@@ -114,14 +127,10 @@ func (n *inner) childIndex(key string) int {
 	return sort.Search(n.n-1, func(i int) bool { return n.seps[i+1] > key })
 }
 
-// lowerBound returns the first index in l whose key is >= key.
-func (l *leaf) lowerBound(chunks [][]byte, key string) int {
-	return sort.Search(l.n, func(i int) bool { return string(refKey(chunks, l.items[i])) >= key })
-}
-
+// indexOf returns the index of the item whose ref is ref, or -1.
 func (l *leaf) indexOf(ref uint64) int {
-	for i, r := range l.items[:l.n] {
-		if r == ref {
+	for i, it := range l.items[:l.n] {
+		if itemRef(it) == ref {
 			return i
 		}
 	}
@@ -136,7 +145,7 @@ func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
 			t.leafs = &leaf{cow: t.cow.Load()}
 		}
 		t.leafs = t.mutLeaf(t.leafs)
-		if sep, right := t.leafInsert(t.leafs, chunks, key, ref); right != nil {
+		if sep, right := t.leafInsert(t.leafs, bounds{}, chunks, key, ref); right != nil {
 			root := &inner{cow: t.cow.Load(), n: 2, leafKids: true}
 			root.leaves[0], root.leaves[1], root.seps[1] = t.leafs, right, sep
 			t.inner, t.leafs, t.height = root, nil, 1
@@ -144,7 +153,7 @@ func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
 		return
 	}
 	t.inner = t.mutInner(t.inner)
-	if sep, right := t.innerInsert(t.inner, chunks, key, ref); right != nil {
+	if sep, right := t.innerInsert(t.inner, bounds{}, chunks, key, ref); right != nil {
 		root := &inner{cow: t.cow.Load(), n: 2}
 		root.kids[0], root.kids[1], root.seps[1] = t.inner, right, sep
 		t.inner = root
@@ -152,55 +161,70 @@ func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
 	}
 }
 
-// leafInsert inserts into a mutable leaf and returns the new right sibling
-// and its separator when the leaf split.
-func (t *btree) leafInsert(l *leaf, chunks [][]byte, key string, ref uint64) (string, *leaf) {
-	i := l.lowerBound(chunks, key)
+// leafInsert inserts into a mutable leaf with bounds b, and returns the
+// new right sibling and its separator when the leaf split. The halves of a
+// split are settled in their new, narrower bounds (leafkeys.go).
+func (t *btree) leafInsert(l *leaf, b bounds, chunks [][]byte, key string, ref uint64) (string, *leaf) {
+	shared := b.shared()
+	if int(l.pfx) > shared {
+		l.refit(chunks, shared) // not expected: every change of bounds settles
+	}
+	i := l.lowerBound(chunks, key, shared)
+	item := makeItem(ref, key, int(l.pfx))
 	if l.n < leafCap {
-		copy(l.items[i+1:l.n+1], l.items[i:l.n])
-		l.items[i] = ref
-		l.n++
+		l.insertAt(i, item)
+		if int(l.pfx) < shared && l.hasTies(i-1, i+2) {
+			l.refit(chunks, shared) // see settle
+		}
 		return "", nil
 	}
-	right := &leaf{cow: t.cow.Load()}
+	right := &leaf{cow: t.cow.Load(), pfx: l.pfx}
 	// An insert past the last item (keys arriving in ascending order) keeps
 	// the full leaf as it is, so sequential loads fill leaves completely.
 	half := leafCap / 2
 	if i == leafCap {
 		half = leafCap
 	}
-	right.n = copy(right.items[:], l.items[half:])
-	l.n = half
+	right.n = int32(copy(right.items[:], l.items[half:]))
+	l.n = int32(half)
 	if i <= half && half < leafCap {
-		copy(l.items[i+1:l.n+1], l.items[i:l.n])
-		l.items[i] = ref
-		l.n++
+		l.insertAt(i, item)
 	} else {
-		i -= half
-		copy(right.items[i+1:right.n+1], right.items[i:right.n])
-		right.items[i] = ref
-		right.n++
+		right.insertAt(i-half, item)
 	}
-	return string(refKey(chunks, right.items[0])), right
+	sep := string(refKey(chunks, itemRef(right.items[0])))
+	settle(l, bounds{lo: b.lo, hi: sep, hasHi: true}, chunks, nil, l.pfx)
+	settle(right, bounds{lo: sep, hi: b.hi, hasHi: b.hasHi}, chunks, nil, right.pfx)
+	return sep, right
 }
 
-func (t *btree) innerInsert(n *inner, chunks [][]byte, key string, ref uint64) (string, *inner) {
+// insertAt inserts item at index i of a leaf with room.
+func (l *leaf) insertAt(i int, item uint64) {
+	copy(l.items[i+1:l.n+1], l.items[i:l.n])
+	l.items[i] = item
+	l.n++
+}
+
+// innerInsert inserts into the subtree of the mutable node n, whose bounds
+// are b, and returns the new right sibling of n and its separator when n
+// split.
+func (t *btree) innerInsert(n *inner, b bounds, chunks [][]byte, key string, ref uint64) (string, *inner) {
 	i := n.childIndex(key)
 	var sep string
 	var rightLeaf *leaf
 	var rightInner *inner
 	if n.leafKids {
-		if n.leaves[i].n == leafCap && t.spill(n, i, chunks) {
+		if n.leaves[i].n == leafCap && t.spill(n, b, i, chunks) {
 			i = n.childIndex(key)
 		}
 		n.leaves[i] = t.mutLeaf(n.leaves[i])
-		sep, rightLeaf = t.leafInsert(n.leaves[i], chunks, key, ref)
+		sep, rightLeaf = t.leafInsert(n.leaves[i], b.child(n, i), chunks, key, ref)
 		if rightLeaf == nil {
 			return "", nil
 		}
 	} else {
 		n.kids[i] = t.mutInner(n.kids[i])
-		sep, rightInner = t.innerInsert(n.kids[i], chunks, key, ref)
+		sep, rightInner = t.innerInsert(n.kids[i], b.child(n, i), chunks, key, ref)
 		if rightInner == nil {
 			return "", nil
 		}
@@ -208,11 +232,13 @@ func (t *btree) innerInsert(n *inner, chunks [][]byte, key string, ref uint64) (
 	return t.addChild(n, i+1, sep, rightLeaf, rightInner)
 }
 
-// spill makes room in the full leaf i of the mutable node n by moving
-// items into a neighbour with room, as a B*-tree does, instead of
-// splitting. Leaves then stay about 80% full under random inserts rather
-// than 70%, which is memory per key. It reports whether it moved anything.
-func (t *btree) spill(n *inner, i int, chunks [][]byte) bool {
+// spill makes room in the full leaf i of the mutable node n, whose bounds
+// are b, by moving items into a neighbour with room, as a B*-tree does,
+// instead of splitting. Leaves then stay about 80% full under random
+// inserts rather than 70%, which is memory per key. It reports whether it
+// moved anything. Both leaves' bounds change, and both are settled
+// (leafkeys.go), the neighbour with the items it took.
+func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
 	const room = leafCap / 8
 	switch {
 	case i+1 < n.n && n.leaves[i+1].n <= leafCap-room:
@@ -223,7 +249,9 @@ func (t *btree) spill(n *inner, i int, chunks [][]byte) bool {
 		l.n -= k
 		r.n += k
 		n.leaves[i], n.leaves[i+1] = l, r
-		n.seps[i+1] = string(refKey(chunks, r.items[0]))
+		n.seps[i+1] = string(refKey(chunks, itemRef(r.items[0])))
+		settle(r, b.child(n, i+1), chunks, r.items[:k], l.pfx)
+		settle(l, b.child(n, i), chunks, nil, l.pfx)
 		return true
 	case i > 0 && n.leaves[i-1].n <= leafCap-room:
 		lft, l := t.mutLeaf(n.leaves[i-1]), t.mutLeaf(n.leaves[i])
@@ -233,7 +261,9 @@ func (t *btree) spill(n *inner, i int, chunks [][]byte) bool {
 		lft.n += k
 		l.n -= k
 		n.leaves[i-1], n.leaves[i] = lft, l
-		n.seps[i] = string(refKey(chunks, l.items[0]))
+		n.seps[i] = string(refKey(chunks, itemRef(l.items[0])))
+		settle(lft, b.child(n, i-1), chunks, lft.items[lft.n-k:lft.n], l.pfx)
+		settle(l, b.child(n, i), chunks, nil, l.pfx)
 		return true
 	}
 	return false
@@ -296,7 +326,7 @@ func (t *btree) replace(key string, old, new uint64) bool {
 	if i < 0 {
 		return false
 	}
-	l.items[i] = new
+	l.items[i] = new | l.items[i]&^refMask // same key: same partial
 	return true
 }
 
@@ -323,8 +353,9 @@ func (t *btree) mutLeafFor(key string) *leaf {
 	}
 }
 
-// remove deletes the ref of key; it reports whether it was found.
-func (t *btree) remove(key string, ref uint64) bool {
+// remove deletes the ref of key; it reports whether it was found. chunks
+// is the arena's table, read to refit leaves whose bounds widen.
+func (t *btree) remove(chunks [][]byte, key string, ref uint64) bool {
 	if t.height == 0 {
 		if t.leafs == nil {
 			return false
@@ -337,7 +368,7 @@ func (t *btree) remove(key string, ref uint64) bool {
 		return true
 	}
 	t.inner = t.mutInner(t.inner)
-	if !t.innerRemove(t.inner, key, ref) {
+	if !t.innerRemove(t.inner, bounds{}, chunks, key, ref) {
 		return false
 	}
 	t.count--
@@ -355,6 +386,8 @@ func (t *btree) remove(key string, ref uint64) bool {
 	return true
 }
 
+// removeRef removes the item whose ref is ref; it reports whether there was
+// one.
 func (l *leaf) removeRef(ref uint64) bool {
 	i := l.indexOf(ref)
 	if i < 0 {
@@ -365,15 +398,20 @@ func (l *leaf) removeRef(ref uint64) bool {
 	return true
 }
 
-func (t *btree) innerRemove(n *inner, key string, ref uint64) bool {
+// innerRemove removes the ref of key from the subtree of the mutable node
+// n, whose bounds are b; it reports whether it was found. An inner node
+// left empty is dropped (which widens the bounds of a leaf at the edge of a
+// neighbouring subtree: see leafkeys.go).
+func (t *btree) innerRemove(n *inner, b bounds, chunks [][]byte, key string, ref uint64) bool {
 	i := n.childIndex(key)
 	if !n.leafKids {
 		n.kids[i] = t.mutInner(n.kids[i])
-		if !t.innerRemove(n.kids[i], key, ref) {
+		if !t.innerRemove(n.kids[i], b.child(n, i), chunks, key, ref) {
 			return false
 		}
 		if n.kids[i].n == 0 {
 			n.removeAt(i)
+			t.refitEdge(n, b, i, chunks)
 		}
 		return true
 	}
@@ -381,16 +419,47 @@ func (t *btree) innerRemove(n *inner, key string, ref uint64) bool {
 	if !n.leaves[i].removeRef(ref) {
 		return false
 	}
-	t.mergeLeaf(n, i)
+	t.mergeLeaf(n, b, i, chunks)
 	return true
 }
 
+// refitEdge restores the partials of the one leaf whose bounds widened
+// when child i of the mutable node n, whose bounds are b, was removed: the
+// last leaf under the left neighbour, whose upper bound is now the removed
+// child's, or for i == 0 the first leaf under the new first child, which
+// lost its lower bound. The path to that leaf is made mutable.
+func (t *btree) refitEdge(n *inner, b bounds, i int, chunks [][]byte) {
+	if n.n == 0 {
+		return
+	}
+	last := i > 0
+	j := max(i-1, 0)
+	for {
+		cb := b.child(n, j)
+		if n.leafKids {
+			if int(n.leaves[j].pfx) > cb.shared() {
+				n.leaves[j] = t.mutLeaf(n.leaves[j])
+				settle(n.leaves[j], cb, chunks, nil, n.leaves[j].pfx)
+			}
+			return
+		}
+		n.kids[j] = t.mutInner(n.kids[j])
+		n, b = n.kids[j], cb
+		j = 0
+		if last {
+			j = n.n - 1
+		}
+	}
+}
+
 // mergeLeaf drops an empty leaf, or folds a sparse one into its right
-// sibling's place, so that deletions give memory back.
-func (t *btree) mergeLeaf(n *inner, i int) {
+// sibling's place, so that deletions give memory back. Either way a leaf's
+// bounds widen, and it is settled (leafkeys.go).
+func (t *btree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
 	l := n.leaves[i]
 	if l.n == 0 {
 		n.removeAt(i)
+		t.refitEdge(n, b, i, chunks)
 		return
 	}
 	if l.n >= leafCap/4 || i+1 >= n.n || l.n+n.leaves[i+1].n > leafCap*3/4 {
@@ -400,10 +469,13 @@ func (t *btree) mergeLeaf(n *inner, i int) {
 	copy(l.items[l.n:], r.items[:r.n])
 	l.n += r.n
 	n.removeAt(i + 1)
+	settle(l, b.child(n, i), chunks, l.items[l.n-r.n:l.n], r.pfx)
 }
 
 // bulkLoad builds the tree of an empty btree from refs in ascending key
-// order, with full leaves.
+// order, with full leaves. Leaf j's bounds are the lowest keys of leaves j
+// and j+1 (the first and the last leaf are unbounded on their outer side),
+// and its partials are computed at the prefix those share.
 func (t *btree) bulkLoad(chunks [][]byte, refs []uint64) {
 	if len(refs) == 0 {
 		return
@@ -413,10 +485,20 @@ func (t *btree) bulkLoad(chunks [][]byte, refs []uint64) {
 	var seps []string
 	for len(refs) > 0 {
 		l := &leaf{cow: c}
-		l.n = copy(l.items[:], refs)
+		l.n = int32(copy(l.items[:], refs))
 		refs = refs[l.n:]
 		leaves = append(leaves, l)
-		seps = append(seps, string(refKey(chunks, l.items[0])))
+		seps = append(seps, string(refKey(chunks, itemRef(l.items[0]))))
+	}
+	for j, l := range leaves {
+		var b bounds
+		if j > 0 {
+			b.lo = seps[j]
+		}
+		if j+1 < len(leaves) {
+			b.hi, b.hasHi = seps[j+1], true
+		}
+		l.refit(chunks, b.shared())
 	}
 	t.count += countRefs(leaves)
 	if len(leaves) == 1 {
@@ -448,7 +530,7 @@ type lowNode struct {
 func countRefs(leaves []*leaf) int {
 	n := 0
 	for _, l := range leaves {
-		n += l.n
+		n += int(l.n)
 	}
 	return n
 }
@@ -494,6 +576,7 @@ type pathElem struct {
 // seek positions c at the first key >= key; it reports whether there is one.
 func (c *cursor) seek(v treeView, key string) bool {
 	c.path = c.path[:0]
+	var b bounds
 	if v.height == 0 {
 		c.leaf = v.leafs
 	} else {
@@ -501,6 +584,7 @@ func (c *cursor) seek(v treeView, key string) bool {
 		for {
 			i := n.childIndex(key)
 			c.path = append(c.path, pathElem{n, i})
+			b = b.child(n, i)
 			if n.leafKids {
 				c.leaf = n.leaves[i]
 				break
@@ -511,8 +595,8 @@ func (c *cursor) seek(v treeView, key string) bool {
 	if c.leaf == nil {
 		return false
 	}
-	c.i = c.leaf.lowerBound(c.chunks, key)
-	if c.i < c.leaf.n {
+	c.i = c.leaf.lowerBound(c.chunks, key, b.shared())
+	if c.i < int(c.leaf.n) {
 		c.touch()
 		return true
 	}
@@ -525,19 +609,19 @@ func (c *cursor) seek(v treeView, key string) bool {
 // records of neighbouring keys may lie anywhere in the arena.
 func (c *cursor) touch() {
 	var sink byte
-	end := c.leaf.n
+	end := int(c.leaf.n)
 	if c.ahead > 0 {
 		end = min(end, c.i+c.ahead)
 	}
 	items := c.leaf.items[c.i:end]
-	for _, ref := range items {
-		sink += chunkRecord(c.chunks, ref)[0]
+	for _, it := range items {
+		sink += chunkRecord(c.chunks, itemRef(it))[0]
 	}
 	// Then the records' further cache lines, now that their headers are in
 	// cache; never a byte past a record's end, which a writer may be
 	// filling.
-	for _, ref := range items {
-		rec := chunkRecord(c.chunks, ref)
+	for _, it := range items {
+		rec := chunkRecord(c.chunks, itemRef(it))
 		if len(rec) > 1 && rec[0] < 0x80 && rec[1] < 0x80 {
 			size := 2 + int(rec[0]>>1) + int(rec[1]) + 8*int(rec[0]&1)
 			for p := 64; p < size && p < 256; p += 64 {
@@ -549,7 +633,7 @@ func (c *cursor) touch() {
 }
 
 // ref returns the ref under the cursor.
-func (c *cursor) ref() uint64 { return c.leaf.items[c.i] }
+func (c *cursor) ref() uint64 { return itemRef(c.leaf.items[c.i]) }
 
 // next advances c; it reports whether it is on a key.
 func (c *cursor) next() bool {
@@ -557,7 +641,7 @@ func (c *cursor) next() bool {
 		return false
 	}
 	c.i++
-	if c.i < c.leaf.n {
+	if c.i < int(c.leaf.n) {
 		return true
 	}
 	return c.nextLeaf()

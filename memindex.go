@@ -78,7 +78,7 @@ func (m *memIndex) del(key string, h uint64) bool {
 	}
 	ref := slotRef(m.table.slots[i])
 	m.table.remove(i, m.arena)
-	if !m.tree.remove(key, ref) {
+	if !m.tree.remove(m.arena.chunks, key, ref) {
 		panic("minikv: index out of step: key in hash table but not in tree")
 	}
 	m.release(ref)
