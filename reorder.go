@@ -56,9 +56,9 @@ func (m *memIndex) reorderLeaf(st *reorderState) int {
 	first := string(refKey(m.arena.chunks, c.ref()))
 	l := m.tree.mutLeafFor(first)
 	visited := 0
-	for i := c.i; i < l.n; i++ {
+	for i := c.i; i < int(l.n); i++ {
 		visited++
-		ref := l.items[i]
+		ref := itemRef(l.items[i])
 		e, ok := decodeEntry(m.arena.record(ref))
 		if !ok {
 			panic("minikv: arena record damaged")
@@ -69,7 +69,7 @@ func (m *memIndex) reorderLeaf(st *reorderState) int {
 			continue
 		}
 		nref := m.moveRecord(ref, e)
-		l.items[i] = nref
+		l.items[i] = l.items[i]&^refMask | nref // the key, so its partial, is the same
 		st.prevNow = nref + uint64(e.size)
 		st.moved++
 	}
