@@ -146,9 +146,15 @@ func (a *arena) dropChunk(id int) {
 // holds, other than the active one, or -1.
 func (a *arena) sparseChunk() int {
 	for id, c := range a.chunks {
-		if c != nil && id != a.cur && a.live[id]*2 < int64(a.used[id]) {
+		if c != nil && a.sparse(id) {
 			return id
 		}
 	}
 	return -1
+}
+
+// sparse reports whether chunk id, not the active one, has live bytes below
+// half of what it holds.
+func (a *arena) sparse(id int) bool {
+	return id != a.cur && a.live[id]*2 < int64(a.used[id])
 }

@@ -31,6 +31,12 @@ type reorderState struct {
 	moved   int // records copied so far
 }
 
+// The walk also copies the records of chunks less than half live, in key
+// order, so that overwrites and deletions give their memory back without
+// a second pass that would move records in chunk order and undo the key
+// order (relocate then only finds chunks that writes made sparse during
+// the walk).
+//
 // A record that no neighbour follows, such as a key overwritten in the
 // middle of an ordered run, is copied again by every walk, and so is the
 // first record of a run that the arena split across two chunks. Their
@@ -63,7 +69,8 @@ func (m *memIndex) reorderLeaf(st *reorderState) int {
 		if !ok {
 			panic("minikv: arena record damaged")
 		}
-		inPlace := !st.started || follows(st.prevEnd, ref) || follows(st.prevNow, ref)
+		inPlace := (!st.started || follows(st.prevEnd, ref) || follows(st.prevNow, ref)) &&
+			!m.arena.sparse(int(ref>>chunkShift))
 		st.started, st.prevEnd, st.prevNow = true, ref+uint64(e.size), ref+uint64(e.size)
 		if inPlace || e.size > largeRecord {
 			continue

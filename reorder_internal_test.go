@@ -85,3 +85,48 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 		t.Fatalf("a walk over an ordered arena moved %d records, more than the %d writes between steps and chunks", third.moved, limit)
 	}
 }
+
+// TestReorderEmptiesSparseChunks overwrites most keys of an ordered arena,
+// which leaves its chunks mostly dead, and checks that one walk moves their
+// live records out in key order, so that no chunk is left for relocate.
+func TestReorderEmptiesSparseChunks(t *testing.T) {
+	m := newMemIndex(0)
+	model := map[string]modelEntry{}
+	set := func(k, v string) {
+		m.set(k, hashKey(k), []byte(v), 0)
+		model[k] = modelEntry{value: v}
+	}
+	for i := range 20000 {
+		set(fmt.Sprintf("key%06d", i), fmt.Sprintf("value-%d", i))
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, i := range r.Perm(20000)[:14000] {
+		set(fmt.Sprintf("key%06d", i), "overwritten")
+	}
+	if m.arena.sparseChunk() < 0 {
+		t.Fatal("overwriting 70% of the keys left no sparse chunk")
+	}
+	var st reorderState
+	m.reorder(&st, 1<<30)
+	checkIndex(t, m, model)
+	// A chunk that was the active one when the walk passed its records
+	// may be left sparse; relocate takes the few records left in it.
+	var live, leftover int64
+	for id, c := range m.arena.chunks {
+		if c != nil {
+			live += m.arena.live[id]
+			if m.arena.sparse(id) {
+				leftover += m.arena.live[id]
+			}
+		}
+	}
+	if leftover*100 > live {
+		t.Fatalf("%d of %d live bytes left in sparse chunks after the walk", leftover, live)
+	}
+	for m.relocate(relocateStep) {
+	}
+	checkIndex(t, m, model)
+	if m.arena.dead*10 > m.arena.total {
+		t.Fatalf("%d dead bytes of %d left after the walk and relocate", m.arena.dead, m.arena.total)
+	}
+}
