@@ -15,7 +15,7 @@ package minikv
 // A leaf search compares the partial of the search key with those of the
 // items and reads a record from the arena only among items whose partial
 // equals the key's: usually none or one, instead of the six records a
-// binary search over 64 items reads (each a cache miss at random).
+// binary search over a full leaf reads (each a cache miss at random).
 //
 // Order. Let a and b be keys that share bytes [0:p). If partial(a) <
 // partial(b) then a < b: at the first window byte where they differ, either
