@@ -211,25 +211,25 @@ func TestRegressManifestWALStartOverflow(t *testing.T) {
 	}
 }
 
-// Close used to return nil after a write had failed: the WAL skipped its
+// Close used to return nil after an fsync had failed: the WAL skipped its
 // final sync and reported nothing, so a caller that only checks Close (as
 // with SyncPeriodic, where a background sync failure is only logged) never
 // learned that acknowledged writes might not be durable.
 func TestRegressCloseReportsEarlierWALFailure(t *testing.T) {
 	mfs := newCrashFS(crashDir)
 	ffs := newFaultFS(mfs, -1, false)
-	ffs.kind = "write"
-	db, err := Open(crashOptions(ffs, NewFakeClock(), SyncNever))
+	ffs.kind = "sync"
+	db, err := Open(crashOptions(ffs, NewFakeClock(), SyncAlways))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ffs.mu.Lock()
-	ffs.at = ffs.n // the next write fails
+	ffs.at = ffs.n // the next fsync fails
 	ffs.mu.Unlock()
 	if err := db.Set("k", []byte("v")); !errors.Is(err, errInjected) {
-		t.Fatalf("Set with a failing write: %v, want the injected error", err)
+		t.Fatalf("Set with a failing fsync: %v, want the injected error", err)
 	}
 	if err := db.Close(); !errors.Is(err, errInjected) {
-		t.Fatalf("Close after a failed write: %v, want the injected error", err)
+		t.Fatalf("Close after a failed fsync: %v, want the injected error", err)
 	}
 }

@@ -15,7 +15,9 @@ import (
 // as a real disk would give it: a write stores half of its bytes and
 // fails with ENOSPC (a short write), a create fails with ENOSPC, a rename
 // alternates ENOSPC and EIO, and a sync, a directory sync and the rest fail
-// with EIO. Releasing a lock never fails.
+// with EIO; preallocation fails with ENOSPC too. Releasing a lock never
+// fails. Stores into a mapping are passed through uncounted: a memory copy
+// has no error to return (the crash simulation of memfs covers them).
 type faultFS struct {
 	inner vfs
 
@@ -61,7 +63,7 @@ func (f *faultFS) fault(op string) error {
 	f.kinds[op]++
 	errno := syscall.EIO
 	switch op {
-	case "write", "create":
+	case "write", "create", "allocate":
 		errno = syscall.ENOSPC
 	case "rename":
 		if f.injected%2 == 1 {
@@ -189,4 +191,47 @@ func (f *faultFile) Size() (int64, error) {
 func (f *faultFile) Close() error {
 	err := f.fs.fault("close")
 	return errors.Join(err, f.f.Close())
+}
+
+// Allocate preallocates through the inner file, or fails with
+// errors.ErrUnsupported when it cannot map, like a file system without
+// fallocate.
+func (f *faultFile) Allocate(size int64) error {
+	if err := f.fs.fault("allocate"); err != nil {
+		return err
+	}
+	mf, ok := f.f.(mapper)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	return mf.Allocate(size)
+}
+
+func (f *faultFile) Map(size int64) (mapping, error) {
+	if err := f.fs.fault("map"); err != nil {
+		return nil, err
+	}
+	mf, ok := f.f.(mapper)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	m, err := mf.Map(size)
+	if err != nil {
+		return nil, err
+	}
+	return &faultMapping{fs: f.fs, m: m}, nil
+}
+
+type faultMapping struct {
+	fs *faultFS
+	m  mapping
+}
+
+func (m *faultMapping) CopyAt(p []byte, off int64) error { return m.m.CopyAt(p, off) }
+
+// Unmap releases the mapping even when it reports an injected error, as
+// Close does.
+func (m *faultMapping) Unmap() error {
+	err := m.fs.fault("unmap")
+	return errors.Join(err, m.m.Unmap())
 }

@@ -31,7 +31,8 @@ type memFS struct {
 	mu    sync.Mutex // guards every field and everything reachable from them
 	dirs  map[string]*memDir
 	locks map[string]*memLock
-	open  map[*memHandle]string // open handles, for leak checks
+	open  map[*memHandle]string  // open handles, for leak checks
+	maps  map[*memMapping]string // live mappings, for leak checks
 
 	ops     int        // operations so far
 	crashAt int        // crash before this operation; -1 when not armed
@@ -94,6 +95,7 @@ func newMemFS() *memFS {
 		dirs:    map[string]*memDir{},
 		locks:   map[string]*memLock{},
 		open:    map[*memHandle]string{},
+		maps:    map[*memMapping]string{},
 		crashAt: -1,
 	}
 }
@@ -496,13 +498,17 @@ func (m *memFS) locked(name string) bool {
 	return l != nil && (l.exclusive || l.shared > 0)
 }
 
-// openHandles returns the names of the files still open.
+// openHandles returns the names of the files still open, and of those
+// still mapped, marked so.
 func (m *memFS) openHandles() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
 	for _, name := range m.open {
 		names = append(names, name)
+	}
+	for _, name := range m.maps {
+		names = append(names, name+" (mapped)")
 	}
 	slices.Sort(names)
 	return names
@@ -663,5 +669,95 @@ func (h *memHandle) Close() error {
 	err := h.fs.tick("close", h.fs.open[h])
 	h.closed = true
 	delete(h.fs.open, h)
+	return err
+}
+
+// Allocate extends the file with zeros to size, as fallocate does. The
+// new size is an unsynced change like a truncation: a crash may keep it or
+// not, and a later Sync makes it durable.
+func (h *memHandle) Allocate(size int64) error {
+	h.fs.mu.Lock()
+	defer h.fs.mu.Unlock()
+	if err := h.check("allocate"); err != nil {
+		return err
+	}
+	if h.flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		return pathErr("fallocate", h.fs.open[h], syscall.EBADF)
+	}
+	if size > int64(len(h.node.data)) {
+		h.node.data = resize(h.node.data, size)
+		h.node.pending = append(h.node.pending, fileOp{truncate: true, size: size})
+	}
+	return nil
+}
+
+// Map returns a mapping of the first size bytes of the file. Like mmap
+// with MAP_SHARED and PROT_WRITE it needs a handle open for reading and
+// writing. A mapping past the end of the file, which the real one allows
+// and punishes with SIGBUS at the first store, panics here at once.
+func (h *memHandle) Map(size int64) (mapping, error) {
+	h.fs.mu.Lock()
+	defer h.fs.mu.Unlock()
+	if err := h.check("map"); err != nil {
+		return nil, err
+	}
+	if h.flag&os.O_RDWR == 0 {
+		return nil, pathErr("mmap", h.fs.open[h], syscall.EACCES)
+	}
+	if size <= 0 || size > int64(len(h.node.data)) {
+		panic(fmt.Sprintf("memfs: mapping %d bytes of %s, which holds %d", size, h.fs.open[h], len(h.node.data)))
+	}
+	mm := &memMapping{fs: h.fs, node: h.node, name: h.fs.open[h], size: size}
+	h.fs.maps[mm] = mm.name
+	return mm, nil
+}
+
+// memMapping is a mapping of a memFS file. A store into it is recorded
+// exactly as a Write at its offset: an unsynced change that a process
+// kill (clone) keeps and a power cut (crash) keeps or loses, torn or
+// whole, in order with the file's other changes.
+type memMapping struct {
+	fs       *memFS
+	node     *memInode
+	name     string
+	size     int64
+	unmapped bool
+}
+
+// CopyAt stores p at off. It counts as a file operation, so an armed
+// crash can strike before it, after which it fails like every operation
+// of a dead machine. A store outside the mapping, after Unmap, or past
+// the end of the file (SIGBUS on a real system) panics.
+func (mm *memMapping) CopyAt(p []byte, off int64) error {
+	mm.fs.mu.Lock()
+	defer mm.fs.mu.Unlock()
+	if err := mm.fs.tick("mapwrite", mm.name); err != nil {
+		return err
+	}
+	end := off + int64(len(p))
+	switch {
+	case mm.unmapped:
+		panic("memfs: store into " + mm.name + " after Unmap")
+	case off < 0 || end > mm.size:
+		panic(fmt.Sprintf("memfs: store at [%d, %d) outside the %d-byte mapping of %s", off, end, mm.size, mm.name))
+	case end > int64(len(mm.node.data)):
+		panic(fmt.Sprintf("memfs: SIGBUS: store at [%d, %d) of %s, which holds %d bytes", off, end, mm.name, len(mm.node.data)))
+	}
+	mm.node.data = writeAt(mm.node.data, off, p)
+	mm.node.pending = append(mm.node.pending, fileOp{off: off, data: bytes.Clone(p)})
+	return nil
+}
+
+// Unmap releases the mapping. Like Close it releases it even after a
+// crash, and then returns errCrashed.
+func (mm *memMapping) Unmap() error {
+	mm.fs.mu.Lock()
+	defer mm.fs.mu.Unlock()
+	if mm.unmapped {
+		return errors.New("memfs: " + mm.name + " unmapped twice")
+	}
+	err := mm.fs.tick("unmap", mm.name)
+	mm.unmapped = true
+	delete(mm.fs.maps, mm)
 	return err
 }

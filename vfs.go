@@ -40,6 +40,36 @@ type file interface {
 	Size() (int64, error)
 }
 
+// mapper is implemented by files whose first bytes can be written through
+// a shared memory mapping, which saves the WAL a system call per record.
+// It is optional: the WAL writes with Write to a file that does not
+// implement it, or when Allocate or Map fails.
+type mapper interface {
+	// Allocate reserves disk space for the first size bytes of the file,
+	// extending it with zeros to size when it is shorter, so that writing
+	// to a mapping of them cannot fail for want of space. On failure the
+	// file may have grown.
+	Allocate(size int64) error
+	// Map maps the first size bytes of the file, shared and writable. The
+	// file must be open for reading and writing and hold at least size
+	// bytes: a mapping must never reach past the end of its file.
+	Map(size int64) (mapping, error)
+}
+
+// mapping is a shared, writable memory mapping of the start of a file.
+// Bytes copied into it are in the operating system's page cache: like the
+// bytes of a Write, they survive a process kill, and a power cut unless
+// the file is synced (Sync covers them). The mapping stays valid after its
+// file is closed, until Unmap.
+type mapping interface {
+	// CopyAt copies p into the mapping at offset off. The whole range must
+	// lie in the mapping.
+	CopyAt(p []byte, off int64) error
+	// Unmap releases the mapping; the bytes copied into it stay in the
+	// file. The mapping must not be used after.
+	Unmap() error
+}
+
 // osFS is the vfs of the operating system.
 type osFS struct{}
 

@@ -342,6 +342,27 @@ func lengthRepairs(b []byte, end int) bool {
 
 // wal appends records to the current segment and makes them durable.
 //
+// The current segment is, where the file system allows it, preallocated to
+// the segment limit (fallocate) and mapped shared into memory: an append
+// is a copy into the mapping, with no system call. The copy is in the
+// page cache once it is done, so it survives a process kill like a
+// write(2) would, and Sync (fdatasync) writes it back. The file holds
+// zeros after the written bytes:
+//
+//	current segment, mapped:   [rec][rec][rec][00000000000000000000000]
+//	                           |<- segSize ->|                        |
+//	                           |<------ segLimit (file size) -------->|
+//	sealed segment:            [rec][rec][rec][rec]    (file size = its records)
+//
+// Rotation and close seal the segment: unmap, cut the zeros off
+// (truncate), fdatasync; rotation then creates the next segment. A record
+// that does not fit in what is left of the mapping starts the next
+// segment; one larger than a whole segment is written with Write into a
+// new segment that is cut back to zero bytes and unmapped first. When the
+// file cannot be mapped (no mapper, fallocate or mmap failing) appends use
+// Write, the file never holds more than its records, and a segment ends
+// once it reaches the limit.
+//
 // Appends, rotation and close are serialised by the caller (DB.writeSem).
 // Syncs may run concurrently with appends: fileMu keeps the file open while
 // a sync uses it, and smu guards the group-commit state.
@@ -351,10 +372,15 @@ type wal struct {
 	segLimit int64
 	now      func() int64
 
-	// Guarded by the caller's lock (DB.writeSem).
-	f       file
+	// Guarded by the caller's lock (DB.writeSem); rotate and close also
+	// hold fileMu while they replace or close f.
+	f file
+	// m maps the first segLimit bytes of f, preallocated, when appends
+	// are copies into memory; nil when they use f.Write. Only appends,
+	// rotate and close use it.
+	m       mapping
 	seq     uint64
-	segSize int64
+	segSize int64     // bytes written to the current segment, never its preallocated size
 	sealed  []segInfo // live segments before the current one
 	// sealedBytes is the sum of the sizes in sealed, kept so that size,
 	// which every write calls, does not walk the list.
@@ -371,6 +397,7 @@ type wal struct {
 	smu     sync.Mutex    // guards the fields below
 	synced  int64         // LSN known durable
 	syncing bool          // a sync leader is running
+	closed  bool          // the segment file is closed
 	round   chan struct{} // closed when the running sync round ends
 }
 
@@ -386,9 +413,9 @@ func openWAL(fsys vfs, dir string, seq uint64, size int64, sealed []segInfo, seg
 	w := &wal{fsys: fsys, dir: dir, segLimit: segLimit, round: make(chan struct{})}
 	var err error
 	if create {
-		w.f, err = w.createSegment(seq)
+		w.f, w.m, err = w.createSegment(seq)
 	} else {
-		w.f, err = fsys.OpenFile(filepath.Join(dir, segmentName(seq)), os.O_WRONLY|os.O_APPEND, 0o600)
+		w.f, w.m, err = w.reopenSegment(seq, size)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("minikv: open wal segment %s: %w", segmentName(seq), err)
@@ -400,20 +427,85 @@ func openWAL(fsys vfs, dir string, seq uint64, size int64, sealed []segInfo, seg
 	return w, nil
 }
 
-// createSegment creates a segment file and makes its existence durable.
-func (w *wal) createSegment(seq uint64) (file, error) {
+// segmentFlags open a segment for appending. Reads are there for mmap,
+// which needs them; O_APPEND serves the writes of an unmapped segment,
+// whose file never holds more than its written bytes.
+const segmentFlags = os.O_RDWR | os.O_APPEND
+
+// createSegment creates a segment file, preallocates and maps it when it
+// can (see mapSegment), and makes its existence durable.
+func (w *wal) createSegment(seq uint64) (file, mapping, error) {
 	name := filepath.Join(w.dir, segmentName(seq))
-	f, err := w.fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+	f, err := w.fsys.OpenFile(name, segmentFlags|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err = f.Sync(); err == nil {
+	m, err := w.mapSegment(f, 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
 		err = w.fsys.SyncDir(w.dir)
 	}
 	if err != nil {
-		return nil, errors.Join(err, f.Close())
+		return nil, nil, errors.Join(err, unmapIf(m), f.Close())
 	}
-	return f, nil
+	return f, m, nil
+}
+
+// reopenSegment opens the existing segment seq, whose valid records end
+// at size (recovery has cut the file there), to append after them.
+func (w *wal) reopenSegment(seq uint64, size int64) (file, mapping, error) {
+	f, err := w.fsys.OpenFile(filepath.Join(w.dir, segmentName(seq)), segmentFlags, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := w.mapSegment(f, size)
+	if err != nil {
+		return nil, nil, errors.Join(err, f.Close())
+	}
+	return f, m, nil
+}
+
+// maxMapSize is the largest segment limit the WAL maps; a larger segment
+// is written with Write, rather than reserve that much disk and address
+// space for every segment.
+const maxMapSize = 1 << 30
+
+// mapSegment prepares the segment f, which holds size bytes of records,
+// for appends through memory: it preallocates f to the segment limit
+// (fallocate, so that a store into the mapping cannot hit a missing
+// block) and maps that many bytes. The file then ends in zeros after its
+// records until the segment is sealed (see unmap).
+//
+// It returns a nil mapping, leaving appends to Write, when f cannot be
+// mapped or has no room left, or when preallocation or mapping fails. In
+// the last case it first cuts f back to size, since O_APPEND writes go to
+// the end of the file; it returns an error only when that cut fails.
+func (w *wal) mapSegment(f file, size int64) (mapping, error) {
+	mf, ok := f.(mapper)
+	if !ok || size >= w.segLimit || w.segLimit > maxMapSize {
+		return nil, nil
+	}
+	err := mf.Allocate(w.segLimit)
+	if err == nil {
+		var m mapping
+		if m, err = mf.Map(w.segLimit); err == nil {
+			return m, nil
+		}
+	}
+	if terr := f.Truncate(size); terr != nil {
+		return nil, fmt.Errorf("minikv: cut segment back after failed preallocation (%w): %w", err, terr)
+	}
+	return nil, nil
+}
+
+// unmapIf releases m when it is not nil.
+func unmapIf(m mapping) error {
+	if m == nil {
+		return nil
+	}
+	return m.Unmap()
 }
 
 // err returns the error that stopped the WAL, or nil.
@@ -472,10 +564,23 @@ func (w *wal) append(rec []byte) (int64, error) {
 	if err := w.err(); err != nil {
 		return 0, err
 	}
-	if w.segSize >= w.segLimit {
+	if w.full(len(rec)) {
 		if _, err := w.rotate(); err != nil {
 			return 0, err
 		}
+	}
+	if w.m != nil && int64(len(rec)) > w.segLimit-w.segSize {
+		// A record larger than a whole segment, in a new one: Write it.
+		if err := w.unmap(); err != nil {
+			return 0, err
+		}
+	}
+	if w.m != nil {
+		if err := w.m.CopyAt(rec, w.segSize); err != nil {
+			return 0, w.fail("write", err)
+		}
+		w.segSize += int64(len(rec))
+		return w.written.Add(int64(len(rec))), nil
 	}
 	n, err := w.f.Write(rec)
 	w.segSize += int64(n)
@@ -486,6 +591,36 @@ func (w *wal) append(rec []byte) (int64, error) {
 	return lsn, nil
 }
 
+// full reports whether a record of n bytes must start a new segment. A
+// mapped segment ends before a record that does not fit in it, so that
+// its stores stay inside the mapping; an unmapped one ends once it has
+// reached the limit, the record that crossed it included.
+func (w *wal) full(n int) bool {
+	if w.m == nil {
+		return w.segSize >= w.segLimit
+	}
+	return w.segSize > 0 && int64(n) > w.segLimit-w.segSize
+}
+
+// unmap ends the current segment's mapping and cuts the preallocated
+// zeros after the written bytes off the file, which is then an ordinary
+// segment again; a crash before the cut is durable leaves a zero tail,
+// which recovery cuts. It is a no-op for an unmapped segment.
+func (w *wal) unmap() error {
+	if w.m == nil {
+		return nil
+	}
+	err := w.m.Unmap()
+	w.m = nil
+	if err != nil {
+		return w.fail("unmap", err)
+	}
+	if err := w.f.Truncate(w.segSize); err != nil {
+		return w.fail("truncate", err)
+	}
+	return nil
+}
+
 // rotate seals the current segment (fsynced) and starts the next one. It
 // returns the new segment's number.
 func (w *wal) rotate() (uint64, error) {
@@ -494,18 +629,24 @@ func (w *wal) rotate() (uint64, error) {
 	}
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
+	// Seal the old segment: cut its preallocated tail and sync, so that
+	// its length and records are durable before the next segment exists.
+	// A sealed segment thus never ends in zeros.
+	if err := w.unmap(); err != nil {
+		return 0, err
+	}
 	if err := w.f.Sync(); err != nil {
 		return 0, w.fail("sync", err)
 	}
 	lsn := w.written.Load()
-	f, err := w.createSegment(w.seq + 1)
+	f, m, err := w.createSegment(w.seq + 1)
 	if err != nil {
 		return 0, w.fail("rotate", err)
 	}
 	// The old segment is synced, so the rotation is complete even when its
 	// close fails; w.f must not keep pointing at a closed file.
 	closeErr := w.f.Close()
-	w.f = f
+	w.f, w.m = f, m
 	w.seq++
 	w.sealed = append(w.sealed, segInfo{w.seq - 1, w.segSize})
 	w.sealedBytes += w.segSize
@@ -533,13 +674,19 @@ func (w *wal) markSynced(lsn int64) {
 func (w *wal) syncTo(ctx context.Context, lsn int64) error {
 	for {
 		w.smu.Lock()
+		// A record already durable is reported so even if the WAL failed
+		// or closed since: Close syncs before it closes the file.
+		if w.synced >= lsn {
+			w.smu.Unlock()
+			return nil
+		}
 		if err := w.err(); err != nil {
 			w.smu.Unlock()
 			return err
 		}
-		if w.synced >= lsn {
+		if w.closed {
 			w.smu.Unlock()
-			return nil
+			return ErrClosed
 		}
 		if !w.syncing {
 			w.syncing = true
@@ -566,9 +713,11 @@ func (w *wal) syncRound() {
 	w.gather()
 	w.fileMu.Lock()
 	target := w.written.Load()
-	err := os.ErrClosed
+	var err error
 	if w.f != nil {
 		err = w.f.Sync()
+	} else {
+		target = 0 // closed meanwhile: Close synced what it could
 	}
 	w.fileMu.Unlock()
 	if err != nil {
@@ -601,6 +750,21 @@ func (w *wal) gather() {
 	}
 }
 
+// syncNow fsyncs the current segment whatever the group-commit state, for
+// a change that is not a record (a cut), and counts everything written
+// before it as durable.
+func (w *wal) syncNow() error {
+	w.fileMu.Lock()
+	lsn := w.written.Load()
+	err := w.f.Sync()
+	w.fileMu.Unlock()
+	if err != nil {
+		return w.fail("sync", err)
+	}
+	w.markSynced(lsn)
+	return nil
+}
+
 // sync makes everything written so far durable.
 func (w *wal) sync() error { return w.syncTo(context.Background(), w.written.Load()) }
 
@@ -611,18 +775,32 @@ func (w *wal) dirty() bool {
 	return w.written.Load() > w.synced
 }
 
-// close syncs and closes the current segment.
+// close cuts the current segment's preallocated tail, syncs the segment
+// and closes it. After a failure of the WAL it only releases the mapping
+// and the file: the next open cuts the zero tail.
 func (w *wal) close() error {
 	var err error
 	if w.err() == nil {
-		err = w.sync()
+		mapped := w.m != nil
+		err = w.unmap()
+		if err == nil && !mapped {
+			err = w.sync()
+		}
+		if err == nil && mapped {
+			// The cut must be durable too, even when every record
+			// already is, which w.sync would take for nothing to do.
+			err = w.syncNow()
+		}
 	}
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
+	w.smu.Lock()
+	w.closed = true
+	w.smu.Unlock()
 	if w.f == nil {
 		return err
 	}
-	err = errors.Join(err, w.f.Close())
-	w.f = nil
+	err = errors.Join(err, unmapIf(w.m), w.f.Close())
+	w.m, w.f = nil, nil
 	return err
 }

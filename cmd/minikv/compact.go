@@ -28,6 +28,9 @@ func runCompact(c *cmdCtx, args []string) error {
 		return err
 	}
 	before, err := diskUsage(c.dir)
+	// The open WAL segment may be preallocated: count its records, not
+	// its file size. After Close every segment ends at its last record.
+	before.wal = db.Stats().WALSize
 	if err == nil {
 		err = db.Compact()
 	}

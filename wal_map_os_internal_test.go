@@ -1,0 +1,211 @@
+//go:build linux
+
+package minikv
+
+// The mapped WAL on the operating system's file system: fallocate, mmap and
+// the cut at Close for real, and a copy of the directory taken while the
+// writer runs standing for what a process kill leaves (the page cache,
+// which a copy reads, is what survives a kill).
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// copyDir copies the files of src into a new directory and returns it.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	names, err := filepath.Glob(filepath.Join(src, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, filepath.Base(name)), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// lastSegment returns the path and size of the last segment in dir.
+func lastSegment(t *testing.T, dir string) (string, int64) {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "*"+walExt))
+	if len(names) == 0 {
+		t.Fatal("no segment")
+	}
+	fi, err := os.Stat(names[len(names)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names[len(names)-1], fi.Size()
+}
+
+func TestWALMapOS(t *testing.T) {
+	const segLimit = 64 << 10
+	dir := t.TempDir()
+	db, err := Open(Options{Dir: dir, SyncMode: SyncNever, SegmentSize: segLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.wal.m == nil {
+		t.Fatal("the segment is not mapped: this file system lacks fallocate or mmap")
+	}
+	val := bytes.Repeat([]byte("v"), 100)
+	for i := range 100 {
+		mustSet(t, db, fmt.Sprintf("k%03d", i), val)
+	}
+	written := WALBytes(db)
+	if _, size := lastSegment(t, dir); size != segLimit {
+		t.Fatalf("open segment is %d bytes, want the %d preallocated", size, segLimit)
+	}
+	killed := copyDir(t, dir)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, size := lastSegment(t, dir); size != written {
+		t.Fatalf("closed segment is %d bytes, want its %d bytes of records", size, written)
+	}
+
+	// Read-only open of the killed writer's files: all there, nothing changed.
+	seg, _ := lastSegment(t, killed)
+	before, _ := os.ReadFile(seg)
+	ro, err := Open(Options{Dir: killed, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantValue(t, ro, "k099", val)
+	if st := ro.Stats(); st.WALSize != written || st.TornBytes != 0 {
+		t.Fatalf("read-only: WALSize %d, TornBytes %d", st.WALSize, st.TornBytes)
+	}
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(seg); !bytes.Equal(before, after) {
+		t.Fatal("read-only open changed the segment")
+	}
+
+	// Writable reopen: the zero tail is cut and counted, writes go on
+	// after the last record.
+	db, err = Open(Options{Dir: killed, SyncMode: SyncNever, SegmentSize: segLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := db.Stats(); st.TornBytes != segLimit-written || st.RecoveredRecords != 100 {
+		t.Fatalf("TornBytes %d, RecoveredRecords %d; want %d and 100", st.TornBytes, st.RecoveredRecords, segLimit-written)
+	}
+	mustSet(t, db, "after", val)
+	written = WALBytes(db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, size := lastSegment(t, killed); size != written {
+		t.Fatalf("segment is %d bytes after Close, want %d", size, written)
+	}
+	db, err = Open(Options{Dir: killed, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wantValue(t, db, "k000", val)
+	wantValue(t, db, "after", val)
+	if got := db.Stats().RecoveredRecords; got != 101 {
+		t.Fatalf("RecoveredRecords %d, want 101", got)
+	}
+}
+
+// A batch larger than a whole segment goes through Write into its own
+// segment, then writes go back to a mapped one; a kill in between loses
+// nothing.
+func TestWALMapOSBatchLargerThanSegment(t *testing.T) {
+	const segLimit = 64 << 10
+	dir := t.TempDir()
+	db, err := Open(Options{Dir: dir, SyncMode: SyncNever, SegmentSize: segLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustSet(t, db, "first", []byte("1"))
+	b := db.NewBatch()
+	val := bytes.Repeat([]byte("b"), 1000)
+	for i := range 300 {
+		b.Set(fmt.Sprintf("batch-%03d", i), val)
+	}
+	if err := b.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if db.wal.m != nil {
+		t.Fatal("the oversized batch's segment is mapped")
+	}
+	mustSet(t, db, "last", []byte("2"))
+	if db.wal.m == nil {
+		t.Fatal("the segment after the batch is not mapped")
+	}
+	killed := copyDir(t, dir)
+	db2, err := Open(Options{Dir: killed, SegmentSize: segLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	wantValue(t, db2, "first", []byte("1"))
+	wantValue(t, db2, "batch-299", val)
+	wantValue(t, db2, "last", []byte("2"))
+}
+
+// The operating system's mapping refuses to reach past the end of the
+// file (SIGBUS territory) and to map a file opened without read access.
+func TestOSFileMapBounds(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	f, err := osFS{}.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	mf := f.(mapper)
+	if err := mf.Allocate(8192); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mf.Map(8193); err == nil {
+		t.Fatal("mapped past the end of the file")
+	}
+	m, err := mf.Map(8192)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.CopyAt([]byte("hello"), 8187); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("a store past the mapping did not panic")
+			}
+		}()
+		m.CopyAt([]byte("xy"), 8191)
+	}()
+	if err := errors.Join(m.Unmap(), m.Unmap()); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 5)
+	if _, err := f.ReadAt(got, 8187); err != nil && !errors.Is(err, io.EOF) || string(got) != "hello" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	wo, err := osFS{}.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wo.Close()
+	if _, err := wo.(mapper).Map(4096); err == nil {
+		t.Fatal("mapped a write-only file")
+	}
+}
