@@ -1,6 +1,7 @@
 package minikv
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -196,14 +197,20 @@ func readRecord(b []byte) (typ byte, ts int64, body []byte, size int, ok bool) {
 }
 
 // allZero reports whether b holds only zero bytes (preallocation padding).
+// It compares blocks with bytes.Equal, which runs vectorised, since a
+// preallocated segment can end in megabytes of zeros.
 func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroBlock))
+		if !bytes.Equal(b[:n], zeroBlock[:n]) {
 			return false
 		}
+		b = b[n:]
 	}
 	return true
 }
+
+var zeroBlock [4096]byte
 
 // hasValidRecord reports whether a whole, CRC-valid record starts at any
 // offset of b. It tells mid-log damage apart from a torn tail. A search
