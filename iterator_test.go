@@ -961,7 +961,7 @@ func TestExtScanBoundsManyLeaves(t *testing.T) {
 		}
 	}
 	r := rand.New(rand.NewPCG(7, 8))
-	for range 300 {
+	for range 100 {
 		start, end := keys[r.IntN(len(keys))], keys[r.IntN(len(keys))]
 		if r.IntN(4) == 0 {
 			end = ""
