@@ -97,15 +97,17 @@ func (db *DB) switchManifest(seq uint64) ([]string, error) {
 // and then moves the live records out of sparse arena chunks, a few at a
 // time, so that the memory of overwritten and deleted records is returned.
 func (db *DB) defragment(ctx context.Context) error {
-	var st reorderState
-	for !st.done {
-		if err := db.lockWriter(ctx); err != nil {
+	// A record that the walk found in place may sit in a chunk that the
+	// walk then emptied of everything else; a second walk moves such
+	// records, in key order, rather than leaving them to relocate.
+	for range 2 {
+		moved, sparse, err := db.reorderWalk(ctx)
+		if err != nil {
 			return err
 		}
-		db.mu.Lock()
-		db.idx.reorder(&st, reorderStep)
-		db.mu.Unlock()
-		db.unlockWriter()
+		if moved == 0 || !sparse {
+			break
+		}
 	}
 	for {
 		if err := db.lockWriter(ctx); err != nil {
@@ -119,6 +121,27 @@ func (db *DB) defragment(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// reorderWalk walks the index once in key order (see reorder.go), a step
+// at a time, and returns how many records it moved and whether a sparse
+// chunk is left. Each step first reads what it will change with only the
+// writer semaphore held, so readers wait for the index lock only while the
+// step changes lines already in cache.
+func (db *DB) reorderWalk(ctx context.Context) (moved int, sparse bool, err error) {
+	var st reorderState
+	for !st.done {
+		if err := db.lockWriter(ctx); err != nil {
+			return st.moved, false, err
+		}
+		st.sink += db.idx.prefetchReorder(st, reorderStep)
+		db.mu.Lock()
+		db.idx.reorder(&st, reorderStep)
+		sparse = db.idx.arena.sparseChunk() >= 0
+		db.mu.Unlock()
+		db.unlockWriter()
+	}
+	return st.moved, sparse, nil
 }
 
 // compactWorker runs a compaction whenever a writer finds the WAL over

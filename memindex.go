@@ -14,6 +14,14 @@ type memIndex struct {
 	// expiring maps the ref of every live record with an expiry to that
 	// expiry. It holds no pointers, so the collector does not scan it.
 	expiring map[uint64]int64
+	// reloc is where relocate stopped: the chunk (its first byte, so that
+	// a reused chunk number is not mistaken for it) and the offset of the
+	// next record to look at, so that each call does not walk the chunk's
+	// dead records again from the start.
+	reloc struct {
+		chunk *byte
+		off   int
+	}
 }
 
 func newMemIndex(capacity int) *memIndex {
@@ -153,7 +161,12 @@ func (m *memIndex) relocate(max int) bool {
 		return false
 	}
 	chunk := m.arena.chunks[id][:m.arena.used[id]]
-	for off := 0; off < len(chunk) && max > 0; {
+	off := 0
+	if m.reloc.chunk == unsafe.SliceData(chunk) {
+		off = m.reloc.off // go on where the last call stopped in this chunk
+	}
+	defer func() { m.reloc.chunk, m.reloc.off = unsafe.SliceData(chunk), off }()
+	for off < len(chunk) && max > 0 {
 		e, ok := decodeEntry(chunk[off:])
 		if !ok {
 			panic("minikv: arena record damaged")

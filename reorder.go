@@ -28,7 +28,8 @@ type reorderState struct {
 	prevNow uint64 // the same, where the record is now
 	started bool
 	done    bool
-	moved   int // records copied so far
+	moved   int    // records copied so far
+	sink    uint64 // keeps prefetchReorder's loads from being optimised away
 }
 
 // The walk also copies the records of chunks less than half live, in key
@@ -49,6 +50,30 @@ func (m *memIndex) reorder(st *reorderState, max int) {
 	for max > 0 && !st.done {
 		max -= m.reorderLeaf(st)
 	}
+}
+
+// prefetchReorder reads what reorder(st, max) will read: the records of
+// the keys it will visit and their hash-table slots. It changes nothing, so
+// the writer can run it without the index lock, and the step under the
+// lock then finds those lines in cache instead of missing on each: readers
+// are kept out for microseconds rather than for a few hundred misses.
+func (m *memIndex) prefetchReorder(st reorderState, max int) uint64 {
+	var sink uint64
+	for max > 0 && !st.done {
+		c := cursor{chunks: m.arena.chunks}
+		if !c.seek(treeView{height: m.tree.height, leafs: m.tree.leafs, inner: m.tree.inner}, st.from) {
+			break
+		}
+		for i := c.i; i < int(c.leaf.n); i++ {
+			max--
+			e, _ := decodeEntry(m.arena.record(itemRef(c.leaf.items[i])))
+			j, _ := m.table.find(m.arena, string(e.key), hashBytes(e.key))
+			sink += m.table.slots[j]
+		}
+		sep, ok := c.upperBound()
+		st.from, st.done = sep, !ok
+	}
+	return sink
 }
 
 // reorderLeaf walks the rest of the leaf that holds st.from and returns
