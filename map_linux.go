@@ -42,14 +42,43 @@ func (f osFile) Map(size int64) (mapping, error) {
 // cache directly; fdatasync(2) on the file writes back the dirty pages of
 // every mapping of it on Linux (msync(MS_SYNC) is the same call there),
 // so the WAL's Sync covers them.
-type osMapping struct{ b []byte }
+//
+// Pages of a mapping count in the process's resident memory for as long
+// as they are mapped, although the page cache holds them anyway; a
+// segment written through would add up to SegmentSize (16 MiB) to the
+// store's footprint. CopyAt therefore drops the mapping of the pages
+// wholly behind the write position every dropEvery bytes
+// (MADV_DONTNEED): for a shared file mapping the data, dirty or not,
+// stays in the page cache and in the file.
+type osMapping struct {
+	b       []byte
+	dropped int // the mapping of b[:dropped] was dropped
+}
+
+// dropEvery is how many written bytes accumulate before CopyAt drops the
+// mapping of their pages.
+const dropEvery = 1 << 20
 
 // CopyAt copies p into the mapping. The slice expression panics, before
 // any store, on a range outside the mapping.
 func (m *osMapping) CopyAt(p []byte, off int64) error {
 	copy(m.b[off:off+int64(len(p))], p)
+	m.drop(int(off) + len(p))
 	return nil
 }
+
+// drop releases the pages wholly below end once dropEvery bytes of them
+// are mapped. A failure only leaves them mapped.
+func (m *osMapping) drop(end int) {
+	end &^= pageSize - 1
+	if end-m.dropped < dropEvery {
+		return
+	}
+	_ = unix.Madvise(m.b[m.dropped:end], unix.MADV_DONTNEED)
+	m.dropped = end
+}
+
+var pageSize = unix.Getpagesize()
 
 func (m *osMapping) Unmap() error {
 	b := m.b

@@ -209,3 +209,54 @@ func TestOSFileMapBounds(t *testing.T) {
 		t.Fatal("mapped a write-only file")
 	}
 }
+
+// TestWALMapOSDropsWrittenPages writes several MiB through one mapped
+// segment, so that CopyAt drops the mapping of the pages behind it, and
+// checks that the pages stay mapped no more than dropEvery behind the write
+// position and that every record is in the file: in a copy taken while the
+// writer is open (what a kill leaves) and after a reopen.
+func TestWALMapOSDropsWrittenPages(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SyncMode: SyncNever, SegmentSize: 16 << 20, DisableAutoCompaction: true}
+	db, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := bytes.Repeat([]byte("v"), 200)
+	const n = 20000 // about 4.5 MiB of records
+	for i := range n {
+		if err := db.Set(fmt.Sprintf("key%06d", i), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, ok := db.wal.m.(*osMapping)
+	if !ok {
+		t.Fatalf("the segment is not mapped (%T)", db.wal.m)
+	}
+	if written := int(db.wal.segSize); m.dropped == 0 || written-m.dropped > dropEvery+pageSize {
+		t.Fatalf("after %d bytes written the mapping of %d was dropped", written, m.dropped)
+	}
+	check := func(db *DB, what string) {
+		t.Helper()
+		for i := range n {
+			k := fmt.Sprintf("key%06d", i)
+			if v, err := db.Get(k); err != nil || !bytes.Equal(v, value) {
+				t.Fatalf("%s: Get(%s) = %d bytes, %v", what, k, len(v), err)
+			}
+		}
+	}
+	cp, err := Open(Options{Dir: copyDir(t, dir), ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(cp, "copy taken while open")
+	if err := errors.Join(cp.Close(), db.Close()); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check(db, "after reopen")
+}
