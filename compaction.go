@@ -27,11 +27,21 @@ func (db *DB) Compact() error {
 	}
 	db.compactMu.Lock()
 	defer db.compactMu.Unlock()
-	return db.compactLocked(context.Background())
+	return db.compactLocked(context.Background(), false)
 }
 
-// compactLocked runs one compaction; the caller holds compactMu.
-func (db *DB) compactLocked(ctx context.Context) error {
+// tidyIdle is how long the WAL must stay unchanged before an automatic
+// compaction's deferred defragmentation runs.
+const tidyIdle = 500 * time.Millisecond
+
+// compactLocked runs one compaction; the caller holds compactMu. With
+// deferTidy (automatic compactions), the defragmentation that follows is
+// left to the worker for when writes pause (see compactWorker), unless
+// half the arena is dead or a deferred one is already pending: during a
+// bulk load the key-order walk would copy records that the next writes
+// put out of order again, and it would double the arena while the load
+// runs. An explicit Compact defragments at once.
+func (db *DB) compactLocked(ctx context.Context, deferTidy bool) error {
 	seq, v, now, err := db.freeze(ctx)
 	if err != nil {
 		return err
@@ -48,7 +58,36 @@ func (db *DB) compactLocked(ctx context.Context) error {
 	db.removeFiles(old)
 	db.stats.compactions.Add(1)
 	db.log.Info("minikv: compaction done", "snapshot", snapshotName(seq), "keys", count, "took", time.Since(start))
+	if deferTidy && !db.tidyPending && !db.mostlyDead() {
+		db.tidyPending = true
+		return nil
+	}
+	db.tidyPending = false
 	return db.defragment(ctx)
+}
+
+// mostlyDead reports whether half the arena's bytes are dead records.
+func (db *DB) mostlyDead() bool {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	return db.idx != nil && db.idx.arena.dead*2 >= db.idx.arena.total
+}
+
+// tidyIfIdle runs a deferred defragmentation if the WAL did not grow since
+// mark; it reports whether one is still pending, and the new mark.
+func (db *DB) tidyIfIdle(ctx context.Context, mark int64) (bool, int64, error) {
+	if !db.compactMu.TryLock() {
+		return true, mark, nil // a Compact call runs; try again later
+	}
+	defer db.compactMu.Unlock()
+	if !db.tidyPending {
+		return false, mark, nil
+	}
+	if w := db.wal.written.Load(); w != mark {
+		return true, w, nil
+	}
+	db.tidyPending = false
+	return false, mark, db.defragment(ctx)
 }
 
 // freeze rotates the WAL to a new segment and captures the index as it is
@@ -148,6 +187,8 @@ func (db *DB) reorderWalk(ctx context.Context) (moved int, sparse bool, err erro
 // MaxWALSize, until Close.
 func (db *DB) compactWorker(ctx context.Context) {
 	defer db.wg.Done()
+	var idle <-chan time.Time // ticks while a deferred defragmentation waits
+	var mark int64            // the WAL's length at the last tick
 	for {
 		select {
 		case <-ctx.Done():
@@ -155,6 +196,16 @@ func (db *DB) compactWorker(ctx context.Context) {
 		case <-db.presyncCh:
 			if err := db.wal.sync(); err != nil && ctx.Err() == nil {
 				db.log.Error("minikv: background sync of a filling segment failed", "err", err)
+			}
+			continue
+		case <-idle:
+			pending, m, err := db.tidyIfIdle(ctx, mark)
+			if err != nil && ctx.Err() == nil {
+				db.log.Error("minikv: background defragmentation failed", "err", err)
+			}
+			mark, idle = m, nil
+			if pending {
+				idle = time.After(tidyIdle)
 			}
 			continue
 		case <-db.compactCh:
@@ -167,9 +218,13 @@ func (db *DB) compactWorker(ctx context.Context) {
 		db.mu.RUnlock()
 		var err error
 		if !closed && db.walSize() >= db.opts.MaxWALSize {
-			err = db.compactLocked(ctx)
+			err = db.compactLocked(ctx, true)
 		}
+		pending := db.tidyPending
 		db.compactMu.Unlock()
+		if pending && idle == nil {
+			mark, idle = db.wal.written.Load(), time.After(tidyIdle)
+		}
 		if err != nil && ctx.Err() == nil {
 			db.log.Error("minikv: background compaction failed", "err", err)
 			select { // back off, so a full disk is not retried at every write

@@ -30,10 +30,13 @@ type DB struct {
 	// writer holding writeSem may read idx without mu. No file I/O happens
 	// under mu: the WAL append runs under writeSem alone, and the fsync a
 	// SyncAlways writer waits for runs under no DB lock at all.
-	compactMu sync.Mutex    // one compaction at a time
-	writeSem  chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
-	mu        sync.RWMutex  // guards idx; idx is nil once closed
-	idx       *memIndex
+	compactMu sync.Mutex // one compaction at a time
+	// tidyPending: an automatic compaction left its defragmentation for
+	// when writes pause; under compactMu.
+	tidyPending bool
+	writeSem    chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
+	mu          sync.RWMutex  // guards idx; idx is nil once closed
+	idx         *memIndex
 
 	closed   atomic.Bool
 	wal      *wal     // nil when read-only; appends under writeSem

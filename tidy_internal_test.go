@@ -1,0 +1,145 @@
+package minikv
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// tidyOptions makes automatic compactions frequent.
+func tidyOptions(t *testing.T) Options {
+	return Options{Dir: t.TempDir(), SyncMode: SyncNever, MaxWALSize: 256 << 10, SegmentSize: 64 << 10, TTLCleanInterval: -1}
+}
+
+func tidyPending(db *DB) bool {
+	db.compactMu.Lock()
+	defer db.compactMu.Unlock()
+	return db.tidyPending
+}
+
+// orderedFraction returns the fraction of keys whose record follows the
+// previous key's record in the arena, as reorder counts it. Written in
+// random order, almost none do; after a walk most do (not all: a record
+// left in place after a predecessor that moved starts a new run).
+func orderedFraction(db *DB) float64 {
+	db.mu.RLock()
+	v := db.idx.view()
+	db.mu.RUnlock()
+	c := cursor{chunks: v.chunks}
+	adjacent, total := 0, 0
+	prevEnd := uint64(0)
+	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
+		e, _ := decodeEntry(chunkRecord(v.chunks, c.ref()))
+		if follows(prevEnd, c.ref()) {
+			adjacent++
+		}
+		total++
+		prevEnd = c.ref() + uint64(e.size)
+	}
+	return float64(adjacent) / float64(max(total, 1))
+}
+
+// TestTidyDeferredUntilWritesPause writes keys in random order until an
+// automatic compaction has run, checks that its defragmentation waits while
+// writes go on, and that it runs, putting the arena in key order, once they
+// pause.
+func TestTidyDeferredUntilWritesPause(t *testing.T) {
+	db, err := Open(tidyOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	r := rand.New(rand.NewPCG(1, 2))
+	set := func() {
+		t.Helper()
+		if err := db.Set(fmt.Sprintf("k%06d", r.IntN(1_000_000)), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := 0; db.Stats().Compactions == 0 || !tidyPending(db); n++ {
+		if n > 100_000 {
+			t.Fatal("no automatic compaction left a deferred defragmentation")
+		}
+		set()
+	}
+	// Keep writing, too little for another compaction, for longer than
+	// tidyIdle: the walk must wait.
+	for range 100 {
+		set()
+		time.Sleep(tidyIdle / 50)
+		if !tidyPending(db) {
+			t.Fatal("deferred defragmentation ran while writes went on")
+		}
+	}
+	for start := time.Now(); tidyPending(db); time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("deferred defragmentation did not run after writes paused")
+		}
+	}
+	if f := orderedFraction(db); f < 0.75 {
+		t.Fatalf("after the deferred defragmentation %.0f%% of records follow their predecessor", f*100)
+	}
+}
+
+// TestTidyNotDeferredWhenMostlyDead overwrites keys at random until an
+// automatic compaction runs with most of the arena dead (every chunk still
+// holding a few live records, so none was dropped): that compaction
+// defragments at once rather than waiting for writes to pause.
+func TestTidyNotDeferredWhenMostlyDead(t *testing.T) {
+	opts := tidyOptions(t)
+	opts.MaxWALSize = 1 << 20
+	db, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	for i := range 2000 {
+		if err := db.Set(fmt.Sprintf("k%06d", i), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for db.Stats().Compactions == 0 {
+		if err := db.Set(fmt.Sprintf("k%06d", r.IntN(2000)), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tidyPending(db) {
+		t.Fatal("defragmentation deferred although most of the arena was dead")
+	}
+	db.mu.RLock()
+	dead, total := db.idx.arena.dead, db.idx.arena.total
+	db.mu.RUnlock()
+	if dead*4 > total {
+		t.Fatalf("%d of %d arena bytes dead after the compaction", dead, total)
+	}
+}
+
+// TestCompactDefragmentsAtOnce checks that an explicit Compact does not
+// defer, and clears a deferred defragmentation.
+func TestCompactDefragmentsAtOnce(t *testing.T) {
+	db, err := Open(tidyOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	value := make([]byte, 100)
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, k := range r.Perm(5000) {
+		if err := db.Set(fmt.Sprintf("k%06d", k), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if tidyPending(db) {
+		t.Fatal("defragmentation pending after Compact")
+	}
+	if f := orderedFraction(db); f < 0.75 {
+		t.Fatalf("after Compact %.0f%% of records follow their predecessor", f*100)
+	}
+}
