@@ -38,6 +38,15 @@ type reorderState struct {
 // order (relocate then only finds chunks that writes made sparse during
 // the walk).
 //
+// The rule looks at one neighbour only. A key written between two keys
+// of an ordered run is copied to the end, and so is its successor (which
+// no longer follows its predecessor's record), while the rest of the run
+// stays: the run breaks twice per such key. Where many new keys land
+// inside ordered runs the runs get short: in TestCompactDefragmentsAtOnce,
+// under the race detector, 70% of the records followed their predecessor
+// after the walk (nearly all do when the arena was in random order).
+// Moving whole short runs would do better; it is not done.
+//
 // A record that no neighbour follows, such as a key overwritten in the
 // middle of an ordered run, is copied again by every walk, and so is the
 // first record of a run that the arena split across two chunks. Their
