@@ -539,3 +539,23 @@ func TestLeafSize(t *testing.T) {
 		t.Fatalf("leaf is %d bytes, want %d", got, want)
 	}
 }
+
+func TestNearby(t *testing.T) {
+	const c = uint64(3) << chunkShift
+	for _, tc := range []struct {
+		name        string
+		first, last uint64
+		n           int
+		want        bool
+	}{
+		{"ordered run", c + 100, c + 100 + 99*118, 100, true},
+		{"spread out", c, c + 100*257, 100, false},
+		{"other chunk", c, c + 1<<chunkShift + 10, 2, false},
+		{"backwards", c + 1000, c + 10, 2, false},
+		{"same ref", c, c, 2, false},
+	} {
+		if got := nearby(tc.first, tc.last, tc.n); got != tc.want {
+			t.Errorf("%s: nearby = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
