@@ -353,9 +353,8 @@ func (db *DB) acquireWriter(ctx context.Context) error {
 }
 
 // spinPause burns about a quarter of a microsecond without touching
-// shared memory.
-// It is not inlined, so the compiler keeps the call though nothing uses the
-// result.
+// shared memory. It is not inlined, so the compiler keeps the call though
+// nothing uses the result.
 //
 //go:noinline
 func spinPause() uint32 {

@@ -182,6 +182,7 @@ func (it *iterator) finish() {
 	it.v = view{}
 	it.c = cursor{}
 	it.rec = entry{}
+	it.rangeLeaf = nil
 }
 
 // Key returns the key without copying it: records never change once
