@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -320,4 +322,55 @@ func TestCoreLockChildProcess(t *testing.T) {
 			t.Errorf("the killed writer's acknowledged Set: Get = %q, %v; want %d", v, err, pid)
 		}
 	})
+}
+
+// TestLockDir checks the lock tools take on a closed database: it
+// conflicts with Open as Open's own lock does, and a shared lock on a
+// directory no writer opened creates nothing.
+func TestLockDir(t *testing.T) {
+	dir := t.TempDir()
+	shared, err := minikv.LockDir(dir, false)
+	if err != nil {
+		t.Fatalf("shared LockDir of an empty directory: %v", err)
+	}
+	if err := shared.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "LOCK")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("shared LockDir created LOCK: %v", err)
+	}
+
+	db, err := minikv.Open(minikv.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, exclusive := range []bool{false, true} {
+		if _, err := minikv.LockDir(dir, exclusive); !errors.Is(err, minikv.ErrLocked) {
+			t.Errorf("LockDir(exclusive=%v) while a writer is open: %v, want ErrLocked", exclusive, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	lock, err := minikv.LockDir(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := minikv.Open(minikv.Options{Dir: dir}); !errors.Is(err, minikv.ErrLocked) {
+		t.Errorf("Open while LockDir holds the lock: %v, want ErrLocked", err)
+	}
+	if _, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true}); !errors.Is(err, minikv.ErrLocked) {
+		t.Errorf("read-only Open while LockDir holds the lock: %v, want ErrLocked", err)
+	}
+	if err := lock.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = minikv.Open(minikv.Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("Open after the lock was released: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 }

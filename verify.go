@@ -60,9 +60,9 @@ func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
 // A torn record at the very end of the log is reported in TornTail, not as
 // a problem, since it is what a crash leaves and Open repairs it.
 //
-// Verify takes no lock. Run it on a closed database, or on one opened
-// ReadOnly: a writer working meanwhile may make it report a torn tail or a
-// vanished file. It holds the snapshot's contents in memory while it checks
+// Verify takes no lock. Run it on a closed database (hold LockDir to keep
+// writers out), or on one opened ReadOnly: a writer working meanwhile may
+// make it report a torn tail or a vanished file. It holds the snapshot's contents in memory while it checks
 // them, as Open does.
 //
 // Verify returns a report whenever it could list dir. The error wraps

@@ -150,6 +150,17 @@ type noLock struct{}
 
 func (noLock) Close() error { return nil }
 
+// LockDir takes, without waiting, the lock that Open takes on the database
+// in dir: exclusive, as a writer's, or shared, as a read-only handle's. It
+// is for tools that read or repair the files of a closed database (Verify
+// takes no lock) and must keep a writer out meanwhile. A shared lock on a
+// directory without a LOCK file, which no writer ever opened, holds
+// nothing and creates nothing. It returns an error wrapping ErrLocked when
+// a conflicting lock is held; Close on the result releases the lock.
+func LockDir(dir string, exclusive bool) (io.Closer, error) {
+	return lockDir(osFS{}, dir, !exclusive)
+}
+
 // lockDir takes the directory lock of a database.
 func lockDir(fsys vfs, dir string, readOnly bool) (io.Closer, error) {
 	name := filepath.Join(dir, lockName)

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 
-	"github.com/gofrs/flock"
+	"github.com/minikv/minikv"
 )
 
 // verifier checks every file of a database directory without changing
@@ -92,34 +89,13 @@ func (k problemKind) String() string {
 	return "unrepairable"
 }
 
-// lockStore takes the directory lock the library uses (a shared lock for
-// readers, an exclusive one for writers) without waiting, so that no
-// writer changes the files while they are checked. A directory without a
-// LOCK file has never had a writer and needs no lock to be read.
+// lockStore takes the directory lock the library uses (minikv.LockDir: a
+// shared lock for readers, an exclusive one for writers) without waiting,
+// so that no writer changes the files while they are checked.
 func lockStore(dir string, exclusive bool) (io.Closer, error) {
-	name := filepath.Join(dir, "LOCK")
-	if _, err := os.Stat(name); errors.Is(err, fs.ErrNotExist) && !exclusive {
-		return io.NopCloser(nil), nil
-	}
-	var fl *flock.Flock
-	var ok bool
-	var err error
-	if exclusive {
-		fl = flock.New(name, flock.SetPermissions(0o600))
-		ok, err = fl.TryLock()
-	} else {
-		fl = flock.New(name, flock.SetFlag(os.O_RDONLY))
-		ok, err = fl.TryRLock()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", name, err)
-	}
-	if !ok {
+	lock, err := minikv.LockDir(dir, exclusive)
+	if errors.Is(err, minikv.ErrLocked) {
 		return nil, fmt.Errorf("%s is in use by another process; stop it first", dir)
 	}
-	return closerFunc(func() error { return errors.Join(fl.Unlock(), fl.Close()) }), nil
+	return lock, err
 }
-
-type closerFunc func() error
-
-func (f closerFunc) Close() error { return f() }
