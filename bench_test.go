@@ -295,22 +295,7 @@ var benchSink atomic.Int64
 // BenchmarkGet reads random keys with the copying Get.
 func BenchmarkGet(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		db, perm := benchReadDB(b, n), benchReadPerm(n)
-		var kg benchKeyGen
-		b.ReportAllocs()
-		b.SetBytes(benchValueLen)
-		i, sum := 0, 0
-		for b.Loop() {
-			v, err := db.Get(kg.key(int(perm[i])))
-			if err != nil {
-				b.Fatal(err)
-			}
-			sum += len(v)
-			if i++; i == n {
-				i = 0
-			}
-		}
-		benchSink.Add(int64(sum))
+		benchGets(b, n, benchReadDB(b, n).Get)
 	})
 }
 
@@ -319,23 +304,29 @@ func BenchmarkGet(b *testing.B) {
 // snapshot: the two index states need not be equally fast.
 func BenchmarkGetAfterLoad(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		db, perm := benchOpen(b, minikv.SyncNever, n), benchReadPerm(n)
-		var kg benchKeyGen
-		b.ReportAllocs()
-		b.SetBytes(benchValueLen)
-		i, sum := 0, 0
-		for b.Loop() {
-			v, err := db.Get(kg.key(int(perm[i])))
-			if err != nil {
-				b.Fatal(err)
-			}
-			sum += len(v)
-			if i++; i == n {
-				i = 0
-			}
-		}
-		benchSink.Add(int64(sum))
+		benchGets(b, n, benchOpen(b, minikv.SyncNever, n).Get)
 	})
+}
+
+// benchGets reads keys 0..n-1 through get in benchReadPerm's order, one
+// key per iteration, from one goroutine.
+func benchGets(b *testing.B, n int, get func(string) ([]byte, error)) {
+	perm := benchReadPerm(n)
+	var kg benchKeyGen
+	b.ReportAllocs()
+	b.SetBytes(benchValueLen)
+	i, sum := 0, 0
+	for b.Loop() {
+		v, err := get(kg.key(int(perm[i])))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sum += len(v)
+		if i++; i == n {
+			i = 0
+		}
+	}
+	benchSink.Add(int64(sum))
 }
 
 // BenchmarkView reads random keys through the zero-copy View.
@@ -363,22 +354,7 @@ func BenchmarkView(b *testing.B) {
 // BenchmarkView: a RWMutex-guarded map whose Get copies the value.
 func BenchmarkBaselineMapGet(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		m, perm := newBenchMap(n), benchReadPerm(n)
-		var kg benchKeyGen
-		b.ReportAllocs()
-		b.SetBytes(benchValueLen)
-		i, sum := 0, 0
-		for b.Loop() {
-			v, err := m.Get(kg.key(int(perm[i])))
-			if err != nil {
-				b.Fatal(err)
-			}
-			sum += len(v)
-			if i++; i == n {
-				i = 0
-			}
-		}
-		benchSink.Add(int64(sum))
+		benchGets(b, n, newBenchMap(n).Get)
 	})
 }
 
@@ -419,52 +395,41 @@ func BenchmarkExists(b *testing.B) {
 // BenchmarkGetParallel reads random keys from GOMAXPROCS goroutines.
 func BenchmarkGetParallel(b *testing.B) {
 	benchSizes(b, benchSizes2, func(b *testing.B, n int) {
-		db, perm := benchReadDB(b, n), benchReadPerm(n)
-		b.ReportAllocs()
-		b.SetBytes(benchValueLen)
-		var seed atomic.Int64
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(seed.Add(7919)) % n
-			var kg benchKeyGen
-			sum := 0
-			for pb.Next() {
-				v, err := db.Get(kg.key(int(perm[i])))
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				sum += len(v)
-				if i++; i == n {
-					i = 0
-				}
+		benchGetsParallel(b, n, benchReadDB(b, n).Get)
+	})
+}
+
+// benchGetsParallel is benchGets from GOMAXPROCS goroutines, each starting
+// at its own place in the order.
+func benchGetsParallel(b *testing.B, n int, get func(string) ([]byte, error)) {
+	perm := benchReadPerm(n)
+	b.ReportAllocs()
+	b.SetBytes(benchValueLen)
+	var seed atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seed.Add(7919)) % n
+		var kg benchKeyGen
+		sum := 0
+		for pb.Next() {
+			v, err := get(kg.key(int(perm[i])))
+			if err != nil {
+				b.Error(err)
+				return
 			}
-			benchSink.Add(int64(sum))
-		})
+			sum += len(v)
+			if i++; i == n {
+				i = 0
+			}
+		}
+		benchSink.Add(int64(sum))
 	})
 }
 
 // BenchmarkBaselineMapGetParallel is BenchmarkGetParallel on the baseline.
 func BenchmarkBaselineMapGetParallel(b *testing.B) {
 	benchSizes(b, benchSize1M, func(b *testing.B, n int) {
-		m, perm := newBenchMap(n), benchReadPerm(n)
-		b.ReportAllocs()
-		b.SetBytes(benchValueLen)
-		var seed atomic.Int64
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(seed.Add(7919)) % n
-			var kg benchKeyGen
-			sum := 0
-			for pb.Next() {
-				v, _ := m.Get(kg.key(int(perm[i])))
-				sum += len(v)
-				if i++; i == n {
-					i = 0
-				}
-			}
-			benchSink.Add(int64(sum))
-		})
+		benchGetsParallel(b, n, newBenchMap(n).Get)
 	})
 }
 
