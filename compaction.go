@@ -176,11 +176,14 @@ func (db *DB) reorderWalk(ctx context.Context) (moved int, sparse bool, err erro
 		st.sink += db.idx.prefetchReorder(st, reorderStep)
 		db.mu.Lock()
 		db.idx.reorder(&st, reorderStep)
-		sparse = db.idx.arena.sparseChunk() >= 0
 		db.mu.Unlock()
 		db.unlockWriter()
 	}
-	return st.moved, sparse, nil
+	if err := db.lockWriter(ctx); err != nil {
+		return st.moved, false, err
+	}
+	defer db.unlockWriter()
+	return st.moved, db.idx.arena.sparseChunk() >= 0, nil
 }
 
 // compactWorker runs a compaction whenever a writer finds the WAL over
