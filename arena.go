@@ -47,6 +47,11 @@ type arena struct {
 	cur    int   // active chunk, -1 before the first allocation
 	total  int64 // bytes held by all chunks
 	dead   int64 // bytes of dead records
+
+	// spare is a chunk that reserve made, and touched, ahead of the
+	// allocation that needs it. It is not in the table and no reader sees
+	// it, so it is made without the index lock.
+	spare []byte
 }
 
 func newArena() *arena { return &arena{cur: -1} }
@@ -83,10 +88,34 @@ func (a *arena) nextChunkSize(n int) int {
 	return size
 }
 
+// reserve makes ready, outside the table, the chunk that allocations of n
+// more bytes will need if the active chunk cannot hold them, and touches
+// its pages. A writer calls it before taking the index lock, so that
+// readers do not wait while the kernel maps fresh pages.
+func (a *arena) reserve(n int) {
+	if n > largeRecord || a.cur >= 0 && int(a.used[a.cur])+n <= len(a.chunks[a.cur]) {
+		return
+	}
+	size := a.nextChunkSize(n)
+	if len(a.spare) >= size {
+		return
+	}
+	a.spare = make([]byte, size)
+	adviseHuge(a.spare)
+	for i := 0; i < size; i += 4096 {
+		a.spare[i] = 0
+	}
+}
+
 // newChunk adds a chunk of size bytes and returns its number.
 func (a *arena) newChunk(size int) int {
-	buf := make([]byte, size)
-	adviseHuge(buf)
+	buf := a.spare
+	if len(buf) >= size && len(buf) <= 2*size {
+		a.spare = nil
+	} else {
+		buf = make([]byte, size)
+		adviseHuge(buf)
+	}
 	a.total += int64(size)
 	if n := len(a.free); n > 0 {
 		id := int(a.free[n-1])

@@ -164,19 +164,21 @@ func (db *DB) defragment(ctx context.Context) error {
 
 // reorderWalk walks the index once in key order (see reorder.go), a step
 // at a time, and returns how many records it moved and whether a sparse
-// chunk is left. Each step first reads what it will change with only the
-// writer semaphore held, so readers wait for the index lock only while the
-// step changes lines already in cache.
+// chunk is left. Each step plans with only the writer semaphore held, so
+// readers wait for the index lock only while the step applies the plan.
 func (db *DB) reorderWalk(ctx context.Context) (moved int, sparse bool, err error) {
 	var st reorderState
+	var p reorderPlan
 	for !st.done {
 		if err := db.lockWriter(ctx); err != nil {
 			return st.moved, false, err
 		}
-		st.sink += db.idx.prefetchReorder(st, reorderStep)
-		db.mu.Lock()
-		db.idx.reorder(&st, reorderStep)
-		db.mu.Unlock()
+		db.idx.planReorder(&st, reorderStep, &p)
+		if len(p.moves) > 0 {
+			db.mu.Lock()
+			db.idx.applyReorder(&st, &p)
+			db.mu.Unlock()
+		}
 		db.unlockWriter()
 	}
 	if err := db.lockWriter(ctx); err != nil {
