@@ -1,7 +1,6 @@
 package minikv
 
 import (
-	"sort"
 	"sync/atomic"
 )
 
@@ -56,6 +55,9 @@ type inner struct {
 	cow      uint64
 	n        int
 	leafKids bool
+	hoff     int32              // the separators' shared prefix length (innerkeys.go)
+	hpfx     [prefixInline]byte // its first bytes
+	heads    [innerCap]uint64   // 8 bytes of each separator after it
 	seps     [innerCap]string
 	kids     [innerCap]*inner
 	leaves   [innerCap]*leaf
@@ -127,9 +129,6 @@ func recordKey(rec []byte) []byte {
 func refKey(chunks [][]byte, ref uint64) []byte { return recordKey(chunkRecord(chunks, ref)) }
 
 // childIndex returns the child of n that holds key.
-func (n *inner) childIndex(key string) int {
-	return sort.Search(n.n-1, func(i int) bool { return n.seps[i+1] > key })
-}
 
 // indexOf returns the index of the item whose ref is ref, or -1.
 func (l *leaf) indexOf(ref uint64) int {
@@ -152,6 +151,7 @@ func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
 		if sep, right := t.leafInsert(t.leafs, bounds{}, chunks, key, ref); right != nil {
 			root := &inner{cow: t.cow.Load(), n: 2, leafKids: true}
 			root.leaves[0], root.leaves[1], root.seps[1] = t.leafs, right, sep
+			root.refit()
 			t.inner, t.leafs, t.height = root, nil, 1
 		}
 		return
@@ -160,6 +160,7 @@ func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
 	if sep, right := t.innerInsert(t.inner, bounds{}, chunks, key, ref); right != nil {
 		root := &inner{cow: t.cow.Load(), n: 2}
 		root.kids[0], root.kids[1], root.seps[1] = t.inner, right, sep
+		root.refit()
 		t.inner = root
 		t.height++
 	}
@@ -254,6 +255,7 @@ func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
 		r.n += k
 		n.leaves[i], n.leaves[i+1] = l, r
 		n.seps[i+1] = string(refKey(chunks, itemRef(r.items[0])))
+		n.refit()
 		settle(r, b.child(n, i+1), chunks, r.items[:k], l.pfx)
 		settle(l, b.child(n, i), chunks, nil, l.pfx)
 		return true
@@ -266,6 +268,7 @@ func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
 		l.n -= k
 		n.leaves[i-1], n.leaves[i] = lft, l
 		n.seps[i] = string(refKey(chunks, itemRef(l.items[0])))
+		n.refit()
 		settle(lft, b.child(n, i-1), chunks, lft.items[lft.n-k:lft.n], l.pfx)
 		settle(l, b.child(n, i), chunks, nil, l.pfx)
 		return true
@@ -296,8 +299,10 @@ func (t *btree) addChild(n *inner, i int, sep string, l *leaf, k *inner) (string
 	n.n = half
 	if i <= half {
 		n.insertAt(i, sep, l, k)
+		right.refit()
 	} else {
 		right.insertAt(i-half, sep, l, k)
+		n.refit()
 	}
 	return rightSep, right
 }
@@ -308,6 +313,7 @@ func (n *inner) insertAt(i int, sep string, l *leaf, k *inner) {
 	copy(n.leaves[i+1:n.n+1], n.leaves[i:n.n])
 	n.seps[i], n.kids[i], n.leaves[i] = sep, k, l
 	n.n++
+	n.refit()
 }
 
 func (n *inner) removeAt(i int) {
@@ -317,6 +323,7 @@ func (n *inner) removeAt(i int) {
 	n.n--
 	n.seps[n.n], n.kids[n.n], n.leaves[n.n] = "", nil, nil
 	n.seps[0] = ""
+	n.refit()
 }
 
 // replace swaps the ref of key from old to new; it reports whether old was
@@ -557,6 +564,7 @@ func buildInner(c uint64, seps []string, leaves []*leaf, kids []*inner) []lowNod
 				n.seps[i-start] = seps[i]
 			}
 		}
+		n.refit()
 		out = append(out, lowNode{n, seps[start]})
 	}
 	return out

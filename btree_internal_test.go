@@ -148,6 +148,11 @@ func (h *treeHarness) checkTree() int {
 		if n.n == 0 {
 			h.t.Fatal("empty inner node")
 		}
+		fresh := *n
+		fresh.refit()
+		if fresh.hoff != n.hoff || fresh.hpfx != n.hpfx || !slices.Equal(fresh.heads[1:n.n], n.heads[1:n.n]) {
+			h.t.Fatalf("inner node heads out of date: offset %d, want %d", n.hoff, fresh.hoff)
+		}
 		for i := range n.n {
 			if n.leafKids {
 				if n.leaves[i].n == 0 {
