@@ -329,7 +329,12 @@ func (n *inner) removeAt(i int) {
 // replace swaps the ref of key from old to new; it reports whether old was
 // found.
 func (t *btree) replace(key string, old, new uint64) bool {
-	l := t.mutLeafFor(key)
+	return t.mutLeafFor(key).replaceRef(old, new)
+}
+
+// replaceRef swaps ref old for new in a mutable leaf (nil: none) and
+// reports whether old was there. The key, so the partial, stays.
+func (l *leaf) replaceRef(old, new uint64) bool {
 	if l == nil {
 		return false
 	}
@@ -337,7 +342,7 @@ func (t *btree) replace(key string, old, new uint64) bool {
 	if i < 0 {
 		return false
 	}
-	l.items[i] = new | l.items[i]&^refMask // same key: same partial
+	l.items[i] = new | l.items[i]&^refMask
 	return true
 }
 

@@ -64,6 +64,10 @@ func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
 	if exp != 0 {
 		m.expiring[ref] = exp
 	}
+	// The key's leaf is a cache miss of its own, independent of the hash
+	// table's two (slot, then record): finding the leaf first starts its
+	// load, and the processor overlaps it with the table's.
+	l := m.tree.mutLeafFor(key)
 	i, found := m.table.find(m.arena, key, h)
 	if !found {
 		m.table.insertAt(i, h, ref, m.arena)
@@ -72,7 +76,7 @@ func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
 	}
 	old := slotRef(m.table.slots[i])
 	m.table.slots[i] = slotOf(h, ref)
-	if !m.tree.replace(key, old, ref) {
+	if !l.replaceRef(old, ref) {
 		panic("minikv: index out of step: key in hash table but not in tree")
 	}
 	m.release(old)
