@@ -3,6 +3,7 @@ package minikv
 import (
 	"context"
 	"encoding/binary"
+	"sync"
 	"time"
 )
 
@@ -38,14 +39,45 @@ type batchOp struct {
 	off  int // value bytes are data[off:off+n]
 	n    int
 	ttl  time.Duration
+	exp  int64 // the absolute expiry, set by writeBatch from ttl
 }
 
 type batch struct {
 	db   *DB
-	ops  []batchOp
-	data []byte // the values, copied end to end
+	bufs *batchBufs // from batchPool at the first operation
 	size int
 	used bool
+}
+
+// batchBufs holds a batch's operations and its values, copied end to end.
+// Write and Discard give them back to batchPool, so that a program writing
+// batch after batch reuses the memory instead of growing two slices from
+// nothing each time (for 1000 values of 100 bytes, growing them copied
+// about five times what they end up holding).
+type batchBufs struct {
+	ops  []batchOp
+	data []byte
+}
+
+var batchPool = sync.Pool{New: func() any { return new(batchBufs) }}
+
+// maxPooledBatch is the largest value buffer kept for reuse: a rare huge
+// batch should not stay pinned in the pool.
+const maxPooledBatch = 4 << 20
+
+// release gives the buffers back to the pool.
+func (b *batch) release() {
+	bb := b.bufs
+	if bb == nil {
+		return
+	}
+	b.bufs = nil
+	if cap(bb.data) > maxPooledBatch {
+		return
+	}
+	clear(bb.ops) // drop the keys
+	bb.ops, bb.data = bb.ops[:0], bb.data[:0]
+	batchPool.Put(bb)
 }
 
 // NewBatch returns an empty batch for db. It is safe to call concurrently;
@@ -67,8 +99,12 @@ func (b *batch) add(code byte, key string, value []byte, ttl time.Duration) {
 	if b.used {
 		return
 	}
-	b.ops = append(b.ops, batchOp{code: code, key: key, off: len(b.data), n: len(value), ttl: ttl})
-	b.data = append(b.data, value...)
+	if b.bufs == nil {
+		b.bufs = batchPool.Get().(*batchBufs)
+	}
+	bb := b.bufs
+	bb.ops = append(bb.ops, batchOp{code: code, key: key, off: len(bb.data), n: len(value), ttl: ttl})
+	bb.data = append(bb.data, value...)
 	b.size += encodedOpSize(code, len(key), len(value))
 }
 
@@ -87,7 +123,7 @@ func (b *batch) Size() int { return b.size }
 
 func (b *batch) Discard() {
 	b.used = true
-	b.ops, b.data = nil, nil
+	b.release()
 	b.size = 0
 }
 
@@ -96,25 +132,27 @@ func (b *batch) Write() error {
 		return ErrBatchUsed
 	}
 	b.used = true
+	defer b.release()
 	if err := b.db.writable(); err != nil {
 		return err
 	}
 	if err := b.validate(); err != nil {
 		return err
 	}
-	if len(b.ops) == 0 {
+	if b.bufs == nil || len(b.bufs.ops) == 0 {
 		return nil
 	}
-	err := b.db.writeBatch(context.Background(), b.ops, b.data)
-	b.ops, b.data = nil, nil
-	return err
+	return b.db.writeBatch(context.Background(), b.bufs.ops, b.bufs.data)
 }
 
 func (b *batch) validate() error {
 	if b.size > MaxBatchSize {
 		return ErrBatchTooLarge
 	}
-	for _, op := range b.ops {
+	if b.bufs == nil {
+		return nil
+	}
+	for _, op := range b.bufs.ops {
 		if err := checkKey(op.key); err != nil {
 			return err
 		}
@@ -135,25 +173,24 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error 
 		return err
 	}
 	now := db.now()
-	exps := make([]int64, len(ops))
 	var sets, dels int64
 	for i, op := range ops {
 		if op.code == opDelete {
 			dels++
 		} else if sets++; op.ttl > 0 {
-			exps[i] = expiryAfter(now, op.ttl)
+			ops[i].exp = expiryAfter(now, op.ttl)
 		}
 	}
-	db.buf = appendBatchRecord(db.buf[:0], now, ops, data, exps)
+	db.buf = appendBatchRecord(db.buf[:0], now, ops, data)
 	db.stats.write(0, sets)
 	db.stats.delete(0, dels)
 	return db.commit(ctx, db.buf, func(m *memIndex) {
-		for i, op := range ops {
+		for _, op := range ops {
 			h := hashKey(op.key)
 			if op.code == opDelete {
 				m.del(op.key, h)
 			} else {
-				m.set(op.key, h, data[op.off:op.off+op.n], exps[i])
+				m.set(op.key, h, data[op.off:op.off+op.n], op.exp)
 			}
 		}
 	})
@@ -161,19 +198,19 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error 
 
 // appendBatchRecord appends a whole recBatch record for ops to dst,
 // encoding the operations in place.
-func appendBatchRecord(dst []byte, ts int64, ops []batchOp, data []byte, exps []int64) []byte {
+func appendBatchRecord(dst []byte, ts int64, ops []batchOp, data []byte) []byte {
 	n := uvarintLen(uint64(len(ops)))
 	for _, op := range ops {
 		n += encodedOpSize(op.code, len(op.key), op.n)
 	}
 	dst, start := beginRecord(dst, recBatch, ts, n)
 	dst = binary.AppendUvarint(dst, uint64(len(ops)))
-	for i, op := range ops {
+	for _, op := range ops {
 		dst = append(dst, op.code)
 		if op.code == opDelete {
 			dst = appendDeleteBody(dst, op.key)
 		} else {
-			dst = appendSetBody(dst, op.key, data[op.off:op.off+op.n], exps[i])
+			dst = appendSetBody(dst, op.key, data[op.off:op.off+op.n], op.exp)
 		}
 	}
 	return sealRecord(dst, start)

@@ -168,7 +168,7 @@ func (db *DB) deleteExpired(ctx context.Context, keys []string) error {
 		return nil
 	}
 	n := len(ops)
-	rec := appendBatchRecord(nil, now, ops, nil, nil)
+	rec := appendBatchRecord(nil, now, ops, nil)
 	db.stats.expired.Add(int64(n))
 	return db.commit(ctx, rec, func(m *memIndex) {
 		for _, op := range ops {
