@@ -61,7 +61,9 @@ type iterator struct {
 	// all of them are known to be in range.
 	rangeLeaf   *leaf
 	leafInRange bool
-	vbuf        []byte // values are copied into this block, then handed out
+	// vblock holds the block that values are copied into, then handed out
+	// (see Value).
+	vblock strings.Builder
 }
 
 // valueBlock is the size of the blocks Value copies values into, so that a
@@ -200,15 +202,23 @@ func (it *iterator) Value() []byte {
 		return nil
 	}
 	v := it.rec.value
-	if len(v) > valueBlock/4 {
+	if len(v) == 0 || len(v) > valueBlock/4 {
 		return append([]byte{}, v...)
 	}
-	if cap(it.vbuf)-len(it.vbuf) < len(v) {
-		it.vbuf = make([]byte, 0, it.blockSize(len(v)))
+	// The block is a strings.Builder's buffer because Grow allocates
+	// without clearing: make would clear the whole block first, which cost
+	// about a tenth of a scan of 100 keys. Each value is written once and
+	// handed out as a slice capped at its end, never as the string, so it
+	// is ordinary memory that its caller owns.
+	b := &it.vblock
+	if b.Cap()-b.Len() < len(v) {
+		*b = strings.Builder{}
+		b.Grow(it.blockSize(len(v)))
 	}
-	start := len(it.vbuf)
-	it.vbuf = append(it.vbuf, v...)
-	return it.vbuf[start:len(it.vbuf):len(it.vbuf)]
+	start := b.Len()
+	b.Write(v)
+	block := unsafe.Slice(unsafe.StringData(b.String()), b.Len())
+	return block[start:len(block):len(block)]
 }
 
 // blockSize returns the size of the next value block: valueBlock, or less
