@@ -163,34 +163,45 @@ type entry struct {
 // decodeEntry decodes the entry at the start of b. It checks every length
 // against len(b) and returns ok=false on any inconsistency.
 func decodeEntry(b []byte) (e entry, ok bool) {
+	ok = e.decode(b)
+	return e, ok
+}
+
+// decode is decodeEntry into e, which it sets whole on success and leaves
+// as it was on failure. Iterators decode into the entry they keep: a
+// returned entry is copied through the stack, and that copy stalled on
+// store forwarding, a visible share of a scan.
+func (e *entry) decode(b []byte) bool {
 	h, n := binary.Uvarint(b)
 	if n <= 0 || h>>1 > MaxKeySize {
-		return e, false
+		return false
 	}
 	vlen, m := binary.Uvarint(b[n:])
 	if m <= 0 || vlen > MaxValueSize {
-		return e, false
+		return false
 	}
 	n += m
+	var exp int64
 	if h&1 != 0 {
 		if len(b)-n < 8 {
-			return e, false
+			return false
 		}
-		e.exp = int64(binary.LittleEndian.Uint64(b[n:]))
-		if e.exp == 0 {
-			return e, false
+		exp = int64(binary.LittleEndian.Uint64(b[n:]))
+		if exp == 0 {
+			return false
 		}
 		n += 8
 	}
 	klen := int(h >> 1)
 	if klen == 0 || uint64(len(b)-n) < uint64(klen)+vlen {
-		return e, false
+		return false
 	}
 	e.key = b[n : n+klen : n+klen]
 	n += klen
 	e.value = b[n : n+int(vlen) : n+int(vlen)]
+	e.exp = exp
 	e.size = n + int(vlen)
-	return e, true
+	return true
 }
 
 func uvarintLen(x uint64) int {

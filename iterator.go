@@ -121,7 +121,10 @@ func (it *iterator) Next() bool {
 	}
 	var now int64
 	for ; ok; ok = it.c.next() {
-		e, _ := decodeEntry(chunkRecord(it.v.chunks, it.c.ref()))
+		e := &it.rec // decoded in place (see entry.decode); finish clears it
+		if !e.decode(chunkRecord(it.v.chunks, it.c.ref())) {
+			*e = entry{} // never for records the index wrote; out of range
+		}
 		if it.c.leaf != it.rangeLeaf {
 			it.rangeLeaf = it.c.leaf
 			it.leafInRange = it.leafBelowEnd()
@@ -137,7 +140,6 @@ func (it *iterator) Next() bool {
 				continue
 			}
 		}
-		it.rec = e
 		it.n++
 		return true
 	}
