@@ -711,3 +711,53 @@ func TestExtConcurrentCompacts(t *testing.T) {
 		t.Fatalf("Compact on a read-only DB = %v; want ErrReadOnly", err)
 	}
 }
+
+// TestCloseSnapshotThreshold checks when Close writes a snapshot: with a
+// WAL of a quarter of MaxWALSize or more, the next Open replays nothing;
+// below it, or with automatic compaction off, Close leaves the WAL to be
+// replayed. Either way every value is back.
+func TestCloseSnapshotThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		keys         int
+		noCompaction bool
+		wantSnapshot bool
+	}{
+		{"small WAL", 20, false, false},
+		{"quarter of MaxWALSize", 400, false, true},
+		{"automatic compaction off", 400, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := minikv.Options{Dir: t.TempDir(), SyncMode: minikv.SyncNever, MaxWALSize: 128 << 10, DisableAutoCompaction: tc.noCompaction}
+			db, err := minikv.Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			value := make([]byte, 100) // 400 keys: about 46 KiB of WAL
+			for i := range tc.keys {
+				if err := db.Set(fmt.Sprintf("key%04d", i), value); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if st := db.Stats(); st.Compactions != 0 {
+				t.Fatalf("%d automatic compactions before Close; the WAL should stay below MaxWALSize", st.Compactions)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err = minikv.Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			st := db.Stats()
+			if got := st.RecoveredRecords == 0 && st.RecoveredKeys == int64(tc.keys); got != tc.wantSnapshot {
+				t.Fatalf("reopen replayed %d records and loaded %d keys from a snapshot; snapshot at Close = %v, want %v",
+					st.RecoveredRecords, st.RecoveredKeys, got, tc.wantSnapshot)
+			}
+			if n, err := db.Count(); err != nil || n != tc.keys {
+				t.Fatalf("Count = %d, %v; want %d", n, err, tc.keys)
+			}
+		})
+	}
+}

@@ -96,7 +96,9 @@ func Open(opts Options) (*DB, error) {
 }
 
 // Close flushes and fsyncs the WAL, stops every background goroutine and
-// releases the directory lock. It returns the failures it met, joined,
+// releases the directory lock. When the WAL holds a quarter of MaxWALSize
+// or more (and automatic compaction is on), Close first writes a snapshot,
+// as a compaction does, so that the next Open does not replay the WAL. It returns the failures it met, joined,
 // including a WAL failure met earlier (after which writes were refused).
 // Calling Close again does nothing and returns nil.
 func (db *DB) Close() error {
@@ -111,6 +113,9 @@ func (db *DB) Close() error {
 	defer func() { <-db.writeSem }()
 	var errs []error
 	if db.wal != nil {
+		if err := db.snapshotAtClose(); err != nil {
+			errs = append(errs, fmt.Errorf("minikv: snapshot at close: %w", err))
+		}
 		// A WAL that failed earlier (in a background sync, say) is not
 		// synced again; its failure is reported here, since writes
 		// acknowledged before it may not be durable.

@@ -1,0 +1,92 @@
+package minikv
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// closeSnapshotOptions makes the WAL threshold of snapshotAtClose small:
+// 16 KiB of WAL, a quarter of MaxWALSize, makes Close write a snapshot.
+func closeSnapshotOptions(fsys vfs, clk *FakeClock) Options {
+	o := crashOptions(fsys, clk, SyncAlways)
+	o.MaxWALSize = 64 << 10
+	o.DisableAutoCompaction = false
+	return o
+}
+
+// TestCloseSnapshotFaults fails each file operation of a Close that
+// writes a snapshot, once and from there on, and checks that Close reports
+// the failure, releases every file, and that every acknowledged write is
+// there after a reopen and after a power cut.
+func TestCloseSnapshotFaults(t *testing.T) {
+	value := strings.Repeat("v", 100)
+	for _, every := range []bool{false, true} {
+		for i := 0; ; i++ {
+			mfs := newCrashFS(crashDir)
+			ffs := newFaultFS(mfs, -1, every)
+			clk := NewFakeClock()
+			db, err := Open(closeSnapshotOptions(ffs, clk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 200 // about 23 KiB of WAL
+			for k := range n {
+				if err := db.Set(fmt.Sprintf("k%03d", k), []byte(value)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ffs.mu.Lock()
+			ffs.at = ffs.n + i
+			ffs.mu.Unlock()
+			err = db.Close()
+			if _, injected := ffs.count(); injected == 0 {
+				if err != nil {
+					t.Fatalf("Close without a fault: %v", err)
+				}
+				if i == 0 {
+					t.Fatal("Close did no file operation")
+				}
+				db, err := Open(closeSnapshotOptions(mfs, clk))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := db.Stats()
+				if st.RecoveredRecords != 0 || st.RecoveredKeys != n {
+					t.Fatalf("after a Close without a fault: %d records replayed, %d keys loaded; want 0 and %d", st.RecoveredRecords, st.RecoveredKeys, n)
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+				break // past the last operation of Close
+			}
+			// Some failures are not errors: removing an obsolete file (the
+			// next Open removes it), and preallocating or mapping a new
+			// segment (the WAL then writes it with write(2)).
+			ffs.mu.Lock()
+			tolerated := ffs.kinds["remove"]+ffs.kinds["allocate"]+ffs.kinds["map"] == ffs.injected
+			ffs.mu.Unlock()
+			if !errors.Is(err, errInjected) && !(err == nil && tolerated) {
+				t.Fatalf("every=%v, fault %d: Close = %v, want the injected error (injected: %v)", every, i, err, ffs.kinds)
+			}
+			if err := crashCheckReleased(mfs); err != nil {
+				t.Fatalf("every=%v, fault %d: %v", every, i, err)
+			}
+			for _, fsys := range []vfs{mfs, mfs.crash(0, nil)} {
+				db, err := Open(closeSnapshotOptions(fsys, clk))
+				if err != nil {
+					t.Fatalf("every=%v, fault %d: reopen: %v", every, i, err)
+				}
+				for k := range n {
+					if v, err := db.Get(fmt.Sprintf("k%03d", k)); err != nil || string(v) != value {
+						t.Fatalf("every=%v, fault %d: k%03d = %q, %v", every, i, k, v, err)
+					}
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
