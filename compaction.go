@@ -63,7 +63,7 @@ func (db *DB) compactLocked(ctx context.Context, deferTidy bool) error {
 		return nil
 	}
 	db.tidyPending = false
-	return db.defragment(ctx, deferTidy)
+	return db.defragment(ctx)
 }
 
 // closeSnapshotMin is the share of MaxWALSize that the WAL must hold for
@@ -119,7 +119,7 @@ func (db *DB) tidyIfIdle(ctx context.Context, mark int64) (bool, int64, error) {
 		return true, w, nil
 	}
 	db.tidyPending = false
-	return false, mark, db.defragment(ctx, true)
+	return false, mark, db.defragment(ctx)
 }
 
 // freeze rotates the WAL to a new segment and captures the index as it is
@@ -179,13 +179,12 @@ func (db *DB) switchedManifest(seq uint64, err error) ([]string, error) {
 // defragment puts the arena's records back in key order (see reorder.go)
 // and then moves the live records out of sparse arena chunks, a few at a
 // time, so that the memory of overwritten and deleted records is returned.
-// In the background (paced), it rests between steps (see pace).
-func (db *DB) defragment(ctx context.Context, paced bool) error {
+func (db *DB) defragment(ctx context.Context) error {
 	// A record that the walk found in place may sit in a chunk that the
 	// walk then emptied of everything else; a second walk moves such
 	// records, in key order, rather than leaving them to relocate.
 	for range 2 {
-		moved, sparse, err := db.reorderWalk(ctx, paced)
+		moved, sparse, err := db.reorderWalk(ctx)
 		if err != nil {
 			return err
 		}
@@ -194,7 +193,6 @@ func (db *DB) defragment(ctx context.Context, paced bool) error {
 		}
 	}
 	for {
-		start := time.Now()
 		if err := db.lockWriter(ctx); err != nil {
 			return err
 		}
@@ -205,20 +203,6 @@ func (db *DB) defragment(ctx context.Context, paced bool) error {
 		if !more {
 			return nil
 		}
-		pace(paced, start)
-	}
-}
-
-// pace, for a paced walk, waits as long as the step that began at start
-// took, so that the walk works half the time. A step copies records at
-// random places of memory, and copying back to back slowed a reader on
-// the other core to about half its rate for the half second a walk of a
-// million keys takes; at half duty the walk takes twice as long and the
-// reader lost under a tenth (scratch measurement, 100 ms buckets). The
-// contention grows faster than the walk's pace, so resting pays.
-func pace(paced bool, start time.Time) {
-	if paced {
-		time.Sleep(time.Since(start))
 	}
 }
 
@@ -226,11 +210,10 @@ func pace(paced bool, start time.Time) {
 // at a time, and returns how many records it moved and whether a sparse
 // chunk is left. Each step plans with only the writer semaphore held, so
 // readers wait for the index lock only while the step applies the plan.
-func (db *DB) reorderWalk(ctx context.Context, paced bool) (moved int, sparse bool, err error) {
+func (db *DB) reorderWalk(ctx context.Context) (moved int, sparse bool, err error) {
 	var st reorderState
 	var p reorderPlan
 	for !st.done {
-		start := time.Now()
 		if err := db.lockWriter(ctx); err != nil {
 			return st.moved, false, err
 		}
@@ -241,7 +224,6 @@ func (db *DB) reorderWalk(ctx context.Context, paced bool) (moved int, sparse bo
 			db.mu.Unlock()
 		}
 		db.unlockWriter()
-		pace(paced, start)
 	}
 	if err := db.lockWriter(ctx); err != nil {
 		return st.moved, false, err
