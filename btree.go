@@ -675,6 +675,18 @@ func (c *cursor) next() bool {
 	return c.nextLeaf()
 }
 
+// step moves to the next item of the cursor's leaf; at the leaf's end it
+// reports false and leaves the cursor for next. It inlines, where next
+// does not: `c.step() || c.next()` is next at the cost of a few
+// instructions for most keys.
+func (c *cursor) step() bool {
+	if l := c.leaf; l != nil && c.i+1 < int(l.n) {
+		c.i++
+		return true
+	}
+	return false
+}
+
 // nextLeaf moves to the first item of the next non-empty leaf.
 func (c *cursor) nextLeaf() bool {
 	for {

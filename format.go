@@ -172,6 +172,20 @@ func decodeEntry(b []byte) (e entry, ok bool) {
 // returned entry is copied through the stack, and that copy stalled on
 // store forwarding, a visible share of a scan.
 func (e *entry) decode(b []byte) bool {
+	// The common record: one-byte lengths (a key under 64 bytes, a value
+	// under 128), no expiry.
+	if len(b) >= 2 && b[0] < 0x80 && b[0]&1 == 0 && b[1] < 0x80 {
+		klen, end := int(b[0]>>1), 2+int(b[0]>>1)+int(b[1])
+		if klen != 0 && end <= len(b) {
+			e.key, e.value, e.exp, e.size = b[2:2+klen:2+klen], b[2+klen:end:end], 0, end
+			return true
+		}
+	}
+	return e.decodeVarints(b)
+}
+
+// decodeVarints is decode for any record.
+func (e *entry) decodeVarints(b []byte) bool {
 	h, n := binary.Uvarint(b)
 	if n <= 0 || h>>1 > MaxKeySize {
 		return false

@@ -117,10 +117,10 @@ func (it *iterator) Next() bool {
 		it.started = true
 		ok = it.c.seek(it.v.tree, it.start)
 	} else {
-		ok = it.c.next()
+		ok = it.c.step() || it.c.next()
 	}
 	var now int64
-	for ; ok; ok = it.c.next() {
+	for ; ok; ok = it.c.step() || it.c.next() {
 		e := &it.rec // decoded in place (see entry.decode); finish clears it
 		if !e.decode(chunkRecord(it.v.chunks, it.c.ref())) {
 			*e = entry{} // never for records the index wrote; out of range
