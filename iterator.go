@@ -61,9 +61,9 @@ type iterator struct {
 	// all of them are known to be in range.
 	rangeLeaf   *leaf
 	leafInRange bool
-	// vblock holds the block that values are copied into, then handed out
-	// (see Value).
-	vblock strings.Builder
+	// vfree is the unused end of the block that values are copied into,
+	// then handed out (see Value).
+	vfree []byte
 }
 
 // valueBlock is the size of the blocks Value copies values into, so that a
@@ -187,6 +187,7 @@ func (it *iterator) finish() {
 	it.c = cursor{}
 	it.rec = entry{}
 	it.rangeLeaf = nil
+	it.vfree = nil
 }
 
 // Key returns the key without copying it: records never change once
@@ -207,20 +208,26 @@ func (it *iterator) Value() []byte {
 	if len(v) == 0 || len(v) > valueBlock/4 {
 		return append([]byte{}, v...)
 	}
-	// The block is a strings.Builder's buffer because Grow allocates
-	// without clearing: make would clear the whole block first, which cost
-	// about a tenth of a scan of 100 keys. Each value is written once and
-	// handed out as a slice capped at its end, never as the string, so it
-	// is ordinary memory that its caller owns.
-	b := &it.vblock
-	if b.Cap()-b.Len() < len(v) {
-		*b = strings.Builder{}
-		b.Grow(it.blockSize(len(v)))
+	if len(it.vfree) < len(v) {
+		it.vfree = newValueBlock(it.blockSize(len(v)))
 	}
-	start := b.Len()
-	b.Write(v)
-	block := unsafe.Slice(unsafe.StringData(b.String()), b.Len())
-	return block[start:len(block):len(block)]
+	n := copy(it.vfree, v)
+	out := it.vfree[:n:n]
+	it.vfree = it.vfree[n:]
+	return out
+}
+
+// newValueBlock returns size bytes of new memory, not cleared. make would
+// clear the block before the copies overwrite it, which cost about a
+// tenth of a scan of 100 keys; a strings.Builder's Grow allocates without
+// clearing. The block is taken from the Builder once and the Builder
+// dropped: the bytes are handed out as capped slices, never as a string,
+// so they are ordinary memory that Value's callers own.
+func newValueBlock(size int) []byte {
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteByte(0) // so that String points at the block
+	return unsafe.Slice(unsafe.StringData(b.String()), b.Cap())
 }
 
 // blockSize returns the size of the next value block: valueBlock, or less
