@@ -216,7 +216,13 @@ func (db *DB) view(key string, fn func([]byte) error) error {
 		db.mu.RUnlock()
 		return ErrClosed
 	}
-	e, ok := db.idx.get(key, h, 0)
+	// Decoded in place: a returned entry is copied through the stack,
+	// which stalls on store forwarding (see entry.decode).
+	var e entry
+	ref, ok := db.idx.lookup(key, h)
+	if ok {
+		e.decode(db.idx.arena.record(ref))
+	}
 	db.mu.RUnlock()
 	if ok && e.exp != 0 && e.exp <= db.now() {
 		ok = false
