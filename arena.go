@@ -93,7 +93,7 @@ func (a *arena) nextChunkSize(n int) int {
 // its pages. A writer calls it before taking the index lock, so that
 // readers do not wait while the kernel maps fresh pages.
 func (a *arena) reserve(n int) {
-	if n > largeRecord || a.cur >= 0 && int(a.used[a.cur])+n <= len(a.chunks[a.cur]) {
+	if n <= 0 || n > largeRecord || a.cur >= 0 && int(a.used[a.cur])+n <= len(a.chunks[a.cur]) {
 		return
 	}
 	size := a.nextChunkSize(n)
@@ -116,7 +116,7 @@ func (a *arena) newChunk(size int) int {
 		buf = make([]byte, size)
 		adviseHuge(buf)
 	}
-	a.total += int64(size)
+	a.total += int64(len(buf))
 	if n := len(a.free); n > 0 {
 		id := int(a.free[n-1])
 		a.free = a.free[:n-1]
