@@ -183,8 +183,9 @@ func (db *DB) defragment(ctx context.Context) error {
 	// A record that the walk found in place may sit in a chunk that the
 	// walk then emptied of everything else; a second walk moves such
 	// records, in key order, rather than leaving them to relocate.
+	var pace pacer
 	for range 2 {
-		moved, sparse, err := db.reorderWalk(ctx)
+		moved, sparse, err := db.reorderWalk(ctx, &pace)
 		if err != nil {
 			return err
 		}
@@ -193,12 +194,15 @@ func (db *DB) defragment(ctx context.Context) error {
 		}
 	}
 	for {
+		pace.rest(db.wal.written.Load())
 		if err := db.lockWriter(ctx); err != nil {
 			return err
 		}
+		pace.begin()
 		db.mu.Lock()
 		more := db.idx.relocate(relocateStep)
 		db.mu.Unlock()
+		pace.end()
 		db.unlockWriter()
 		if !more {
 			return nil
@@ -206,23 +210,62 @@ func (db *DB) defragment(ctx context.Context) error {
 	}
 }
 
+// restShare is how much longer than a defragmentation's steps have worked
+// its rests may last in all while writes go on.
+const restShare = 2
+
+// pacer shares a defragmentation's time with writers. A step holds the
+// writer semaphore for about 100 us, and a writer that waited for it has
+// parked, so back-to-back steps let a writer through only once per step, a
+// few thousand writes a second. While the WAL grows, the pacer rests a
+// millisecond (about the shortest sleep the runtime gives) before a step,
+// as long as the rests stay within restShare times the steps' work:
+// writers get about two thirds of the time, and the walk keeps a third of
+// its speed, so that it still ends under writes that never stop (a walk
+// step moves records several times faster than a writer adds them).
+// Without writes it never rests.
+type pacer struct {
+	mark   int64         // the WAL's length at the last rest check
+	worked time.Duration // time spent in steps
+	rested time.Duration // time spent resting
+	start  time.Time     // when the current step began
+}
+
+// rest sleeps before a step if the WAL's length w moved since the last
+// step and the rest budget allows.
+func (p *pacer) rest(w int64) {
+	if w != p.mark && p.rested < restShare*p.worked {
+		t := time.Now()
+		time.Sleep(time.Millisecond)
+		p.rested += time.Since(t)
+	}
+	p.mark = w
+}
+
+// begin and end bracket a step's work, once it holds the writer semaphore.
+func (p *pacer) begin() { p.start = time.Now() }
+func (p *pacer) end()   { p.worked += time.Since(p.start) }
+
 // reorderWalk walks the index once in key order (see reorder.go), a step
 // at a time, and returns how many records it moved and whether a sparse
 // chunk is left. Each step plans with only the writer semaphore held, so
 // readers wait for the index lock only while the step applies the plan.
-func (db *DB) reorderWalk(ctx context.Context) (moved int, sparse bool, err error) {
+func (db *DB) reorderWalk(ctx context.Context, pace *pacer) (moved int, sparse bool, err error) {
 	var st reorderState
 	var p reorderPlan
 	for !st.done {
+		pace.rest(db.wal.written.Load())
 		if err := db.lockWriter(ctx); err != nil {
 			return st.moved, false, err
 		}
+		pace.begin()
 		db.idx.planReorder(&st, reorderStep, &p)
 		if len(p.moves) > 0 {
 			db.mu.Lock()
 			db.idx.applyReorder(&st, &p)
 			db.mu.Unlock()
 		}
+		pace.end()
 		db.unlockWriter()
 	}
 	if err := db.lockWriter(ctx); err != nil {
