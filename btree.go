@@ -28,6 +28,27 @@ type btree struct {
 	inner  *inner // root when height > 0
 	count  int
 	cow    atomic.Uint64 // owner id of the nodes this tree may change in place
+	fing   finger
+}
+
+// finger is the leaf that the last mutLeafFor reached, with the bounds its
+// path gave it, so that a key in the same leaf skips the descent: keys that
+// arrive in order (a sorted batch, a bulk load) mostly do. It holds while
+// the tree's owner id is the one it was taken under, so that every node on
+// its path is still mutable, and while the tree keeps its shape: insert's
+// slow path, remove and bulkLoad drop it before they change anything.
+type finger struct {
+	leaf *leaf
+	b    bounds
+	cow  uint64
+}
+
+// at returns the finger's leaf if it holds key and is still valid, else nil.
+func (f *finger) at(key string, cow uint64) *leaf {
+	if f.leaf == nil || f.cow != cow || key < f.b.lo || f.b.hasHi && key >= f.b.hi {
+		return nil
+	}
+	return f.leaf
 }
 
 const (
@@ -140,8 +161,22 @@ func (l *leaf) indexOf(ref uint64) int {
 	return -1
 }
 
+// insertIn adds ref for a key not yet in the tree, l being the leaf that
+// mutLeafFor returned for key just before, with no change to the tree
+// between. A leaf with room takes the item at once; a full one goes the
+// way of insert, which splits or spills it.
+func (t *btree) insertIn(l *leaf, chunks [][]byte, key string, ref uint64) {
+	if l == nil || l.n == leafCap || t.fing.at(key, t.cow.Load()) != l {
+		t.insert(chunks, key, ref)
+		return
+	}
+	t.count++
+	t.leafInsert(l, t.fing.b, chunks, key, ref)
+}
+
 // insert adds ref for a key not yet in the tree.
 func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
+	t.fing = finger{}
 	t.count++
 	if t.height == 0 {
 		if t.leafs == nil {
@@ -347,21 +382,28 @@ func (l *leaf) replaceRef(old, new uint64) bool {
 }
 
 // mutLeafFor makes the path to the leaf that holds key mutable and returns
-// the leaf.
+// the leaf, or nil if the tree has none; the leaf becomes the finger.
 func (t *btree) mutLeafFor(key string) *leaf {
+	cow := t.cow.Load()
+	if l := t.fing.at(key, cow); l != nil {
+		return l
+	}
 	if t.height == 0 {
 		if t.leafs == nil {
 			return nil
 		}
 		t.leafs = t.mutLeaf(t.leafs)
+		t.fing = finger{t.leafs, bounds{}, cow}
 		return t.leafs
 	}
 	t.inner = t.mutInner(t.inner)
-	n := t.inner
+	n, b := t.inner, bounds{}
 	for {
 		i := n.childIndex(key)
+		b = b.child(n, i)
 		if n.leafKids {
 			n.leaves[i] = t.mutLeaf(n.leaves[i])
+			t.fing = finger{n.leaves[i], b, cow}
 			return n.leaves[i]
 		}
 		n.kids[i] = t.mutInner(n.kids[i])
@@ -372,6 +414,7 @@ func (t *btree) mutLeafFor(key string) *leaf {
 // remove deletes the ref of key; it reports whether it was found. chunks
 // is the arena's table, read to refit leaves whose bounds widen.
 func (t *btree) remove(chunks [][]byte, key string, ref uint64) bool {
+	t.fing = finger{}
 	if t.height == 0 {
 		if t.leafs == nil {
 			return false
@@ -493,6 +536,7 @@ func (t *btree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
 // and j+1 (the first and the last leaf are unbounded on their outer side),
 // and its partials are computed at the prefix those share.
 func (t *btree) bulkLoad(chunks [][]byte, refs []uint64) {
+	t.fing = finger{}
 	if len(refs) == 0 {
 		return
 	}

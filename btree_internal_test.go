@@ -50,7 +50,9 @@ func (h *treeHarness) set(key string) {
 			h.t.Fatalf("replace %q: not found", key)
 		}
 	} else {
-		h.tr.insert(h.a.chunks, key, ref)
+		// As memIndex.set does: find the leaf (which sets the finger), then
+		// insert into it.
+		h.tr.insertIn(h.tr.mutLeafFor(key), h.a.chunks, key, ref)
 		i, _ := slices.BinarySearch(h.keys, key)
 		h.keys = slices.Insert(h.keys, i, key)
 	}

@@ -191,6 +191,13 @@ func (l *leaf) lowerBound(chunks [][]byte, key string, shared int) int {
 		lo = l.partialBound(lo, hi, kp)
 		hi = l.partialBound(lo, hi, kp+1)
 	}
+	// Keys inserted in ascending order land after the last item, in a leaf
+	// with no upper bound and so no shared prefix (every partial ties): one
+	// comparison with the last key settles them, instead of a search that
+	// reads a record at every step.
+	if lo < hi && string(refKey(chunks, itemRef(l.items[hi-1]))) < key {
+		return hi
+	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if string(refKey(chunks, itemRef(l.items[m]))) < key {

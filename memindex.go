@@ -71,7 +71,7 @@ func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
 	i, found := m.table.find(m.arena, key, h)
 	if !found {
 		m.table.insertAt(i, h, ref, m.arena)
-		m.tree.insert(m.arena.chunks, key, ref)
+		m.tree.insertIn(l, m.arena.chunks, key, ref)
 		return
 	}
 	old := slotRef(m.table.slots[i])
