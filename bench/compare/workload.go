@@ -151,11 +151,52 @@ func child(name string, n int, base string, dur time.Duration) (*result, error) 
 		return nil, fmt.Errorf("close: %w", err)
 	}
 	res.Figures[figPeakRSS] = float64(readStatus("VmHWM:"))
+	step("load in key order, new database")
+	res.put(figLoadSorted)(loadSorted(name, base, w))
 	return res, nil
 }
 
+// loadSorted loads every key once in key order into a new database of
+// engine name and returns the keys per second. It runs after the peak RSS
+// is read, so that its second database does not count there.
+func loadSorted(name, base string, w *workload) (float64, error) {
+	eng, err := newEngine(name)
+	if err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp(base, "compare-sorted-"+name+"-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	if err := eng.open(dir, false); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	err = loadOrder(eng, w, w.sorted())
+	took := time.Since(start)
+	if cerr := eng.close(); err == nil {
+		err = cerr
+	}
+	return float64(w.n) / took.Seconds(), err
+}
+
+// sorted returns the order 0, 1, ..., n-1: key order, since key i is i
+// zero-padded.
+func (w *workload) sorted() []uint32 {
+	order := make([]uint32, w.n)
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	return order
+}
+
 // load writes every key once, in random order, in batches of batchOps.
-func load(eng engine, w *workload) error {
+func load(eng engine, w *workload) error { return loadOrder(eng, w, w.loadPerm) }
+
+// loadOrder writes every key once, in the order of order, in batches of
+// batchOps.
+func loadOrder(eng engine, w *workload, order []uint32) error {
 	keys := make([][]byte, 0, batchOps)
 	vals := make([][]byte, batchOps)
 	for i := range vals {
@@ -163,7 +204,7 @@ func load(eng engine, w *workload) error {
 	}
 	for start := 0; start < w.n; start += batchOps {
 		keys = keys[:0]
-		for j, i := range w.loadPerm[start:min(start+batchOps, w.n)] {
+		for j, i := range order[start:min(start+batchOps, w.n)] {
 			keys = append(keys, w.key(i))
 			value(vals[j], i, 0)
 		}
