@@ -34,6 +34,7 @@ type DB struct {
 	// tidyPending: an automatic compaction left its defragmentation for
 	// when writes pause; under compactMu.
 	tidyPending bool
+	hashes      []uint64      // writeBatch's key hashes; under writeSem
 	writeSem    chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
 	mu          sync.RWMutex  // guards idx; idx is nil once closed
 	idx         *memIndex

@@ -129,6 +129,11 @@ func (t *hashTable) find(a *arena, key string, h uint64) (int, bool) {
 	}
 }
 
+// prefetch starts loading the home slot of hash h into the cache.
+func (t *hashTable) prefetch(h uint64) {
+	prefetch(uintptr(unsafe.Pointer(&t.slots[homeOf(h, len(t.slots))])))
+}
+
 // insertAt fills the empty slot i that find returned for a missing key.
 func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) {
 	if t.full() {
