@@ -36,7 +36,8 @@ type btree struct {
 // arrive in order (a sorted batch, a bulk load) mostly do. It holds while
 // the tree's owner id is the one it was taken under, so that every node on
 // its path is still mutable, and while the tree keeps its shape: insert's
-// slow path, remove and bulkLoad drop it before they change anything.
+// slow path, remove and bulkLoad drop it before they change anything (the
+// slow path then points it at the leaf that took its key).
 type finger struct {
 	leaf *leaf
 	b    bounds
@@ -258,9 +259,20 @@ func (t *btree) innerInsert(n *inner, b bounds, chunks [][]byte, key string, ref
 			i = n.childIndex(key)
 		}
 		n.leaves[i] = t.mutLeaf(n.leaves[i])
-		sep, rightLeaf = t.leafInsert(n.leaves[i], b.child(n, i), chunks, key, ref)
-		if rightLeaf == nil {
+		lb := b.child(n, i)
+		sep, rightLeaf = t.leafInsert(n.leaves[i], lb, chunks, key, ref)
+		// Point the finger at the leaf that took key, so that the next
+		// key in order does not descend: a leaf's bounds stay what they
+		// are now whatever the splits above it do.
+		cow := t.cow.Load()
+		switch {
+		case rightLeaf == nil:
+			t.fing = finger{n.leaves[i], lb, cow}
 			return "", nil
+		case key < sep:
+			t.fing = finger{n.leaves[i], bounds{lb.lo, sep, true}, cow}
+		default:
+			t.fing = finger{rightLeaf, bounds{sep, lb.hi, lb.hasHi}, cow}
 		}
 	} else {
 		n.kids[i] = t.mutInner(n.kids[i])
