@@ -392,9 +392,9 @@ type wal struct {
 	// sealedBytes is the sum of the sizes in sealed, kept so that size,
 	// which every write calls, does not walk the list.
 	sealedBytes int64
-	// presynced is set once the current segment was handed to a
+	// presynced is how much of the current segment was handed to a
 	// background fsync (see wantPresync).
-	presynced bool
+	presynced int64
 	buf       []byte
 
 	fileMu  sync.Mutex   // held while f is synced, replaced or closed
@@ -533,15 +533,22 @@ func (w *wal) fail(op string, err error) error {
 // seals quickly anyway.
 const presyncMin = 4 << 20
 
-// wantPresync reports, once per segment, that the current segment is three
-// quarters full. Without SyncAlways its data is still unsynced, and the
-// fsync that seals it at rotation runs under the writer lock; syncing most
-// of it ahead, in the background, keeps that pause short.
+// presyncSteps is how many background fsyncs a segment gets as it fills.
+const presyncSteps = 8
+
+// wantPresync reports that the current segment grew by another
+// 1/presyncSteps of its limit since it was last handed to a background
+// fsync. Without SyncAlways its data is still unsynced, and the fsync
+// that seals it at rotation runs under the writer lock: syncing it ahead
+// in steps, in the background, leaves that fsync at most about one step
+// to write. (Once at three quarters left it a quarter, 4 MiB of a default
+// segment, and a 5-7 ms pause at every rotation.)
 func (w *wal) wantPresync() bool {
-	if w.presynced || w.segLimit < presyncMin || w.segSize < w.segLimit/4*3 {
+	step := w.segLimit / presyncSteps
+	if w.segLimit < presyncMin || w.segSize < w.presynced+step {
 		return false
 	}
-	w.presynced = true
+	w.presynced = w.segSize
 	return true
 }
 
@@ -658,7 +665,7 @@ func (w *wal) rotate() (uint64, error) {
 	w.sealed = append(w.sealed, segInfo{w.seq - 1, w.segSize})
 	w.sealedBytes += w.segSize
 	w.segSize = 0
-	w.presynced = false
+	w.presynced = 0
 	w.markSynced(lsn)
 	if closeErr != nil {
 		return 0, w.fail("close segment", closeErr)
