@@ -260,3 +260,67 @@ func TestWALMapOSDropsWrittenPages(t *testing.T) {
 	defer db.Close()
 	check(db, "after reopen")
 }
+
+// TestWALMapOSLargeRecordsPwrite interleaves batches of writeThrough bytes
+// or more, which CopyAt writes with pwrite, with single Sets, which it
+// copies into the mapping, in one mapped segment. Every record must sit
+// where the WAL put it: in a copy of the directory taken while the writer
+// is open (a kill) and after Close. A pwrite through a descriptor opened
+// with O_APPEND would land at the end of the preallocated file instead.
+func TestWALMapOSLargeRecordsPwrite(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{Dir: dir, SyncMode: SyncNever, SegmentSize: 4 << 20, DisableAutoCompaction: true}
+	db, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := db.wal.m.(*osMapping)
+	if !ok || m.wf == nil {
+		t.Fatalf("the segment is not mapped with a pwrite descriptor (%T)", db.wal.m)
+	}
+	wf := m.wf
+	val := bytes.Repeat([]byte("w"), 100)
+	const rounds, perBatch = 10, 300 // a batch record of about 36 KiB
+	for r := range rounds {
+		b := db.NewBatch()
+		for i := range perBatch {
+			b.Set(fmt.Sprintf("b%02d-%04d", r, i), val)
+		}
+		if b.Size() < writeThrough {
+			t.Fatalf("batch of %d bytes is below writeThrough", b.Size())
+		}
+		if err := b.Write(); err != nil {
+			t.Fatal(err)
+		}
+		mustSet(t, db, fmt.Sprintf("s%02d", r), val)
+	}
+	check := func(db *DB, what string) {
+		t.Helper()
+		for r := range rounds {
+			wantValue(t, db, fmt.Sprintf("s%02d", r), val)
+			for i := range perBatch {
+				wantValue(t, db, fmt.Sprintf("b%02d-%04d", r, i), val)
+			}
+		}
+		if got, want := db.Stats().RecoveredRecords, int64(2*rounds); got != want {
+			t.Fatalf("%s: RecoveredRecords %d, want %d", what, got, want)
+		}
+	}
+	killed := copyDir(t, dir)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wf.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Fatalf("the pwrite descriptor was not closed with the mapping: Close = %v", err)
+	}
+	for _, d := range []string{killed, dir} {
+		ro, err := Open(Options{Dir: d, ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(ro, d)
+		if err := ro.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
