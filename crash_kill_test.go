@@ -40,8 +40,14 @@ const (
 )
 
 // crashKillOptions are the options of the kill loop's database: a small
-// WAL so that background compactions run all the time.
-func crashKillOptions(dir string, mode minikv.SyncMode) minikv.Options {
+// WAL so that background compactions run all the time. With big, the
+// batches carry a crashPadLen value and the segments are large enough
+// to map them, so that the WAL writes them with pwrite rather than
+// through the mapping (records of 16 KiB or more, see osMapping).
+func crashKillOptions(dir string, mode minikv.SyncMode, big bool) minikv.Options {
+	if big {
+		return minikv.Options{Dir: dir, SyncMode: mode, MaxWALSize: 1 << 20, SegmentSize: 256 << 10}
+	}
 	return minikv.Options{
 		Dir:         dir,
 		SyncMode:    mode,
@@ -50,10 +56,17 @@ func crashKillOptions(dir string, mode minikv.SyncMode) minikv.Options {
 	}
 }
 
+// crashPadLen is the length of the padding value of a big batch.
+const crashPadLen = 20 << 10
+
 func crashSlotKey(g, slot int) string { return fmt.Sprintf("g%d-%02d", g, slot) }
 
 func crashValue(n int64) []byte {
 	return []byte(strconv.FormatInt(n, 10) + "|" + strings.Repeat("p", 60))
+}
+
+func crashPadValue(n int64) []byte {
+	return []byte(strconv.FormatInt(n, 10) + "|" + strings.Repeat("q", crashPadLen))
 }
 
 func crashParse(v []byte) (int64, error) {
@@ -67,12 +80,14 @@ func crashParse(v []byte) (int64, error) {
 // crashWriterChild opens the database named by MINIKV_KILL_DIR, prints
 // "ready", and writes until killed. Goroutine g writes n = base, base+1,
 // ... to key g-(n mod crashSlots); the batch goroutine writes n to b-x,
-// b-y and b-(n mod crashSlots) in one batch. After each acknowledged write
-// it prints "g n".
+// b-y and b-(n mod crashSlots) in one batch, and with MINIKV_KILL_BIG=1
+// also to b-pad, whose value is crashPadLen bytes. After each acknowledged
+// write it prints "g n".
 func crashWriterChild() int {
 	mode, _ := strconv.Atoi(os.Getenv("MINIKV_KILL_MODE"))
 	base, _ := strconv.ParseInt(os.Getenv("MINIKV_KILL_BASE"), 10, 64)
-	db, err := minikv.Open(crashKillOptions(os.Getenv("MINIKV_KILL_DIR"), minikv.SyncMode(mode)))
+	big := os.Getenv("MINIKV_KILL_BIG") == "1"
+	db, err := minikv.Open(crashKillOptions(os.Getenv("MINIKV_KILL_DIR"), minikv.SyncMode(mode), big))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		return 1
@@ -94,6 +109,9 @@ func crashWriterChild() int {
 					b.Set("b-x", crashValue(n))
 					b.Set("b-y", crashValue(n))
 					b.Set(fmt.Sprintf("b-%02d", n%crashSlots), crashValue(n))
+					if big {
+						b.Set("b-pad", crashPadValue(n))
+					}
 					err = b.Write()
 				} else {
 					err = db.Set(crashSlotKey(g, int(n%crashSlots)), crashValue(n))
@@ -123,11 +141,14 @@ type crashKillRun struct {
 
 // crashSpawnAndKill starts a writer child, waits until it is ready, lets it
 // write for delay and kills it.
-func crashSpawnAndKill(t *testing.T, dir string, mode minikv.SyncMode, base int64, delay time.Duration) crashKillRun {
+func crashSpawnAndKill(t *testing.T, dir string, mode minikv.SyncMode, big bool, base int64, delay time.Duration) crashKillRun {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=crash-writer", "MINIKV_KILL_DIR="+dir,
 		"MINIKV_KILL_MODE="+strconv.Itoa(int(mode)), "MINIKV_KILL_BASE="+strconv.FormatInt(base, 10))
+	if big {
+		cmd.Env = append(cmd.Env, "MINIKV_KILL_BIG=1")
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -193,9 +214,9 @@ type crashKillState map[string]int64
 // goroutine's surviving writes are a prefix of what it wrote that holds
 // every acknowledged one, and every batch is whole. It returns the new
 // state.
-func (prev crashKillState) check(t *testing.T, dir string, base int64, r crashKillRun) crashKillState {
+func (prev crashKillState) check(t *testing.T, dir string, big bool, base int64, r crashKillRun) crashKillState {
 	t.Helper()
-	db, err := minikv.Open(crashKillOptions(dir, minikv.SyncAlways))
+	db, err := minikv.Open(crashKillOptions(dir, minikv.SyncAlways, big))
 	if err != nil {
 		t.Fatalf("open after kill: %v (child stderr: %s)", err, r.stderr)
 	}
@@ -217,6 +238,9 @@ func (prev crashKillState) check(t *testing.T, dir string, base int64, r crashKi
 	}
 	if cur["b-x"] != cur["b-y"] {
 		t.Fatalf("batch torn: b-x=%d b-y=%d", cur["b-x"], cur["b-y"])
+	}
+	if big && cur["b-pad"] != cur["b-x"] {
+		t.Fatalf("big batch torn: b-x=%d b-pad=%d", cur["b-x"], cur["b-pad"])
 	}
 	for g := range crashWriters + 1 {
 		key := func(slot int) string { return crashSlotKey(g, slot) }
@@ -258,9 +282,14 @@ func (prev crashKillState) check(t *testing.T, dir string, base int64, r crashKi
 func TestCrashKill(t *testing.T) {
 	for _, tc := range []struct {
 		mode  minikv.SyncMode
+		big   bool // batches of over 16 KiB, written with pwrite
 		kills int
-	}{{minikv.SyncAlways, 200}, {minikv.SyncNever, 60}} {
-		t.Run(tc.mode.String(), func(t *testing.T) {
+	}{{minikv.SyncAlways, false, 200}, {minikv.SyncNever, false, 60}, {minikv.SyncNever, true, 40}} {
+		name := tc.mode.String()
+		if tc.big {
+			name += "/bigbatches"
+		}
+		t.Run(name, func(t *testing.T) {
 			kills := tc.kills
 			seed := uint64(time.Now().UnixNano())
 			if os.Getenv("MINIKV_SOAK") == "1" {
@@ -279,8 +308,8 @@ func TestCrashKill(t *testing.T) {
 				if rng.IntN(4) == 0 {
 					delay = time.Duration(10+rng.IntN(50)) * time.Millisecond
 				}
-				r := crashSpawnAndKill(t, dir, tc.mode, base, delay)
-				state = state.check(t, dir, base, r)
+				r := crashSpawnAndKill(t, dir, tc.mode, tc.big, base, delay)
+				state = state.check(t, dir, tc.big, base, r)
 				for _, n := range r.acked {
 					acked += n - base + 1
 				}
