@@ -51,7 +51,7 @@ type figure struct {
 
 var figures = []figure{
 	{figLoad, "load, batches of 1000 (keys/s)", perSecond, true, &target{"", 1.0, "≥ 1.0× best"}},
-	{figLoadSorted, "load in key order, batches of 1000 (keys/s)", perSecond, true, nil},
+	{figLoadSorted, "load in key order, batches of 1000 (keys/s)", perSecond, true, &target{"", 1.0, "≥ 1.0× best"}},
 	{figGet1, "random Get, 1 goroutine (ops/s)", perSecond, true, &target{"map", 1.0, "≥ 1.0× map"}},
 	{figGetN, fmt.Sprintf("random Get, %d goroutines (ops/s)", runtime.GOMAXPROCS(0)), perSecond, true, &target{"map", 1.0, "≥ 1.0× map"}},
 	{figSetNoSync, "Set, no fsync, 1 goroutine (ops/s)", perSecond, true, &target{"pebble", 1.5, "≥ 1.5× pebble"}},
