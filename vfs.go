@@ -41,7 +41,8 @@ type file interface {
 }
 
 // mapper is implemented by files whose first bytes can be written through
-// a shared memory mapping, which saves the WAL a system call per record.
+// a shared memory mapping, which saves the WAL a system call per small
+// record.
 // It is optional: the WAL writes with Write to a file that does not
 // implement it, or when Allocate or Map fails.
 type mapper interface {
@@ -62,8 +63,9 @@ type mapper interface {
 // the file is synced (Sync covers them). The mapping stays valid after its
 // file is closed, until Unmap.
 type mapping interface {
-	// CopyAt copies p into the mapping at offset off. The whole range must
-	// lie in the mapping.
+	// CopyAt puts p into the file at offset off: a copy into the mapping,
+	// or for a large p possibly a write that reaches the same page-cache
+	// pages (osMapping). The whole range must lie in the mapping.
 	CopyAt(p []byte, off int64) error
 	// Unmap releases the mapping; the bytes copied into it stay in the
 	// file. The mapping must not be used after.

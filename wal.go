@@ -351,10 +351,11 @@ func lengthRepairs(b []byte, end int) bool {
 //
 // The current segment is, where the file system allows it, preallocated to
 // the segment limit (fallocate) and mapped shared into memory: an append
-// is a copy into the mapping, with no system call. The copy is in the
-// page cache once it is done, so it survives a process kill like a
-// write(2) would, and Sync (fdatasync) writes it back. The file holds
-// zeros after the written bytes:
+// is a copy into the mapping, with no system call (on Linux a record of
+// 16 KiB or more is written with pwrite instead, see osMapping). Either
+// way the record is in the page cache once the append returns, so it
+// survives a process kill like a write(2) would, and Sync (fdatasync)
+// writes it back. The file holds zeros after the written bytes:
 //
 //	current segment, mapped:   [rec][rec][rec][00000000000000000000000]
 //	                           |<- segSize ->|                        |

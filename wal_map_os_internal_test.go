@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // copyDir copies the files of src into a new directory and returns it.
@@ -263,12 +265,20 @@ func TestWALMapOSDropsWrittenPages(t *testing.T) {
 
 // TestWALMapOSLargeRecordsPwrite interleaves batches of writeThrough bytes
 // or more, which CopyAt writes with pwrite, with single Sets, which it
-// copies into the mapping, in one mapped segment. Every record must sit
-// where the WAL put it: in a copy of the directory taken while the writer
-// is open (a kill) and after Close. A pwrite through a descriptor opened
-// with O_APPEND would land at the end of the preallocated file instead.
+// copies into the mapping, in one mapped segment, past dropEvery so that
+// the mapping's drop-behind runs too. Every record must sit where the WAL
+// put it: in a copy of the directory taken while the writer is open (a
+// kill) and after Close. A pwrite at a wrong offset leaves a damaged
+// record followed by valid ones, which the opens refuse.
 func TestWALMapOSLargeRecordsPwrite(t *testing.T) {
 	dir := t.TempDir()
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	if !pwriteFS[int64(st.Type)] {
+		t.Skipf("file system %#x of %s is not one on which the WAL uses pwrite", st.Type, dir)
+	}
 	opts := Options{Dir: dir, SyncMode: SyncNever, SegmentSize: 4 << 20, DisableAutoCompaction: true}
 	db, err := Open(opts)
 	if err != nil {
@@ -280,7 +290,7 @@ func TestWALMapOSLargeRecordsPwrite(t *testing.T) {
 	}
 	wf := m.wf
 	val := bytes.Repeat([]byte("w"), 100)
-	const rounds, perBatch = 10, 300 // a batch record of about 36 KiB
+	const rounds, perBatch = 40, 300 // batch records of about 36 KiB, 1.4 MiB in all
 	for r := range rounds {
 		b := db.NewBatch()
 		for i := range perBatch {
@@ -305,6 +315,9 @@ func TestWALMapOSLargeRecordsPwrite(t *testing.T) {
 		if got, want := db.Stats().RecoveredRecords, int64(2*rounds); got != want {
 			t.Fatalf("%s: RecoveredRecords %d, want %d", what, got, want)
 		}
+	}
+	if m.pwrites != rounds || m.dropped == 0 {
+		t.Fatalf("%d records written with pwrite, want %d; mapping dropped up to %d", m.pwrites, rounds, m.dropped)
 	}
 	killed := copyDir(t, dir)
 	if err := db.Close(); err != nil {
