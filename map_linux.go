@@ -49,7 +49,7 @@ func (f osFile) Map(size int64) (mapping, error) {
 // one of pwriteFS.
 func reopenForPwrite(f *os.File) *os.File {
 	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil || !pwriteFS[int64(st.Type)] {
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil || !pwriteFS[uint32(st.Type)] {
 		return nil
 	}
 	wf, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_WRONLY, 0)
@@ -59,13 +59,14 @@ func reopenForPwrite(f *os.File) *os.File {
 	return wf
 }
 
-// pwriteFS lists the file systems (statfs magic numbers) on which CopyAt
+// pwriteFS lists the file systems (statfs magic numbers, 32 bits, which
+// is how statfs holds them on 32-bit systems too) on which CopyAt
 // mixes pwrite and stores into the mapping. Both must reach the same
 // page-cache pages, which local file systems guarantee; a FUSE mount with
 // direct_io or an uncached network mount may send a pwrite straight to
 // its backend while the mapping's dirty page, written back later, carries
 // older bytes of the same range. Elsewhere every record is copied.
-var pwriteFS = map[int64]bool{
+var pwriteFS = map[uint32]bool{
 	unix.EXT4_SUPER_MAGIC:  true, // also ext2 and ext3
 	unix.XFS_SUPER_MAGIC:   true,
 	unix.BTRFS_SUPER_MAGIC: true,

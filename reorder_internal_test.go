@@ -22,7 +22,7 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 	for _, i := range r.Perm(20000) {
 		var exp int64
 		if i%7 == 0 {
-			exp = int64(1e18 + i)
+			exp = 1e18 + int64(i)
 		}
 		set(fmt.Sprintf("key%06d", i), fmt.Sprintf("value-%d", i), exp)
 	}

@@ -276,7 +276,7 @@ func TestWALMapOSLargeRecordsPwrite(t *testing.T) {
 	if err := unix.Statfs(dir, &st); err != nil {
 		t.Fatal(err)
 	}
-	if !pwriteFS[int64(st.Type)] {
+	if !pwriteFS[uint32(st.Type)] {
 		t.Skipf("file system %#x of %s is not one on which the WAL uses pwrite", st.Type, dir)
 	}
 	opts := Options{Dir: dir, SyncMode: SyncNever, SegmentSize: 4 << 20, DisableAutoCompaction: true}
