@@ -193,21 +193,17 @@ func (db *DB) defragment(ctx context.Context) error {
 			break
 		}
 	}
-	for {
-		pace.rest(db.wal.written.Load())
-		if err := db.lockWriter(ctx); err != nil {
+	for more := true; more; {
+		err := db.pacedStep(ctx, &pace, func() {
+			db.mu.Lock()
+			more = db.idx.relocate(relocateStep)
+			db.mu.Unlock()
+		})
+		if err != nil {
 			return err
 		}
-		pace.begin()
-		db.mu.Lock()
-		more := db.idx.relocate(relocateStep)
-		db.mu.Unlock()
-		pace.end()
-		db.unlockWriter()
-		if !more {
-			return nil
-		}
 	}
+	return nil
 }
 
 // restShare is how much longer than a defragmentation's steps have worked
@@ -246,6 +242,22 @@ func (p *pacer) rest(w int64) {
 func (p *pacer) begin() { p.start = time.Now() }
 func (p *pacer) end()   { p.worked += time.Since(p.start) }
 
+// pacedStep runs one defragmentation step under the writer semaphore,
+// after the rest that pace allows, and counts its time as work. It returns
+// ctx.Err() if ctx ends before the semaphore is taken, and then runs
+// nothing.
+func (db *DB) pacedStep(ctx context.Context, pace *pacer, step func()) error {
+	pace.rest(db.wal.written.Load())
+	if err := db.lockWriter(ctx); err != nil {
+		return err
+	}
+	pace.begin()
+	step()
+	pace.end()
+	db.unlockWriter()
+	return nil
+}
+
 // reorderWalk walks the index once in key order (see reorder.go), a step
 // at a time, and returns how many records it moved and whether a sparse
 // chunk is left. Each step plans with only the writer semaphore held, so
@@ -254,19 +266,17 @@ func (db *DB) reorderWalk(ctx context.Context, pace *pacer) (moved int, sparse b
 	var st reorderState
 	var p reorderPlan
 	for !st.done {
-		pace.rest(db.wal.written.Load())
-		if err := db.lockWriter(ctx); err != nil {
+		err := db.pacedStep(ctx, pace, func() {
+			db.idx.planReorder(&st, reorderStep, &p)
+			if len(p.moves) > 0 {
+				db.mu.Lock()
+				db.idx.applyReorder(&st, &p)
+				db.mu.Unlock()
+			}
+		})
+		if err != nil {
 			return st.moved, false, err
 		}
-		pace.begin()
-		db.idx.planReorder(&st, reorderStep, &p)
-		if len(p.moves) > 0 {
-			db.mu.Lock()
-			db.idx.applyReorder(&st, &p)
-			db.mu.Unlock()
-		}
-		pace.end()
-		db.unlockWriter()
 	}
 	if err := db.lockWriter(ctx); err != nil {
 		return st.moved, false, err

@@ -46,15 +46,11 @@ const (
 // to map them, so that the WAL writes them with pwrite rather than
 // through the mapping (records of 16 KiB or more, see osMapping).
 func crashKillOptions(dir string, mode minikv.SyncMode, big bool) minikv.Options {
+	opts := minikv.Options{Dir: dir, SyncMode: mode, MaxWALSize: 8 << 10, SegmentSize: 2 << 10}
 	if big {
-		return minikv.Options{Dir: dir, SyncMode: mode, MaxWALSize: 1 << 20, SegmentSize: 256 << 10}
+		opts.MaxWALSize, opts.SegmentSize = 1<<20, 256<<10
 	}
-	return minikv.Options{
-		Dir:         dir,
-		SyncMode:    mode,
-		MaxWALSize:  8 << 10,
-		SegmentSize: 2 << 10,
-	}
+	return opts
 }
 
 // crashPadLen is the length of the padding value of a big batch.

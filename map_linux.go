@@ -48,11 +48,12 @@ func (f osFile) Map(size int64) (mapping, error) {
 // copies every record, where that fails or where the file system is not
 // one of pwriteFS.
 func reopenForPwrite(f *os.File) *os.File {
+	fd := int(f.Fd())
 	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil || !pwriteFS[uint32(st.Type)] {
+	if err := unix.Fstatfs(fd, &st); err != nil || !pwriteFS[uint32(st.Type)] {
 		return nil
 	}
-	wf, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(f.Fd())), os.O_WRONLY, 0)
+	wf, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(fd), os.O_WRONLY, 0)
 	if err != nil {
 		return nil
 	}
