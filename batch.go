@@ -39,7 +39,8 @@ type batchOp struct {
 	off  int // value bytes are data[off:off+n]
 	n    int
 	ttl  time.Duration
-	exp  int64 // the absolute expiry, set by writeBatch from ttl
+	exp  int64  // the absolute expiry, set by writeBatch from ttl
+	h    uint64 // the key's hash, set by writeBatch
 }
 
 type batch struct {
@@ -171,52 +172,51 @@ func (b *batch) validate() error {
 // 100 ns from memory) to finish before its operation comes up.
 const batchAhead = 8
 
-// maxKeptHashes bounds the hash buffer that writeBatch keeps between
-// batches (32 KiB).
-const maxKeptHashes = 4096
-
 // writeBatch logs ops as one recBatch record and applies them under one
 // hold of the index lock, so no reader sees part of them.
 func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error {
-	if err := db.lockWriter(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	now := db.now()
 	var sets, dels int64
 	for i, op := range ops {
+		// Hashed here, in the writer's goroutine, rather than by the
+		// leader under the index lock.
+		ops[i].h = hashKey(op.key)
 		if op.code == opDelete {
 			dels++
 		} else if sets++; op.ttl > 0 {
 			ops[i].exp = expiryAfter(now, op.ttl)
 		}
 	}
-	db.buf = appendBatchRecord(db.buf[:0], now, ops, data)
 	db.stats.write(0, sets)
 	db.stats.delete(0, dels)
-	return db.commit(ctx, db.buf, func(m *memIndex) {
-		// Hash every key first, so that each operation can start loading
-		// the hash slot of one batchAhead places further on: in a load, a
-		// missing key's slot is the one cache miss of its insert that
-		// does not wait on an earlier one.
-		hs := db.hashes[:0]
-		for _, op := range ops {
-			hs = append(hs, hashKey(op.key))
+	r := getReq()
+	r.kind, r.ops, r.data = reqBatch, ops, data
+	r.rec = appendBatchRecord(r.rec[:0], now, ops, data)
+	err := db.submit(ctx, r)
+	putReq(r)
+	return err
+}
+
+// applyBatch applies a batch's operations to the index. The caller holds
+// the writer semaphore and the index lock.
+func (db *DB) applyBatch(ops []batchOp, data []byte) {
+	m := db.idx
+	for i, op := range ops {
+		// Start loading the hash slot of the operation batchAhead places
+		// on: in a load, a missing key's slot is the one cache miss of its
+		// insert that does not wait on an earlier one.
+		if i+batchAhead < len(ops) {
+			m.table.prefetch(ops[i+batchAhead].h)
 		}
-		if cap(hs) <= maxKeptHashes {
-			db.hashes = hs // kept for the next batch, unless a huge one grew it
+		if op.code == opDelete {
+			m.del(op.key, op.h)
+		} else {
+			m.set(op.key, op.h, data[op.off:op.off+op.n], op.exp)
 		}
-		for i, op := range ops {
-			if i+batchAhead < len(hs) {
-				m.table.prefetch(hs[i+batchAhead])
-			}
-			h := hs[i]
-			if op.code == opDelete {
-				m.del(op.key, h)
-			} else {
-				m.set(op.key, h, data[op.off:op.off+op.n], op.exp)
-			}
-		}
-	})
+	}
 }
 
 // appendBatchRecord appends a whole recBatch record for ops to dst,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,20 +28,24 @@ type DB struct {
 	// (shared); every change to idx holds writeSem and mu (exclusive), so a
 	// writer holding writeSem may read idx without mu. No file I/O happens
 	// under mu: the WAL append runs under writeSem alone, and the fsync a
-	// SyncAlways writer waits for runs under no DB lock at all.
+	// SyncAlways writer waits for runs under no DB lock at all. Writes without
+	// a context that can end take writeMu before writeSem (commit.go).
 	compactMu sync.Mutex // one compaction at a time
 	// tidyPending: an automatic compaction left its defragmentation for
 	// when writes pause; under compactMu.
 	tidyPending bool
-	hashes      []uint64      // writeBatch's key hashes; under writeSem
 	writeSem    chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
-	mu          sync.RWMutex  // guards idx; idx is nil once closed
-	idx         *memIndex
+	// writeMu is taken before writeSem by writes without a context that
+	// can end (see commit.go); viaMu, under writeSem, says the holder
+	// took it.
+	writeMu sync.Mutex
+	viaMu   bool
+	mu      indexLock // guards idx; idx is nil once closed (see indexlock.go)
+	idx     *memIndex
 
 	closed   atomic.Bool
 	wal      *wal     // nil when read-only; appends under writeSem
 	man      manifest // the MANIFEST in force; under compactMu and writeSem
-	buf      []byte   // record encoding buffer; under writeSem
 	stats    counters
 	recovery recoveryInfo
 
@@ -71,6 +74,7 @@ func Open(opts Options) (*DB, error) {
 		now:       opts.now,
 		log:       opts.Logger,
 		writeSem:  make(chan struct{}, 1),
+		mu:        newIndexLock(),
 		stop:      make(chan struct{}),
 		compactCh: make(chan struct{}, 1),
 		presyncCh: make(chan struct{}, 1),
@@ -265,12 +269,13 @@ func (db *DB) Delete(key string) error {
 		return err
 	}
 	h := hashKey(key)
-	if err := db.lockWriter(context.Background()); err != nil {
-		return err
-	}
-	db.buf = appendRecord(db.buf[:0], recDelete, db.now(), appendDeleteBody(nil, key))
 	db.stats.delete(h, 1)
-	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.del(key, h) })
+	r := getReq()
+	r.kind, r.del, r.key, r.h = reqRecord, true, key, h
+	r.rec = appendDeleteRecord(r.rec[:0], db.now(), key)
+	err := db.submit(context.Background(), r)
+	putReq(r)
+	return err
 }
 
 // set writes key with an absolute expiry (0 for none).
@@ -287,20 +292,18 @@ func (db *DB) set(ctx context.Context, key string, value []byte, exp int64) erro
 	if sample {
 		start = time.Now()
 	}
-	if err := db.lockWriter(ctx); err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	db.buf = db.encodeSet(db.buf[:0], key, value, exp)
-	err := db.commit(ctx, db.buf, func(m *memIndex) { m.set(key, h, value, exp) })
+	r := getReq()
+	r.kind, r.del, r.key, r.h, r.value, r.exp = reqRecord, false, key, h, value, exp
+	r.rec = appendSetRecord(r.rec[:0], db.now(), key, value, exp)
+	err := db.submit(ctx, r)
+	putReq(r)
 	if sample {
 		db.stats.setLat.observe(time.Since(start))
 	}
 	return err
-}
-
-// encodeSet appends a recSet record to dst.
-func (db *DB) encodeSet(dst []byte, key string, value []byte, exp int64) []byte {
-	return appendSetRecord(dst, db.now(), key, value, exp)
 }
 
 // lockWriter takes the writer semaphore, waiting until ctx ends, and checks
@@ -313,7 +316,11 @@ func (db *DB) lockWriter(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := db.acquireWriter(ctx); err != nil {
+	if ctx.Done() == nil {
+		db.writeMu.Lock()
+		db.writeSem <- struct{}{}
+		db.viaMu = true
+	} else if err := db.acquireWriter(ctx); err != nil {
 		return err
 	}
 	if db.closed.Load() {
@@ -327,30 +334,19 @@ func (db *DB) lockWriter(ctx context.Context) error {
 	return nil
 }
 
-func (db *DB) unlockWriter() { <-db.writeSem }
-
-// writerSpins is how many times acquireWriter retries the writer semaphore
-// before it parks, with a spinPause (about a quarter of a microsecond)
-// between tries: up to about 15 us in all. A writer holds the semaphore
-// for a microsecond or two, so waiting on a spare CPU costs less than
-// parking and being woken; and a waiter that tries less often leaves the
-// semaphore's cache line to the holder (a pause of about 20 ns gave 0.9M
-// hot-key Incr/s from 2 goroutines, this one 1.4M).
-const writerSpins = 64
+func (db *DB) unlockWriter() {
+	viaMu := db.viaMu
+	db.viaMu = false
+	<-db.writeSem
+	if viaMu {
+		db.writeMu.Unlock()
+	}
+}
 
 // acquireWriter takes the writer semaphore, or returns ctx.Err() if ctx
-// ends first.
+// ends first. It parks at once rather than spin: a spinning waiter takes
+// the core that the holder needs when writers outnumber cores.
 func (db *DB) acquireWriter(ctx context.Context) error {
-	if runtime.GOMAXPROCS(0) > 1 {
-		for range writerSpins {
-			select {
-			case db.writeSem <- struct{}{}:
-				return nil
-			default:
-			}
-			spinPause()
-		}
-	}
 	done := ctx.Done()
 	if done == nil {
 		db.writeSem <- struct{}{}
@@ -364,22 +360,10 @@ func (db *DB) acquireWriter(ctx context.Context) error {
 	}
 }
 
-// spinPause burns about a quarter of a microsecond without touching
-// shared memory. It is not inlined, so the compiler keeps the call though
-// nothing uses the result.
-//
-//go:noinline
-func spinPause() uint32 {
-	x := uint32(1)
-	for range 200 {
-		x = x*1664525 + 1013904223
-	}
-	return x
-}
-
 // commit appends rec to the WAL, applies the change to the index under mu,
 // releases the writer semaphore and, with SyncAlways, waits until rec is
-// durable. The caller holds the writer semaphore.
+// durable. The caller holds the writer semaphore. Callers' writes go
+// through the commit queue instead; the background cleaner uses this.
 func (db *DB) commit(ctx context.Context, rec []byte, apply func(*memIndex)) error {
 	lsn, err := db.wal.append(rec)
 	if err != nil {
@@ -389,15 +373,7 @@ func (db *DB) commit(ctx context.Context, rec []byte, apply func(*memIndex)) err
 	db.mu.Lock()
 	apply(db.idx)
 	db.mu.Unlock()
-	full := db.wal.size() >= db.opts.MaxWALSize
-	presync := db.wal.wantPresync()
-	db.unlockWriter()
-	if full && !db.opts.DisableAutoCompaction {
-		kick(db.compactCh)
-	}
-	if presync {
-		kick(db.presyncCh)
-	}
+	db.afterWrites()
 	if db.opts.SyncMode == SyncAlways {
 		return db.wal.syncTo(ctx, lsn)
 	}

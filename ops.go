@@ -7,52 +7,95 @@ import (
 	"strconv"
 )
 
-// readModifyWrite runs decide on key's current value (nil, false when
-// missing or expired) while holding the writer lock, so that no other write
-// comes between the read and the write. decide returns the value to store,
-// with the expiry exp (0 for none), or write=false to store nothing, and
-// the caller's result error.
-func (db *DB) readModifyWrite(key string, exp int64, decide func(cur []byte, ok bool) (next []byte, write bool, err error)) error {
+// rmwKind names a read-modify-write operation: the commit queue's leader
+// decides it on the key's current value (see writeReq.decide).
+type rmwKind uint8
+
+const (
+	rmwSetNX          rmwKind = iota + 1 // store value if missing
+	rmwIncr                              // add delta to the integer
+	rmwCompareAndSwap                    // store value if the current one equals old
+	rmwGetAndSet                         // store value, keep the previous one
+	rmwExpiry                            // store the current value with expiry exp
+)
+
+// newRMW checks that the database takes writes and that key is valid, and
+// returns a read-modify-write request of kind for key. The caller fills in
+// the operation's fields and runs it with readModifyWrite.
+func (db *DB) newRMW(key string, kind rmwKind) (*writeReq, error) {
 	if err := db.writable(); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkKey(key); err != nil {
-		return err
+		return nil, err
 	}
-	h := hashKey(key)
-	if err := db.lockWriter(context.Background()); err != nil {
-		return err
+	r := getReq()
+	r.kind, r.rmw, r.key, r.h = reqRMW, kind, key, hashKey(key)
+	return r, nil
+}
+
+// readModifyWrite runs r in the commit queue's leader, after every write
+// queued before it and before any queued after it, so that no other write
+// comes between the read and the write. The caller reads r's results (n,
+// ok, prev) and then gives r back with putReq.
+func (db *DB) readModifyWrite(r *writeReq) error {
+	return db.submit(context.Background(), r)
+}
+
+// decide returns what a read-modify-write request stores given key's
+// current value (nil, false when missing or expired): the value, or
+// write=false to store nothing, and the caller's result error. It records
+// the caller's results in r.
+func (r *writeReq) decide(cur []byte, ok bool) (next []byte, write bool, err error) {
+	switch r.rmw {
+	case rmwSetNX:
+		r.ok = !ok
+		return r.value, r.ok, nil
+	case rmwIncr:
+		var n int64
+		if ok {
+			if n, err = strconv.ParseInt(string(cur), 10, 64); err != nil {
+				return nil, false, ErrInvalidValue
+			}
+		}
+		d := r.delta
+		if (d > 0 && n > math.MaxInt64-d) || (d < 0 && n < math.MinInt64-d) {
+			return nil, false, ErrInvalidValue
+		}
+		r.n = n + d
+		return strconv.AppendInt(r.num[:0], r.n, 10), true, nil
+	case rmwCompareAndSwap:
+		r.ok = ok && bytes.Equal(cur, r.old)
+		return r.value, r.ok, nil
+	case rmwGetAndSet:
+		if ok {
+			r.prev = append([]byte{}, cur...)
+		}
+		return r.value, true, nil
+	case rmwExpiry:
+		if !ok {
+			return nil, false, ErrNotFound
+		}
+		return cur, true, nil
 	}
-	now := db.now()
-	e, ok := db.idx.get(key, h, now)
-	next, write, err := decide(e.value, ok)
-	if err == nil && write && len(next) > MaxValueSize {
-		err = ErrValueTooLarge
-	}
-	if err != nil || !write {
-		db.unlockWriter()
-		return err
-	}
-	db.stats.write(h, 1)
-	db.buf = appendSetRecord(db.buf[:0], now, key, next, exp)
-	return db.commit(context.Background(), db.buf, func(m *memIndex) { m.set(key, h, next, exp) })
+	panic("minikv: unknown read-modify-write operation")
 }
 
 // SetNX stores value under key only if key is missing or expired, and
 // reports whether it did. It returns the errors of Set.
 func (db *DB) SetNX(key string, value []byte) (bool, error) {
-	if err := db.writable(); err != nil {
+	if err := checkKV(key, value); err != nil && db.writable() == nil {
 		return false, err
 	}
-	if err := checkKV(key, value); err != nil {
+	r, err := db.newRMW(key, rmwSetNX)
+	if err != nil {
 		return false, err
 	}
-	var set bool
-	err := db.readModifyWrite(key, 0, func(_ []byte, ok bool) ([]byte, bool, error) {
-		set = !ok
-		return value, set, nil
-	})
-	return set && err == nil, err
+	r.value = value
+	err = db.readModifyWrite(r)
+	set := r.ok && err == nil
+	putReq(r)
+	return set, err
 }
 
 // Incr adds 1 to the integer stored under key; see IncrBy.
@@ -66,61 +109,52 @@ func (db *DB) Decr(key string) (int64, error) { return db.IncrBy(key, -1) }
 // it. It returns ErrInvalidValue, changing nothing, when the value is not
 // an integer or the sum overflows, and otherwise the errors of Set.
 func (db *DB) IncrBy(key string, delta int64) (int64, error) {
-	var result int64
-	err := db.readModifyWrite(key, 0, func(cur []byte, ok bool) ([]byte, bool, error) {
-		var n int64
-		if ok {
-			var err error
-			if n, err = strconv.ParseInt(string(cur), 10, 64); err != nil {
-				return nil, false, ErrInvalidValue
-			}
-		}
-		if (delta > 0 && n > math.MaxInt64-delta) || (delta < 0 && n < math.MinInt64-delta) {
-			return nil, false, ErrInvalidValue
-		}
-		result = n + delta
-		return strconv.AppendInt(nil, result, 10), true, nil
-	})
+	r, err := db.newRMW(key, rmwIncr)
 	if err != nil {
 		return 0, err
 	}
-	return result, nil
+	r.delta = delta
+	err = db.readModifyWrite(r)
+	n := r.n
+	putReq(r)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // CompareAndSwap stores new under key only if the current value equals old
 // byte for byte, and reports whether it did. A missing or expired key never
 // matches. It returns the errors of Set.
 func (db *DB) CompareAndSwap(key string, old, new []byte) (bool, error) {
-	if err := db.writable(); err != nil {
+	if err := checkKV(key, new); err != nil && db.writable() == nil {
 		return false, err
 	}
-	if err := checkKV(key, new); err != nil {
+	r, err := db.newRMW(key, rmwCompareAndSwap)
+	if err != nil {
 		return false, err
 	}
-	var swapped bool
-	err := db.readModifyWrite(key, 0, func(cur []byte, ok bool) ([]byte, bool, error) {
-		swapped = ok && bytes.Equal(cur, old)
-		return new, swapped, nil
-	})
-	return swapped && err == nil, err
+	r.old, r.value = old, new
+	err = db.readModifyWrite(r)
+	swapped := r.ok && err == nil
+	putReq(r)
+	return swapped, err
 }
 
 // GetAndSet stores value under key and returns the previous value, or nil
 // with a nil error when there was none. It returns the errors of Set.
 func (db *DB) GetAndSet(key string, value []byte) ([]byte, error) {
-	if err := db.writable(); err != nil {
+	if err := checkKV(key, value); err != nil && db.writable() == nil {
 		return nil, err
 	}
-	if err := checkKV(key, value); err != nil {
+	r, err := db.newRMW(key, rmwGetAndSet)
+	if err != nil {
 		return nil, err
 	}
-	var prev []byte
-	err := db.readModifyWrite(key, 0, func(cur []byte, ok bool) ([]byte, bool, error) {
-		if ok {
-			prev = append([]byte{}, cur...)
-		}
-		return value, true, nil
-	})
+	r.value = value
+	err = db.readModifyWrite(r)
+	prev := r.prev
+	putReq(r)
 	if err != nil {
 		return nil, err
 	}

@@ -109,12 +109,14 @@ func (db *DB) Persist(key string) error {
 // rewriteExpiry writes key's current value again with a new expiry, or
 // returns ErrNotFound for a missing or expired key.
 func (db *DB) rewriteExpiry(key string, exp int64) error {
-	return db.readModifyWrite(key, exp, func(cur []byte, ok bool) ([]byte, bool, error) {
-		if !ok {
-			return nil, false, ErrNotFound
-		}
-		return cur, true, nil
-	})
+	r, err := db.newRMW(key, rmwExpiry)
+	if err != nil {
+		return err
+	}
+	r.exp = exp
+	err = db.readModifyWrite(r)
+	putReq(r)
+	return err
 }
 
 // cleanRound is one tick of the background cleaner, within its time

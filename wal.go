@@ -49,6 +49,12 @@ func appendSetRecord(dst []byte, ts int64, key string, value []byte, exp int64) 
 	return sealRecord(appendSetBody(dst, key, value, exp), start)
 }
 
+// appendDeleteRecord appends a whole recDelete record to dst.
+func appendDeleteRecord(dst []byte, ts int64, key string) []byte {
+	dst, start := beginRecord(dst, recDelete, ts, deleteBodySize(len(key)))
+	return sealRecord(appendDeleteBody(dst, key), start)
+}
+
 // setBodySize returns the bytes appendSetBody writes.
 func setBodySize(klen, vlen int) int {
 	return 8 + uvarintLen(uint64(klen)) + uvarintLen(uint64(vlen)) + klen + vlen
