@@ -194,7 +194,7 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error 
 	db.stats.delete(0, dels)
 	r := getReq()
 	r.kind, r.ops, r.data = reqBatch, ops, data
-	r.rec = appendBatchRecord(r.rec[:0], now, ops, data)
+	db.encodeEarly(r, now)
 	err := db.submit(ctx, r)
 	putReq(r)
 	return err
@@ -221,12 +221,12 @@ func (db *DB) applyBatch(ops []batchOp, data []byte) {
 
 // appendBatchRecord appends a whole recBatch record for ops to dst,
 // encoding the operations in place.
-func appendBatchRecord(dst []byte, ts int64, ops []batchOp, data []byte) []byte {
+func appendBatchRecord(dst []byte, ts, durable int64, ops []batchOp, data []byte) []byte {
 	n := uvarintLen(uint64(len(ops)))
 	for _, op := range ops {
 		n += encodedOpSize(op.code, len(op.key), op.n)
 	}
-	dst, start := beginRecord(dst, recBatch, ts, n)
+	dst, start := beginRecord(dst, recBatch, ts, durable, n)
 	dst = binary.AppendUvarint(dst, uint64(len(ops)))
 	for _, op := range ops {
 		dst = append(dst, op.code)

@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"context"
+	"encoding/binary"
 	"sync"
 )
 
@@ -67,9 +68,32 @@ type writeReq struct {
 	ok    bool     // rmwSetNX: stored; rmwCompareAndSwap: swapped
 	prev  []byte   // rmwGetAndSet: the previous value, copied
 
-	rec []byte // the encoded WAL record
-	lsn int64  // the WAL position after rec, for SyncAlways
-	err error
+	ts      int64  // the record's timestamp
+	durable int64  // the durable point rec carries (see wal.prepare)
+	rec     []byte // the encoded WAL record
+	lsn     int64  // the WAL position after rec, for SyncAlways
+	err     error
+}
+
+// encode encodes r's record into r.rec, with r.durable as its durable
+// point.
+func (r *writeReq) encode() {
+	switch {
+	case r.kind == reqBatch:
+		r.rec = appendBatchRecord(r.rec[:0], r.ts, r.durable, r.ops, r.data)
+	case r.del:
+		r.rec = appendDeleteRecord(r.rec[:0], r.ts, r.durable, r.key)
+	default:
+		r.rec = appendSetRecord(r.rec[:0], r.ts, r.durable, r.key, r.value, r.exp)
+	}
+}
+
+// encodeEarly encodes r's record in the writer's goroutine, before the
+// writer lock, with the durable point as it stands; apply encodes it
+// again in the rare case that a sync or a rotation changed it meanwhile.
+func (db *DB) encodeEarly(r *writeReq, now int64) {
+	r.ts, r.durable = now, db.wal.durableGuess()
+	r.encode()
 }
 
 // reqPool recycles requests with their record buffers, so that a write
@@ -86,7 +110,7 @@ func putReq(r *writeReq) {
 	r.kind, r.del, r.key, r.h, r.value, r.exp = 0, false, "", 0, nil, 0
 	r.ops, r.data, r.err = nil, nil, nil
 	r.rmw, r.delta, r.old, r.n, r.ok, r.prev = 0, 0, nil, 0, false, nil
-	r.lsn = 0
+	r.lsn, r.ts, r.durable = 0, 0, 0
 	if cap(r.rec) > maxPooledRecord {
 		r.rec = nil
 	}
@@ -101,6 +125,12 @@ func (db *DB) submit(ctx context.Context, r *writeReq) error {
 	if err := db.lockWriter(ctx); err != nil {
 		return err
 	}
+	return db.submitLocked(ctx, r)
+}
+
+// submitLocked is submit for a caller that holds the writer lock, which
+// it releases.
+func (db *DB) submitLocked(ctx context.Context, r *writeReq) error {
 	db.apply(r)
 	db.afterWrites()
 	if r.err == nil && r.lsn > 0 && db.opts.SyncMode == SyncAlways {
@@ -114,6 +144,16 @@ func (db *DB) submit(ctx context.Context, r *writeReq) error {
 func (db *DB) apply(r *writeReq) {
 	if r.kind == reqRMW && !db.decideRMW(r) {
 		return
+	}
+	// A record may grow by a few bytes when its durable point changes.
+	d, err := db.wal.prepare(len(r.rec) + binary.MaxVarintLen64)
+	if err != nil {
+		r.err = err
+		return
+	}
+	if d != r.durable || len(r.rec) == 0 {
+		r.durable = d
+		r.encode()
 	}
 	lsn, err := db.wal.append(r.rec)
 	if err != nil {
@@ -148,8 +188,7 @@ func (db *DB) decideRMW(r *writeReq) bool {
 		return false
 	}
 	db.stats.write(r.h, 1)
-	r.value = next
-	r.rec = appendSetRecord(r.rec[:0], now, r.key, next, r.exp)
+	r.value, r.ts, r.rec = next, now, r.rec[:0] // apply encodes it
 	return true
 }
 

@@ -91,11 +91,11 @@ func walRecords(data []byte) []int {
 	var ends []int
 	off := 0
 	for {
-		_, _, _, size, ok := readRecord(data[off:])
+		r, ok := readRecord(data[off:])
 		if !ok {
 			return ends
 		}
-		off += size
+		off += r.size
 		ends = append(ends, off)
 	}
 }
@@ -106,7 +106,7 @@ func walRecords(data []byte) []int {
 func TestCorruptTruncateWAL(t *testing.T) {
 	f := newCorruptFixture(t, 12, 1<<20, false)
 	name := segmentName(1)
-	data := f.fs.readFileNow(filepath.Join(crashDir, name))
+	data := cutCloseMark(f.fs.readFileNow(filepath.Join(crashDir, name)))
 	ends := walRecords(data)
 	if len(ends) != 12 || ends[len(ends)-1] != len(data) {
 		t.Fatalf("fixture has %d records, want 12", len(ends))
@@ -303,7 +303,7 @@ func TestCorruptVerifyReports(t *testing.T) {
 					m.Remove(filepath.Join(crashDir, n))
 				}
 			}
-			m.writeFileNow(filepath.Join(crashDir, segmentName(9)), appendSetRecord(nil, 1, "k", nil, 0))
+			m.writeFileNow(filepath.Join(crashDir, segmentName(9)), appendSetRecord(nil, 1, -1, "k", nil, 0))
 		}, manifestName},
 		{"snapshot missing", func(m *memFS) {
 			man, _, _ := readManifest(m, crashDir)
@@ -316,7 +316,7 @@ func TestCorruptVerifyReports(t *testing.T) {
 		}, "snap"},
 		{"malformed record body", func(m *memFS) {
 			man, _, _ := readManifest(m, crashDir)
-			m.writeFileNow(filepath.Join(crashDir, segmentName(man.walStart)), appendRecord(nil, recDelete, 1, []byte{5, 'k'}))
+			m.writeFileNow(filepath.Join(crashDir, segmentName(man.walStart)), appendRecord(nil, recDelete, 1, -1, []byte{5, 'k'}))
 		}, walExt},
 	}
 	for _, tc := range cases {

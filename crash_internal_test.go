@@ -84,29 +84,35 @@ func TestCrashPowerLoss(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
 		for _, mode := range crashModes {
-			t.Run(fmt.Sprintf("seed=%d/%s", seed, mode), func(t *testing.T) {
-				t.Parallel()
-				crashLoop(t, seed, mode, &c)
-			})
+			for _, seg := range crashSegments {
+				t.Run(fmt.Sprintf("seed=%d/%s/segment=%d", seed, mode, seg), func(t *testing.T) {
+					t.Parallel()
+					crashLoop(t, seed, mode, seg, &c)
+				})
+			}
 		}
 	}
 	t.Cleanup(func() { t.Logf("power loss: %d crash points (k x ratio)", c.points.Load()) })
 }
 
-// crashLoop runs TestCrashPowerLoss for one seed and mode.
+// crashSegments are the segment sizes of TestCrashPowerLoss: tiny ones,
+// so that the workload rotates through many segments, and ones that hold
+// the whole workload, so that a crash can leave holes of unsynced blocks
+// (512 bytes at least) followed by records that reached the disk first.
+var crashSegments = []int64{256, 8192}
+
+// crashLoop runs TestCrashPowerLoss for one seed, mode and segment size.
 //
-// A note on SyncNever and SyncPeriodic: the memFS keeps a prefix of each
-// file's unsynced writes, never a later write without the earlier ones.
-// A filesystem that persisted appends out of order would leave a hole of
-// zeros followed by valid records in the WAL, which recovery must report
-// as ErrCorrupt (damage followed by valid records). Filesystems that order
-// data before the size update (ext4 data=ordered, XFS) do not do that, and
-// with SyncAlways at most the unacknowledged records are unsynced.
-func crashLoop(t *testing.T, seed uint64, mode SyncMode, c *crashCounter) {
+// The memFS keeps, of each file's unsynced writes, either a prefix or any
+// subset of the blocks they changed (see memInode.crashed). The second
+// leaves holes in the WAL's unsynced tail, followed by valid records:
+// recovery must take them for a torn tail, since the records after them
+// show (by their durable points) that the hole was never synced.
+func crashLoop(t *testing.T, seed uint64, mode SyncMode, seg int64, c *crashCounter) {
 	steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
 	dry := newCrashFS(crashDir)
 	clk := NewFakeClock()
-	if r := runCrashWorkload(crashOptions(dry, clk, mode), clk, steps); len(r.errs) > 0 {
+	if r := runCrashWorkload(crashOptionsSeg(dry, clk, mode, seg), clk, steps); len(r.errs) > 0 {
 		t.Fatalf("workload without a crash failed: %v", r.errs)
 	}
 	total := dry.opCount()
@@ -116,7 +122,7 @@ func crashLoop(t *testing.T, seed uint64, mode SyncMode, c *crashCounter) {
 			mfs := newCrashFS(crashDir)
 			mfs.armCrash(k, ratio, rng)
 			clk := NewFakeClock()
-			r := runCrashWorkload(crashOptions(mfs, clk, mode), clk, steps)
+			r := runCrashWorkload(crashOptionsSeg(mfs, clk, mode, seg), clk, steps)
 			img := mfs.crashImage()
 			if img == nil {
 				img = mfs.crash(ratio, rng)

@@ -95,14 +95,14 @@ func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner := appendSetRecord(nil, 1, "inner", []byte("payload"), 0)
+	inner := appendSetRecord(nil, 1, -1, "inner", []byte("payload"), 0)
 	value := append(append([]byte("head"), inner...), "tail-of-the-value"...)
 	err = errors.Join(db.Set("before", []byte("v")), db.Set("carrier", value), db.Close())
 	if err != nil {
 		t.Fatal(err)
 	}
 	seg := crashDir + "/" + segmentName(1)
-	data := mfs.readFileNow(seg)
+	data := cutCloseMark(mfs.readFileNow(seg))
 	// Tear the carrier record just after the embedded record.
 	end := bytes.Index(data, inner) + len(inner)
 	for _, cut := range []int{end, end + 1, len(data) - 1} {
@@ -124,7 +124,7 @@ func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
 	bad := bytes.Clone(data)
 	carrier := walRecords(data)[0]
 	bad[carrier+4] ^= 0x40
-	img.writeFileNow(seg, append(bad, appendSetRecord(nil, 2, "later", []byte("x"), 0)...))
+	img.writeFileNow(seg, append(bad, appendSetRecord(nil, 2, -1, "later", []byte("x"), 0)...))
 	if _, err := Open(crashOptions(img, clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("damaged length field followed by a valid record: %v, want ErrCorrupt", err)
 	}
@@ -140,9 +140,9 @@ func TestRegressDamageSearchIsBounded(t *testing.T) {
 	for i := range b {
 		b[i] = []byte{0xff, 0xff, 0x0f}[i%3] // a length of ~256 KiB at most offsets
 	}
-	data := append(appendSetRecord(nil, 1, "k", []byte("v"), 0), b...)
+	data := append(appendSetRecord(nil, 1, -1, "k", []byte("v"), 0), b...)
 	start := time.Now()
-	s, err := scanSegment(data, func(typ byte, _ int64, body []byte) bool { return true })
+	s, err := scanSegment(data, func(r walRecord) bool { return true })
 	if took := time.Since(start); took > 3*time.Second {
 		t.Fatalf("scanning 1 MiB of crafted damage took %v", took)
 	}

@@ -187,11 +187,16 @@ func crashBatchStep(rng *rand.Rand, i int, now int64, key func() string, val fun
 // background work, so that the sequence of file operations is the same in
 // every run.
 func crashOptions(fsys vfs, clk *FakeClock, mode SyncMode) Options {
+	return crashOptionsSeg(fsys, clk, mode, 256)
+}
+
+// crashOptionsSeg is crashOptions with WAL segments of seg bytes.
+func crashOptionsSeg(fsys vfs, clk *FakeClock, mode SyncMode, seg int64) Options {
 	return Options{
 		Dir:                   crashDir,
 		SyncMode:              mode,
 		SyncInterval:          time.Hour,
-		SegmentSize:           256,
+		SegmentSize:           seg,
 		MaxWALSize:            1 << 30,
 		DisableAutoCompaction: true,
 		TTLCleanInterval:      -1,

@@ -272,7 +272,7 @@ func (db *DB) Delete(key string) error {
 	db.stats.delete(h, 1)
 	r := getReq()
 	r.kind, r.del, r.key, r.h = reqRecord, true, key, h
-	r.rec = appendDeleteRecord(r.rec[:0], db.now(), key)
+	db.encodeEarly(r, db.now())
 	err := db.submit(context.Background(), r)
 	putReq(r)
 	return err
@@ -297,7 +297,7 @@ func (db *DB) set(ctx context.Context, key string, value []byte, exp int64) erro
 	}
 	r := getReq()
 	r.kind, r.del, r.key, r.h, r.value, r.exp = reqRecord, false, key, h, value, exp
-	r.rec = appendSetRecord(r.rec[:0], db.now(), key, value, exp)
+	db.encodeEarly(r, db.now())
 	err := db.submit(ctx, r)
 	putReq(r)
 	if sample {
@@ -358,26 +358,6 @@ func (db *DB) acquireWriter(ctx context.Context) error {
 	case <-done:
 		return ctx.Err()
 	}
-}
-
-// commit appends rec to the WAL, applies the change to the index under mu,
-// releases the writer semaphore and, with SyncAlways, waits until rec is
-// durable. The caller holds the writer semaphore. Callers' writes go
-// through the commit queue instead; the background cleaner uses this.
-func (db *DB) commit(ctx context.Context, rec []byte, apply func(*memIndex)) error {
-	lsn, err := db.wal.append(rec)
-	if err != nil {
-		db.unlockWriter()
-		return err
-	}
-	db.mu.Lock()
-	apply(db.idx)
-	db.mu.Unlock()
-	db.afterWrites()
-	if db.opts.SyncMode == SyncAlways {
-		return db.wal.syncTo(ctx, lsn)
-	}
-	return nil
 }
 
 // Stats returns counters and gauges of the database. After Close the

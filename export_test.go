@@ -125,3 +125,34 @@ func (f gatedFile) Sync() error {
 // or off, so that a benchmark can measure their cost. Call it before db is
 // shared between goroutines.
 func SetStatsOff(db *DB, off bool) { db.stats.off = off }
+
+// CutCloseMark returns the bytes of a WAL segment without the recDurable
+// record that Close appends after the last write, as a writer that was
+// killed after its last write would have left them.
+func CutCloseMark(data []byte) []byte { return cutCloseMark(data) }
+
+// cutCloseMark is CutCloseMark for the white-box tests.
+func cutCloseMark(data []byte) []byte {
+	off, last := 0, -1
+	for off < len(data) {
+		r, ok := readRecord(data[off:])
+		if !ok {
+			break
+		}
+		last = -1
+		if r.typ == recDurable {
+			last = off
+		}
+		off += r.size
+	}
+	if last < 0 {
+		return data
+	}
+	return data[:last]
+}
+
+// CloseMarkSize returns the size of the recDurable record that Close
+// appends to a segment of size bytes.
+func CloseMarkSize(size int64) int64 {
+	return int64(len(appendRecord(nil, recDurable, 0, size, nil)))
+}

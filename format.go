@@ -65,6 +65,12 @@ import (
 //
 // The crc line holds the CRC32 (IEEE), in hex, of every line before it,
 // newlines included. Live WAL segments are those numbered wal-start or more.
+//
+// # SYNC-FAILED
+//
+// A file left when an fsync of the WAL failed; it holds the name of the
+// segment. Its presence alone matters: the next writable Open makes what it
+// recovered durable in a new snapshot before it writes (see recovery.go).
 
 const (
 	snapMagic      = "MINIKVSN"
@@ -76,6 +82,7 @@ const (
 	manifestName    = "MANIFEST"
 	manifestHeader  = "minikv-manifest 1"
 	lockName        = "LOCK"
+	syncFailedName  = "SYNC-FAILED"
 	walExt          = ".wal"
 	snapExt         = ".snap"
 	tmpExt          = ".tmp"
@@ -85,11 +92,15 @@ const (
 	setBodyOverhead = 8 + 2*binary.MaxVarintLen32
 )
 
-// WAL record types.
+// WAL record types. A type with recDurableFlag set carries a durable
+// point (format 2); one without is of format 1, which every version reads.
 const (
-	recSet    byte = 1
-	recDelete byte = 2
-	recBatch  byte = 3
+	recSet     byte = 1
+	recDelete  byte = 2
+	recBatch   byte = 3
+	recDurable byte = 4 // no body: only the durable point (written at Close)
+
+	recDurableFlag byte = 0x80
 )
 
 // Batch operation codes.

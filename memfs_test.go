@@ -75,6 +75,69 @@ type memInode struct {
 	data    []byte
 	durable []byte
 	pending []fileOp // since the last Sync, in order
+	// lost holds the byte ranges whose writes a failed Sync dropped: as
+	// Linux does after fdatasync returns EIO, their pages count as clean
+	// though they never reached the disk, so reads still see the new bytes
+	// while the disk keeps the old ones, and no later Sync writes them.
+	// A new write to a range makes it dirty again.
+	lost []span
+	// failSyncs is how many of the next Syncs fail that way.
+	failSyncs int
+}
+
+// span is the byte range [off, end).
+type span struct{ off, end int64 }
+
+// stable returns what the disk holds of the file.
+func (n *memInode) stable() []byte { return bytes.Clone(n.durable) }
+
+// keepLost puts the disk's bytes back into data over every lost range.
+func (n *memInode) keepLost(data []byte) {
+	for _, sp := range n.lost {
+		for i := sp.off; i < sp.end && i < int64(len(data)); i++ {
+			data[i] = 0
+			if i < int64(len(n.durable)) {
+				data[i] = n.durable[i]
+			}
+		}
+	}
+}
+
+// dirty records a write to [off, end): those bytes are no longer lost.
+func (n *memInode) dirty(off, end int64) {
+	keep := n.lost[:0]
+	for _, sp := range n.lost {
+		if sp.end <= off || sp.off >= end {
+			keep = append(keep, sp)
+			continue
+		}
+		if sp.off < off {
+			keep = append(keep, span{sp.off, off})
+		}
+		if sp.end > end {
+			keep = append(keep, span{end, sp.end})
+		}
+	}
+	n.lost = keep
+}
+
+// sync makes the file durable as a successful Sync does: everything but
+// the lost ranges.
+func (n *memInode) sync() {
+	d := bytes.Clone(n.data)
+	n.keepLost(d)
+	n.durable, n.pending = d, nil
+}
+
+// failSync is a Sync that fails with EIO: the unsynced writes are lost
+// (see lost) and the rest is synced.
+func (n *memInode) failSync() {
+	for _, op := range n.pending {
+		if !op.truncate && len(op.data) > 0 {
+			n.lost = append(n.lost, span{op.off, op.off + int64(len(op.data))})
+		}
+	}
+	n.sync()
 }
 
 // fileOp is a write of data at off, or a truncation to size.
@@ -155,13 +218,10 @@ func (m *memFS) tick(op string, name string) error {
 // Sync, plus a random share keep (0 to 1) of the changes made since. A
 // directory keeps any subset of its unsynced creations, renames and
 // removals (a rename only when its source survived), since a filesystem
-// need not persist them in order. A file keeps a prefix of its unsynced
-// writes and truncations, the last one possibly torn at a random byte:
-// the model assumes that appends reach the disk in order, without holes
-// (see the note on SyncNever in crashLoop). A file with unsynced
-// changes may also get zeros or garbage appended to its tail, as a
-// filesystem that updated the size before the data leaves. The image has
-// no locks and no open files, and all of it is durable.
+// need not persist them in order. A file's unsynced data survives in one
+// of two ways, drawn at random for each file (see memInode.crashed): a
+// prefix of its writes, in order, or any subset of its blocks. The image
+// has no locks and no open files, and all of it is durable.
 func (m *memFS) crash(keep float64, rng *rand.Rand) *memFS {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -205,20 +265,22 @@ func (m *memFS) crashLocked(keep float64, rng *rand.Rand) *memFS {
 }
 
 // crashed returns the content of node after a power cut, as a new inode.
+// Half the time it keeps a prefix of the unsynced writes and truncations,
+// the last one possibly torn at a random byte (crashedPrefix); half the
+// time any subset of the blocks they changed (crashedBlocks). Either may
+// leave zeros or garbage appended to the tail, as a file system that
+// updated the size before the data does.
 func (n *memInode) crashed(keep float64, rng *rand.Rand) *memInode {
-	data := bytes.Clone(n.durable)
-	k := keptCount(len(n.pending), keep, rng)
-	for i, op := range n.pending[:k] {
-		torn := i == k-1 && rng != nil && rng.IntN(4) == 0
-		if op.truncate {
-			data = resize(data, op.size)
-			continue
-		}
-		b := op.data
-		if torn && len(b) > 0 {
-			b = b[:rng.IntN(len(b))]
-		}
-		data = writeAt(data, op.off, b)
+	var data []byte
+	if keep >= 1 && rng == nil {
+		// Everything, as a process kill leaves it: the page cache holds
+		// even the writes a failed sync lost.
+		return &memInode{data: bytes.Clone(n.data), durable: bytes.Clone(n.data)}
+	}
+	if rng != nil && len(n.pending) > 0 && rng.IntN(2) == 0 {
+		data = n.crashedBlocks(keep, rng)
+	} else {
+		data = n.crashedPrefix(keep, rng)
 	}
 	if len(n.pending) > 0 && rng != nil {
 		switch rng.IntN(3) {
@@ -233,6 +295,66 @@ func (n *memInode) crashed(keep float64, rng *rand.Rand) *memInode {
 		}
 	}
 	return &memInode{data: data, durable: bytes.Clone(data)}
+}
+
+// crashedPrefix keeps a prefix of the unsynced writes and truncations, in
+// order, the last one possibly torn. This is what ext4 with data=ordered
+// and XFS leave of appends to a file that is not preallocated: a size
+// update reaches the disk after the data it covers.
+func (n *memInode) crashedPrefix(keep float64, rng *rand.Rand) []byte {
+	data := n.stable()
+	k := keptCount(len(n.pending), keep, rng)
+	for i, op := range n.pending[:k] {
+		torn := i == k-1 && rng != nil && rng.IntN(4) == 0
+		if op.truncate {
+			data = resize(data, op.size)
+			continue
+		}
+		b := op.data
+		if torn && len(b) > 0 {
+			b = b[:rng.IntN(len(b))]
+		}
+		data = writeAt(data, op.off, b)
+	}
+	return data
+}
+
+// crashBlocks are the block sizes crashedBlocks draws from: the sector of
+// older disks and the block of some file systems (512, 1024), and the page
+// (4096).
+var crashBlocks = []int{512, 1024, 4096}
+
+// crashedBlocks keeps any subset of the blocks that unsynced writes
+// changed, each with probability keep, in no order: the rest hold what the
+// disk held before (the last synced bytes, or zeros past them). The size
+// is that after a prefix of the unsynced size changes. This is what
+// writeback leaves of a file whose size is already durable, a preallocated
+// or mapped one above all: the kernel writes dirty pages back in any order
+// (ext4's background writeback picks them by inode and offset ranges, not
+// by age), a page may be written as several block I/Os, and a device may
+// complete them in any order, so a later block can reach the disk while an
+// earlier one never does; and nothing orders them against a size update,
+// since there is none. Blocks are drawn at 512 bytes, 1 KiB or a page.
+func (n *memInode) crashedBlocks(keep float64, rng *rand.Rand) []byte {
+	size := int64(len(n.durable))
+	for _, op := range n.pending[:keptCount(len(n.pending), keep, rng)] {
+		if op.truncate {
+			size = op.size
+		} else if end := op.off + int64(len(op.data)); end > size {
+			size = end
+		}
+	}
+	old := resize(n.stable(), size)
+	cur := resize(bytes.Clone(n.data), size)
+	bs := int64(crashBlocks[rng.IntN(len(crashBlocks))])
+	for off := int64(0); off < size; off += bs {
+		end := min(off+bs, size)
+		if !bytes.Equal(old[off:end], cur[off:end]) && kept(keep, rng) {
+			copy(old[off:end], cur[off:end])
+		}
+	}
+	n.keepLost(old)
+	return old
 }
 
 // kept draws whether one unsynced change survives a crash.
@@ -623,6 +745,7 @@ func (h *memHandle) Write(p []byte) (int, error) {
 	}
 	h.node.data = writeAt(h.node.data, off, p)
 	h.node.pending = append(h.node.pending, fileOp{off: off, data: bytes.Clone(p)})
+	h.node.dirty(off, off+int64(len(p)))
 	h.off = off + int64(len(p))
 	return len(p), nil
 }
@@ -633,9 +756,25 @@ func (h *memHandle) Sync() error {
 	if err := h.check("sync"); err != nil {
 		return err
 	}
-	h.node.durable = bytes.Clone(h.node.data)
-	h.node.pending = nil
+	if h.node.failSyncs > 0 {
+		h.node.failSyncs--
+		h.node.failSync()
+		return pathErr("fdatasync", h.fs.open[h], syscall.EIO)
+	}
+	h.node.sync()
 	return nil
+}
+
+// failSyncs makes the next n Syncs of the file name fail with EIO as
+// Linux's do: their unsynced writes are lost though reads still see them
+// (see memInode.lost).
+func (m *memFS) failSyncs(name string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dirPath, base := split(name)
+	if d, ok := m.dirLocked(dirPath); ok && d.entries[base] != nil {
+		d.entries[base].failSyncs = n
+	}
 }
 
 func (h *memHandle) Truncate(size int64) error {
@@ -745,6 +884,7 @@ func (mm *memMapping) CopyAt(p []byte, off int64) error {
 	}
 	mm.node.data = writeAt(mm.node.data, off, p)
 	mm.node.pending = append(mm.node.pending, fileOp{off: off, data: bytes.Clone(p)})
+	mm.node.dirty(off, end)
 	return nil
 }
 

@@ -729,7 +729,7 @@ type coreCorruptCase struct {
 // Feature: minikv-embedded-database, Property 15: Checksum detects corruption
 func TestCoreProp15ChecksumDetectsCorruption(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
-	props.Property("a damaged record followed by valid ones is ErrCorrupt; a damaged last record is a torn tail", prop.ForAll(
+	props.Property("in a closed WAL a damaged record is ErrCorrupt; the damaged last record of a killed writer's WAL is a torn tail", prop.ForAll(
 		func(ops []coreOp, last bool, target, pos int, mask uint8) string {
 			return coreCheckCorruption(t, coreCorruptCase{ops, last, target, pos, mask})
 		},
@@ -754,6 +754,17 @@ func coreCheckCorruption(t *testing.T, c coreCorruptCase) string {
 	if err != nil {
 		return err.Error()
 	}
+	var closeMark []byte
+	if c.last {
+		// As a writer killed after its last write left the segment: the
+		// close mark, which would prove the last record durable, is not
+		// there.
+		data = minikv.CutCloseMark(data)
+	} else if n := int64(len(data)) - ends[len(ends)-1]; n != minikv.CloseMarkSize(ends[len(ends)-1]) {
+		return coreFail("the closed segment ends in %d bytes after the writes, want the close mark", n)
+	} else {
+		data, closeMark = data[:ends[len(ends)-1]], data[ends[len(ends)-1]:]
+	}
 	if int64(len(data)) != ends[len(ends)-1] {
 		return coreFail("the segment holds %d bytes, but the writes reported %d", len(data), ends[len(ends)-1])
 	}
@@ -771,6 +782,10 @@ func coreCheckCorruption(t *testing.T, c coreCorruptCase) string {
 		mask = 0x80
 	}
 	data[at] ^= mask
+	if !c.last {
+		// With the close mark after them, the records are proven durable.
+		data = append(data, closeMark...)
+	}
 	if err := os.WriteFile(seg, data, 0o600); err != nil {
 		return err.Error()
 	}

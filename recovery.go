@@ -12,25 +12,28 @@ import (
 
 // recoveryInfo holds the figures of the Open that created a handle.
 type recoveryInfo struct {
-	records  int64
-	keys     int64
-	torn     int64
-	walBytes int64
-	took     time.Duration
+	records     int64
+	keys        int64
+	torn        int64
+	tornRecords int64
+	walBytes    int64
+	took        time.Duration
 }
 
 func (r *recoveryInfo) fill(s *Stats) {
 	s.RecoveredRecords = r.records
 	s.RecoveredKeys = r.keys
 	s.TornBytes = r.torn
+	s.TornRecords = r.tornRecords
 	s.RecoveryTime = r.took
 }
 
 // dirListing sorts the files of a database directory by role.
 type dirListing struct {
-	segments  []uint64 // ascending
-	snapshots []uint64 // ascending
-	temps     []string
+	segments   []uint64 // ascending
+	snapshots  []uint64 // ascending
+	temps      []string
+	syncFailed bool // the sync-failed mark is there
 }
 
 func listDir(fsys vfs, dir string) (dirListing, error) {
@@ -46,6 +49,8 @@ func listDir(fsys vfs, dir string) (dirListing, error) {
 			l.snapshots = append(l.snapshots, seq)
 		} else if filepath.Ext(name) == tmpExt {
 			l.temps = append(l.temps, name)
+		} else if name == syncFailedName {
+			l.syncFailed = true
 		}
 	}
 	slices.Sort(l.segments)
@@ -96,7 +101,61 @@ func (db *DB) recover() error {
 	if err := db.openWAL(scans); err != nil {
 		return err
 	}
-	return db.removeObsolete(ls)
+	if err := db.removeObsolete(ls); err != nil {
+		return err
+	}
+	if ls.syncFailed {
+		return db.recoverFromSyncFailure()
+	}
+	return nil
+}
+
+// recoverFromSyncFailure runs when an fsync of the WAL failed before (the
+// sync-failed mark is there). The records just replayed may then lie in
+// pages that the kernel marked clean without writing them: this boot reads
+// them from the page cache, but no fsync will ever write them, and a power
+// cut would turn them into a hole before whatever is appended after them,
+// acknowledged writes included. So before any write it makes everything
+// it recovered durable anew: it starts a new segment and writes a snapshot
+// of the whole index, exactly as a compaction does (new files, fsynced,
+// then the MANIFEST switch), and removes the mark once that is durable. A
+// failure leaves the mark, and the next Open tries again.
+func (db *DB) recoverFromSyncFailure() error {
+	db.log.Warn("minikv: an fsync of the WAL failed before; rewriting the recovered state into a snapshot")
+	seq, v, now, err := db.freezeLocked()
+	if err == nil {
+		_, err = writeSnapshot(db.fsys, db.dir, seq, v, now)
+	}
+	var old []string
+	if err == nil {
+		old, err = db.switchedManifest(seq, writeManifest(db.fsys, db.dir, manifest{snapshot: snapshotName(seq), walStart: seq}))
+	}
+	if err != nil {
+		return fmt.Errorf("minikv: make the state durable after a failed fsync: %w", err)
+	}
+	db.removeFiles(append(old, syncFailedName))
+	if err := db.fsys.SyncDir(db.dir); err != nil {
+		return fmt.Errorf("minikv: sync directory: %w", err)
+	}
+	return nil
+}
+
+// writeSyncFailedMark leaves the sync-failed mark naming segment, durably
+// if the disk allows. It returns the first error, for tests; the WAL that
+// calls it has already failed.
+func writeSyncFailedMark(fsys vfs, dir, segment string) error {
+	f, err := fsys.OpenFile(filepath.Join(dir, syncFailedName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write([]byte(segment + "\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		return err
+	}
+	return fsys.SyncDir(dir)
 }
 
 // initManifest handles a directory without a MANIFEST: a new database
@@ -182,10 +241,15 @@ func (db *DB) replay(live []uint64) ([]segmentScan, error) {
 		// empty.
 		if !s.trailing && i == len(live)-1 {
 			db.recovery.torn = s.size - s.validEnd
+			db.recovery.tornRecords = int64(s.after)
+			if s.after > 0 {
+				db.log.Warn("minikv: cutting records after a hole in WAL data that was never synced",
+					"segment", segmentName(seq), "offset", s.validEnd, "records", s.after)
+			}
 			return scans, nil
 		}
 		if !db.opts.SalvageCorruptWAL {
-			reason := "damaged record followed by valid records"
+			reason := "damaged record in durable data, followed by valid records"
 			if !s.trailing {
 				reason = "damaged record in a sealed segment"
 			}
@@ -206,9 +270,11 @@ func (db *DB) replaySegment(seq uint64) (segmentScan, error) {
 		return segmentScan{}, fmt.Errorf("minikv: read %s: %w", name, err)
 	}
 	now := db.now()
-	s, err := scanSegment(data, func(typ byte, _ int64, body []byte) bool {
-		db.recovery.records++
-		return decodeOps(typ, body, func(op walOp) { db.applyOp(op, now) })
+	s, err := scanSegment(data, func(r walRecord) bool {
+		if r.typ != recDurable {
+			db.recovery.records++
+		}
+		return decodeOps(r.typ, r.body, func(op walOp) { db.applyOp(op, now) })
 	})
 	if err != nil {
 		return s, &corruptError{file: name, offset: s.validEnd, reason: err.Error()}

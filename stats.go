@@ -28,10 +28,13 @@ type Stats struct {
 	SetP50, SetP95, SetP99 time.Duration
 
 	// Recovery figures of the Open that created this handle.
-	RecoveredRecords int64         // WAL records replayed
-	RecoveredKeys    int64         // keys loaded from the snapshot
-	TornBytes        int64         // bytes of torn WAL tail cut off
-	RecoveryTime     time.Duration // time Open spent loading the data
+	RecoveredRecords int64 // WAL records replayed
+	RecoveredKeys    int64 // keys loaded from the snapshot
+	TornBytes        int64 // bytes of torn WAL tail cut off
+	// TornRecords counts the valid WAL records cut off with a torn tail:
+	// records that a power cut left after a hole in data never synced.
+	TornRecords  int64
+	RecoveryTime time.Duration // time Open spent loading the data
 }
 
 const (

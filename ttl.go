@@ -159,9 +159,10 @@ func (db *DB) deleteExpired(ctx context.Context, keys []string) error {
 	now := db.now()
 	var ops []batchOp
 	for _, key := range keys {
-		if ref, ok := db.idx.lookup(key, hashKey(key)); ok {
+		h := hashKey(key)
+		if ref, ok := db.idx.lookup(key, h); ok {
 			if e, _ := decodeEntry(db.idx.arena.record(ref)); e.exp != 0 && e.exp <= now {
-				ops = append(ops, batchOp{code: opDelete, key: key})
+				ops = append(ops, batchOp{code: opDelete, key: key, h: h})
 			}
 		}
 	}
@@ -169,12 +170,10 @@ func (db *DB) deleteExpired(ctx context.Context, keys []string) error {
 		db.unlockWriter()
 		return nil
 	}
-	n := len(ops)
-	rec := appendBatchRecord(nil, now, ops, nil)
-	db.stats.expired.Add(int64(n))
-	return db.commit(ctx, rec, func(m *memIndex) {
-		for _, op := range ops {
-			m.del(op.key, hashKey(op.key))
-		}
-	})
+	db.stats.expired.Add(int64(len(ops)))
+	r := getReq()
+	r.kind, r.ops, r.ts = reqBatch, ops, now
+	err := db.submitLocked(ctx, r)
+	putReq(r)
+	return err
 }

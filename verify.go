@@ -192,8 +192,8 @@ func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error 
 		if err != nil {
 			return fmt.Errorf("minikv: read %s: %w", name, err)
 		}
-		s, err := scanSegment(data, func(typ byte, _ int64, body []byte) bool {
-			return decodeOps(typ, body, func(walOp) {})
+		s, err := scanSegment(data, func(rec walRecord) bool {
+			return decodeOps(rec.typ, rec.body, func(walOp) {})
 		})
 		if err != nil {
 			r.problem(name, s.validEnd, err.Error())
@@ -209,11 +209,14 @@ func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error 
 		name := segmentName(live[i])
 		if !s.trailing && i == len(scans)-1 {
 			// Recovery cuts here, as it does every torn tail.
-			r.TornTail = &VerifyProblem{File: name, Offset: s.validEnd,
-				Reason: fmt.Sprintf("torn tail of %d bytes", s.size-s.validEnd)}
+			reason := fmt.Sprintf("torn tail of %d bytes", s.size-s.validEnd)
+			if s.after > 0 {
+				reason += fmt.Sprintf(", %d records after a hole in data never synced", s.after)
+			}
+			r.TornTail = &VerifyProblem{File: name, Offset: s.validEnd, Reason: reason}
 			return nil
 		}
-		reason := "damaged record followed by valid records"
+		reason := "damaged record in durable data, followed by valid records"
 		if !s.trailing {
 			reason = "damaged record in a sealed segment"
 		}

@@ -19,14 +19,26 @@ import (
 const maxRecordLen = MaxBatchSize + 1<<20
 
 // beginRecord appends the framing of a record of type typ whose body will
-// take bodyLen bytes, with room for the CRC. The caller appends the body
-// and then calls sealRecord with the returned start.
-func beginRecord(dst []byte, typ byte, ts int64, bodyLen int) ([]byte, int) {
+// take bodyLen bytes, with room for the CRC. durable is the offset in the
+// segment up to which the WAL was known durable when the record was
+// written (see format.go); a negative one writes a record of the first
+// format, which has none (only tests write those). The caller appends the
+// body and then calls sealRecord with the returned start.
+func beginRecord(dst []byte, typ byte, ts, durable int64, bodyLen int) ([]byte, int) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	dst = binary.AppendUvarint(dst, uint64(recFixedSize+bodyLen))
+	n := recFixedSize + bodyLen
+	if durable >= 0 {
+		typ |= recDurableFlag
+		n += uvarintLen(uint64(durable))
+	}
+	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = append(dst, typ)
-	return binary.LittleEndian.AppendUint64(dst, uint64(ts)), start
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
+	if durable >= 0 {
+		dst = binary.AppendUvarint(dst, uint64(durable))
+	}
+	return dst, start
 }
 
 // sealRecord fills in the CRC of the record that starts at start and runs
@@ -37,21 +49,21 @@ func sealRecord(dst []byte, start int) []byte {
 }
 
 // appendRecord frames body as a WAL record of type typ and appends it to dst.
-func appendRecord(dst []byte, typ byte, ts int64, body []byte) []byte {
-	dst, start := beginRecord(dst, typ, ts, len(body))
+func appendRecord(dst []byte, typ byte, ts, durable int64, body []byte) []byte {
+	dst, start := beginRecord(dst, typ, ts, durable, len(body))
 	return sealRecord(append(dst, body...), start)
 }
 
 // appendSetRecord appends a whole recSet record to dst, writing the body in
 // place instead of through a separate buffer.
-func appendSetRecord(dst []byte, ts int64, key string, value []byte, exp int64) []byte {
-	dst, start := beginRecord(dst, recSet, ts, setBodySize(len(key), len(value)))
+func appendSetRecord(dst []byte, ts, durable int64, key string, value []byte, exp int64) []byte {
+	dst, start := beginRecord(dst, recSet, ts, durable, setBodySize(len(key), len(value)))
 	return sealRecord(appendSetBody(dst, key, value, exp), start)
 }
 
 // appendDeleteRecord appends a whole recDelete record to dst.
-func appendDeleteRecord(dst []byte, ts int64, key string) []byte {
-	dst, start := beginRecord(dst, recDelete, ts, deleteBodySize(len(key)))
+func appendDeleteRecord(dst []byte, ts, durable int64, key string) []byte {
+	dst, start := beginRecord(dst, recDelete, ts, durable, deleteBodySize(len(key)))
 	return sealRecord(appendDeleteBody(dst, key), start)
 }
 
@@ -146,6 +158,8 @@ func decodeOps(typ byte, body []byte, fn func(walOp)) bool {
 		// building a slice of its operations: a legal batch of tiny
 		// operations would otherwise cost many times its size.
 		return walkBatch(body, nil) && walkBatch(body, fn)
+	case recDurable:
+		return len(body) == 0
 	}
 	return false
 }
@@ -184,23 +198,45 @@ func walkBatch(body []byte, fn func(walOp)) bool {
 	return len(b) == 0
 }
 
+// walRecord is a decoded WAL record; body aliases the segment's bytes.
+type walRecord struct {
+	typ     byte  // recSet, recDelete, recBatch or recDurable, without recDurableFlag
+	ts      int64 // the write's wall clock
+	durable int64 // the durable point it carries, or -1 (first format)
+	body    []byte
+	size    int // bytes of the whole record
+}
+
 // readRecord decodes the record at the start of b. ok is false when the
-// bytes are not a whole record with a matching CRC.
-func readRecord(b []byte) (typ byte, ts int64, body []byte, size int, ok bool) {
+// bytes are not a whole record with a matching CRC and a well-formed
+// header.
+func readRecord(b []byte) (r walRecord, ok bool) {
 	if len(b) < 4+1+recFixedSize {
-		return 0, 0, nil, 0, false
+		return r, false
 	}
 	length, n := binary.Uvarint(b[4:])
 	if n <= 0 || length < recFixedSize || length > maxRecordLen || uint64(len(b)-4-n) < length {
-		return 0, 0, nil, 0, false
+		return r, false
 	}
-	size = 4 + n + int(length)
+	size := 4 + n + int(length)
 	if crc32.Checksum(b[4:size], crcTable) != binary.LittleEndian.Uint32(b) {
-		return 0, 0, nil, 0, false
+		return r, false
 	}
 	p := b[4+n : size]
-	return p[0], int64(binary.LittleEndian.Uint64(p[1:])), p[recFixedSize:], size, true
+	r = walRecord{typ: p[0], ts: int64(binary.LittleEndian.Uint64(p[1:])), durable: -1, body: p[recFixedSize:], size: size}
+	if r.typ&recDurableFlag != 0 {
+		r.typ &^= recDurableFlag
+		d, m := binary.Uvarint(r.body)
+		if m <= 0 || d > uint64(maxDurable) {
+			return walRecord{}, false
+		}
+		r.durable, r.body = int64(d), r.body[m:]
+	}
+	return r, true
 }
+
+// maxDurable bounds a record's durable point: no segment is larger.
+const maxDurable = 1 << 50
 
 // allZero reports whether b holds only zero bytes (preallocation padding).
 // It compares blocks with bytes.Equal, which runs vectorised, since a
@@ -217,22 +253,6 @@ func allZero(b []byte) bool {
 }
 
 var zeroBlock [4096]byte
-
-// hasValidRecord reports whether a whole, CRC-valid record starts at any
-// offset of b. It tells mid-log damage apart from a torn tail. A search
-// that would cost more than its budget reports true: damage, not a tail.
-func hasValidRecord(b []byte) bool {
-	budget := searchBudget(len(b))
-	for i := range b {
-		if budget -= crcCost(b[i:]); budget < 0 {
-			return true
-		}
-		if _, _, _, _, ok := readRecord(b[i:]); ok {
-			return true
-		}
-	}
-	return false
-}
 
 // searchBudget bounds the bytes that a search for valid records in n
 // damaged bytes may checksum. Every offset may declare a length that fits,
@@ -260,77 +280,157 @@ type segmentScan struct {
 	size     int64 // file size
 	validEnd int64 // end of the last good record
 	damaged  bool  // bytes after validEnd are not zero padding
-	trailing bool  // a valid record follows the damage in this segment
-	records  int
+	// trailing: valid records follow the damage and show that the damaged
+	// bytes had been made durable, or cannot show that they had not (see
+	// scanAfterDamage). Damage without it is a torn tail.
+	trailing bool
+	// after counts the valid records found after the damage; when the
+	// damage is a torn tail, they are cut with it.
+	after   int
+	records int // records of writes, durable points not counted
 }
 
 // scanSegment calls apply for every record of a segment, in order, up to
 // the first damage.
-func scanSegment(data []byte, apply func(typ byte, ts int64, body []byte) bool) (s segmentScan, err error) {
+func scanSegment(data []byte, apply func(r walRecord) bool) (s segmentScan, err error) {
 	s.size = int64(len(data))
 	off := 0
 	for off < len(data) {
-		typ, ts, body, size, ok := readRecord(data[off:])
+		r, ok := readRecord(data[off:])
 		if !ok {
 			break
 		}
-		if !apply(typ, ts, body) {
+		if !apply(r) {
 			return s, fmt.Errorf("malformed record body at offset %d", off)
 		}
-		off += size
-		s.records++
+		off += r.size
+		if r.typ != recDurable {
+			s.records++
+		}
 	}
 	s.validEnd = int64(off)
 	if off < len(data) && !allZero(data[off:]) {
 		s.damaged = true
-		s.trailing = validAfterDamage(data[off:])
+		d := scanAfterDamage(data[off:], int64(off))
+		s.trailing, s.after = d.durable, d.records
 	}
 	return s, nil
 }
 
-// validAfterDamage reports whether a whole, CRC-valid record follows the
-// damaged record at the start of b, which tells mid-log damage from a torn
-// tail. A record whose length field is plausible owns the bytes it
-// declares, and a value may hold the bytes of a whole record: a valid
-// record inside that span is part of the torn record's payload, and counts
-// only when the damage is in the length field itself, that is when the
-// damaged record, with its length set to end there, has a matching CRC.
+// damageScan is what scanAfterDamage found after a damaged record.
+type damageScan struct {
+	records int  // valid records after the damage
+	durable bool // the damage lies in data that had been made durable, or may
+}
+
+// scanAfterDamage looks at the valid records after the damaged record at
+// the start of b, which sits at offset base of its segment, and tells
+// damage in durable data from a hole in data that was never synced.
+//
+// Every record carries the offset up to which the segment was known
+// durable when it was written. If a record after the damage claims more
+// than base, the damaged bytes had been synced before that record was
+// written: that is damage a crash cannot explain. If every record after
+// it claims base or less, the damaged bytes were never synced, and a power
+// cut can leave them as a hole (zeros, or the old bytes of a reused block)
+// before records that reached the disk first, since file systems write
+// pages back in any order and a preallocated file has no size update to
+// order them against: a torn tail, with the records after it. A record of
+// the first format, which carries no durable point, and a search over its
+// budget count as durable: damage, as before.
+//
+// Which records count: a record whose length field is plausible owns the
+// bytes it declares, and a value may hold the bytes of a whole record: a
+// valid record inside that span is part of the damaged record's payload,
+// and counts only when the damage is in the length field itself, that is
+// when the damaged record, with its length set to end there, has a
+// matching CRC. From each record that counts the scan walks the records
+// that follow it, and then searches on after them.
 //
 // The residual risks: damage to the length field and to other bytes of the
-// same record, making it claim to run past the end of the segment, is
-// taken for a torn tail; the records after it in the segment are then
-// dropped like one, unless a later segment holds records. And a search
-// over its budget (crafted bytes) reports damage, so a torn record whose
-// value was crafted that way fails Open with ErrCorrupt, which
-// SalvageCorruptWAL opens.
-func validAfterDamage(b []byte) bool {
+// same record, making it claim to run past the end of the segment, hides
+// the records in that span; and damage in durable data followed only by
+// records written before the damaged bytes were synced (the last records
+// of a segment that was synced but then not written to again) is taken
+// for a torn tail, as any damage with nothing after it always was.
+func scanAfterDamage(b []byte, base int64) (d damageScan) {
 	if len(b) <= 4 {
-		return false
+		return d
 	}
+	end := 0 // the span the damaged record declares, if its length is plausible
 	length, n := binary.Uvarint(b[4:])
-	if n <= 0 || length < recFixedSize || length > maxRecordLen {
-		return hasValidRecord(b[1:])
+	if n > 0 && length >= recFixedSize && length <= maxRecordLen {
+		end = 4 + n + int(length)
 	}
-	end := 4 + n + int(length)
 	budget := searchBudget(len(b))
 	for p := 1; p < len(b); p++ {
-		if budget -= crcCost(b[p:]); budget < 0 {
-			return true
+		if p = nextCandidate(b, p); p >= len(b) {
+			break
 		}
-		if _, _, _, _, ok := readRecord(b[p:]); !ok {
+		if budget -= crcCost(b[p:]); budget < 0 {
+			d.durable = true
+			return d
+		}
+		if _, ok := readRecord(b[p:]); !ok {
 			continue
 		}
-		if p >= end {
-			return true
+		if p < end {
+			if budget -= int64(p); budget < 0 {
+				d.durable = true
+				return d
+			}
+			if !lengthRepairs(b, p) {
+				continue
+			}
 		}
-		if budget -= int64(p); budget < 0 {
-			return true
+		q, durable := walkRecords(b, p, base, &d.records)
+		if durable {
+			d.durable = true
+			return d
 		}
-		if lengthRepairs(b, p) {
-			return true
-		}
+		p = q - 1
 	}
-	return false
+	return d
+}
+
+// walkRecords reads the valid records from offset p of b on, counts them
+// into n, and returns the offset after the last one and whether one of
+// them shows base durable (or cannot tell, being of the first format).
+func walkRecords(b []byte, p int, base int64, n *int) (int, bool) {
+	for p < len(b) {
+		r, ok := readRecord(b[p:])
+		if !ok {
+			break
+		}
+		*n++
+		if r.durable < 0 || r.durable > base {
+			return p, true
+		}
+		p += r.size
+	}
+	return p, false
+}
+
+// nextCandidate returns the first offset from p on at which a record could
+// start. A record's length field is at least recFixedSize, so its first
+// byte is not zero: an offset whose fifth byte is zero starts none, and a
+// run of zeros (a hole, or preallocated space) is skipped a block at a
+// time rather than searched byte by byte.
+func nextCandidate(b []byte, p int) int {
+	if p+4 >= len(b) || b[p+4] != 0 {
+		return p
+	}
+	i := p + 4
+	for i < len(b) && b[i] == 0 && i%len(zeroBlock) != 0 {
+		i++
+	}
+	for i+len(zeroBlock) <= len(b) && allZero(b[i:i+len(zeroBlock)]) {
+		i += len(zeroBlock)
+	}
+	for i < len(b) && b[i] == 0 {
+		i++
+	}
+	return i - 4
 }
 
 // lengthRepairs reports whether the record at the start of b would have a
@@ -407,6 +507,13 @@ type wal struct {
 	fileMu  sync.Mutex   // held while f is synced, replaced or closed
 	written atomic.Int64 // bytes appended since open (the LSN)
 	failure atomic.Value // error: the first failed write or sync
+	// base is the LSN of the current segment's offset 0 (negative for a
+	// segment reopened with records in it); under fileMu and the caller's
+	// lock. durable is the offset in the current segment up to which it
+	// is known durable: every record carries it (see format.go). Syncs
+	// raise it under fileMu; rotation resets it.
+	base    int64
+	durable atomic.Int64
 
 	smu     sync.Mutex    // guards the fields below
 	synced  int64         // LSN known durable
@@ -438,6 +545,8 @@ func openWAL(fsys vfs, dir string, seq uint64, size int64, sealed []segInfo, seg
 	for _, s := range sealed {
 		w.sealedBytes += s.size
 	}
+	w.base = -size
+	w.durable.Store(size)
 	return w, nil
 }
 
@@ -473,6 +582,12 @@ func (w *wal) reopenSegment(seq uint64, size int64) (file, mapping, error) {
 	f, err := w.fsys.OpenFile(filepath.Join(w.dir, segmentName(seq)), segmentFlags, 0o600)
 	if err != nil {
 		return nil, nil, err
+	}
+	// The records found may sit only in the page cache, written by a
+	// process that was killed before it synced them. Sync them, so that
+	// the records appended after them may claim them durable.
+	if err := f.Sync(); err != nil {
+		return nil, nil, errors.Join(err, f.Close())
 	}
 	m, err := w.mapSegment(f, size)
 	if err != nil {
@@ -536,6 +651,18 @@ func (w *wal) fail(op string, err error) error {
 	return w.err()
 }
 
+// failSync is fail for a failed fsync. After fdatasync fails, Linux marks
+// the pages it could not write clean: reads still return them, so a reopen
+// in the same boot replays them, but no later fsync writes them, and a
+// power cut loses them. So it also leaves the sync-failed mark in the
+// directory (see DB.recoverFromSyncFailure), as best it can: the disk may
+// refuse that too.
+func (w *wal) failSync(err error) error {
+	e := w.fail("sync", err)
+	_ = writeSyncFailedMark(w.fsys, w.dir, segmentName(w.seq))
+	return e
+}
+
 // presyncMin is the smallest segment worth syncing ahead: a smaller one
 // seals quickly anyway.
 const presyncMin = 4 << 20
@@ -579,8 +706,30 @@ func (w *wal) dropBefore(seq uint64) []string {
 	return names
 }
 
+// prepare readies the WAL for a record of at most n bytes, starting the
+// next segment when it does not fit in this one, and returns the durable
+// point that the record must carry. The caller then encodes the record
+// with it and appends it, under the same hold of its lock.
+func (w *wal) prepare(n int) (int64, error) {
+	if err := w.err(); err != nil {
+		return 0, err
+	}
+	if w.full(n) {
+		if _, err := w.rotate(); err != nil {
+			return 0, err
+		}
+	}
+	return w.durable.Load(), nil
+}
+
+// durableGuess returns the durable point as it stands, for a writer that
+// encodes its record before it takes the lock; prepare says whether the
+// guess still holds. Safe to call concurrently with everything.
+func (w *wal) durableGuess() int64 { return w.durable.Load() }
+
 // append writes one encoded record and returns the LSN after it. The
-// record has reached the operating system when append returns.
+// record has reached the operating system when append returns. The record
+// must carry the durable point prepare returned.
 func (w *wal) append(rec []byte) (int64, error) {
 	if err := w.err(); err != nil {
 		return 0, err
@@ -657,7 +806,7 @@ func (w *wal) rotate() (uint64, error) {
 		return 0, err
 	}
 	if err := w.f.Sync(); err != nil {
-		return 0, w.fail("sync", err)
+		return 0, w.failSync(err)
 	}
 	lsn := w.written.Load()
 	f, m, err := w.createSegment(w.seq + 1)
@@ -673,6 +822,8 @@ func (w *wal) rotate() (uint64, error) {
 	w.sealedBytes += w.segSize
 	w.segSize = 0
 	w.presynced = 0
+	w.base = lsn
+	w.durable.Store(0) // the new segment is durable, and empty
 	w.markSynced(lsn)
 	if closeErr != nil {
 		return 0, w.fail("close segment", closeErr)
@@ -736,13 +887,15 @@ func (w *wal) syncRound() {
 	target := w.written.Load()
 	var err error
 	if w.f != nil {
-		err = w.f.Sync()
+		if err = w.f.Sync(); err == nil {
+			w.raiseDurable(target)
+		}
 	} else {
 		target = 0 // closed meanwhile: Close synced what it could
 	}
 	w.fileMu.Unlock()
 	if err != nil {
-		w.fail("sync", err)
+		w.failSync(err)
 	}
 	w.smu.Lock()
 	if err == nil && target > w.synced {
@@ -771,6 +924,14 @@ func (w *wal) gather() {
 	}
 }
 
+// raiseDurable records that a sync made every byte before lsn durable.
+// The caller holds fileMu, so the segment cannot change meanwhile.
+func (w *wal) raiseDurable(lsn int64) {
+	if off := lsn - w.base; off > w.durable.Load() {
+		w.durable.Store(off)
+	}
+}
+
 // syncNow fsyncs the current segment whatever the group-commit state, for
 // a change that is not a record (a cut), and counts everything written
 // before it as durable.
@@ -778,9 +939,12 @@ func (w *wal) syncNow() error {
 	w.fileMu.Lock()
 	lsn := w.written.Load()
 	err := w.f.Sync()
+	if err == nil {
+		w.raiseDurable(lsn)
+	}
 	w.fileMu.Unlock()
 	if err != nil {
-		return w.fail("sync", err)
+		return w.failSync(err)
 	}
 	w.markSynced(lsn)
 	return nil
@@ -796,12 +960,34 @@ func (w *wal) dirty() bool {
 	return w.written.Load() > w.synced
 }
 
+// markDurable, when records were appended since open, syncs them and
+// appends a recDurable record that claims them all durable, so that
+// damage in the last records of a segment closed cleanly is told from a
+// torn tail (see scanAfterDamage). The close that follows syncs it.
+func (w *wal) markDurable() error {
+	if w.written.Load() == 0 || w.segSize == 0 {
+		return nil
+	}
+	if err := w.sync(); err != nil {
+		return err
+	}
+	d, err := w.prepare(walHeaderMax + recFixedSize + binary.MaxVarintLen64)
+	if err != nil {
+		return err
+	}
+	_, err = w.append(appendRecord(nil, recDurable, 0, d, nil))
+	return err
+}
+
 // close cuts the current segment's preallocated tail, syncs the segment
 // and closes it. After a failure of the WAL it only releases the mapping
 // and the file: the next open cuts the zero tail.
 func (w *wal) close() error {
 	var err error
 	if w.err() == nil {
+		err = w.markDurable()
+	}
+	if err == nil && w.err() == nil {
 		mapped := w.m != nil
 		err = w.unmap()
 		if err == nil && !mapped {

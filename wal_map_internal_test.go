@@ -40,7 +40,7 @@ func segmentFiles(t *testing.T, m *memFS) [][]byte {
 // scanBytes scans one segment's bytes without applying anything.
 func scanBytes(t *testing.T, data []byte) segmentScan {
 	t.Helper()
-	s, err := scanSegment(data, func(byte, int64, []byte) bool { return true })
+	s, err := scanSegment(data, func(walRecord) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestWALMapRotation(t *testing.T) {
 	if len(segs) < 6 {
 		t.Fatalf("%d segments for 60 records of about 110 bytes in 1 KiB segments", len(segs))
 	}
-	recLen := int64(len(appendSetRecord(nil, db.now(), "key-00", val, 0)))
+	recLen := int64(len(appendSetRecord(nil, db.now(), 0, "key-00", val, 0)))
 	for i, data := range segs[:len(segs)-1] {
 		if n := int64(len(data)); n > segLimit || n+recLen <= segLimit {
 			t.Fatalf("sealed segment %d is %d bytes: a record of %d did not fit in %d", i+1, n, recLen, segLimit)
@@ -522,7 +522,7 @@ func TestWALMapSizeCountsWrittenBytes(t *testing.T) {
 	for i := range 10 {
 		k := fmt.Sprintf("k%d", i)
 		mustSet(t, db, k, []byte("v"))
-		want += int64(len(appendSetRecord(nil, 0, k, []byte("v"), 0)))
+		want += int64(len(appendSetRecord(nil, 0, 0, k, []byte("v"), 0)))
 	}
 	if st := db.Stats(); st.WALSize != want || st.Compactions != 0 {
 		t.Fatalf("WALSize %d, Compactions %d; want %d and 0", st.WALSize, st.Compactions, want)

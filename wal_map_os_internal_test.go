@@ -75,8 +75,8 @@ func TestWALMapOS(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, size := lastSegment(t, dir); size != written {
-		t.Fatalf("closed segment is %d bytes, want its %d bytes of records", size, written)
+	if _, size := lastSegment(t, dir); size != written+CloseMarkSize(written) {
+		t.Fatalf("closed segment is %d bytes, want its %d bytes of records and the close mark", size, written)
 	}
 
 	// Read-only open of the killed writer's files: all there, nothing changed.
@@ -111,8 +111,8 @@ func TestWALMapOS(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, size := lastSegment(t, killed); size != written {
-		t.Fatalf("segment is %d bytes after Close, want %d", size, written)
+	if _, size := lastSegment(t, killed); size != written+CloseMarkSize(written) {
+		t.Fatalf("segment is %d bytes after Close, want %d and the close mark", size, written)
 	}
 	db, err = Open(Options{Dir: killed, ReadOnly: true})
 	if err != nil {

@@ -22,7 +22,7 @@ func libraryVerifier(dir string) (*verifyReport, error) {
 		Segments: r.Segments, Records: r.Records, Stale: r.Stale}
 	for _, p := range r.Problems {
 		kind := fatal
-		if p.Reason == "damaged record followed by valid records" {
+		if p.Reason == "damaged record in durable data, followed by valid records" {
 			kind = midLog
 		}
 		out.Problems = append(out.Problems, problem{p.File, p.Offset, p.Reason, kind})
