@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"unsafe"
 
@@ -23,7 +24,9 @@ import (
 // API. Every method may be called from several goroutines at once, except
 // open and close. get returns a copy of the value that the caller owns;
 // scan reads (and touches) up to n entries under prefix and returns how
-// many it read.
+// many it read; incr adds 1 to the base-10 integer stored under key (a
+// missing key counts as 0) atomically, the way a user of the engine would
+// write such a read-modify-write, and returns the new value.
 type engine interface {
 	open(dir string, durable bool) error
 	close() error
@@ -31,6 +34,7 @@ type engine interface {
 	get(key []byte) ([]byte, error)
 	set(key, value []byte) error
 	scan(prefix []byte, n int) (int, error)
+	incr(key []byte) (int64, error)
 }
 
 // errUnsupported marks a figure an engine cannot produce (the map has no
@@ -56,6 +60,33 @@ var engines = []struct {
 // str views b as a string without copying, for lookups only: the store
 // must not keep it. Callers never modify b while the string is in use.
 func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// incremented returns the counter value v plus 1, or 1 where the counter
+// was not found.
+func incremented(v string, found bool) (int64, error) {
+	if !found {
+		return 1, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("counter value %q: %w", v, err)
+	}
+	return n + 1, nil
+}
+
+// keyLocks hands out one mutex per key, for the engines without
+// transactions: their read-modify-write holds the key's mutex around its
+// Get and its Set.
+type keyLocks struct{ m sync.Map } // string -> *sync.Mutex
+
+// of returns the mutex of key, made on first use.
+func (l *keyLocks) of(key []byte) *sync.Mutex {
+	if mu, ok := l.m.Load(str(key)); ok {
+		return mu.(*sync.Mutex)
+	}
+	mu, _ := l.m.LoadOrStore(string(key), new(sync.Mutex))
+	return mu.(*sync.Mutex)
+}
 
 // --- plain map -----------------------------------------------------------
 
@@ -106,6 +137,19 @@ func (e *mapEngine) set(key, value []byte) error {
 
 func (e *mapEngine) scan(prefix []byte, n int) (int, error) { return 0, errUnsupported }
 
+// incr holds the map's lock around the read and the write.
+func (e *mapEngine) incr(key []byte) (int64, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v, ok := e.m[str(key)]
+	n, err := incremented(str(v), ok)
+	if err != nil {
+		return 0, err
+	}
+	e.m[string(key)] = strconv.AppendInt(nil, n, 10)
+	return n, nil
+}
+
 // --- MiniKV --------------------------------------------------------------
 
 type minikvEngine struct{ db *minikv.DB }
@@ -133,6 +177,9 @@ func (e *minikvEngine) writeBatch(keys, values [][]byte) error {
 func (e *minikvEngine) get(key []byte) ([]byte, error) { return e.db.Get(str(key)) }
 
 func (e *minikvEngine) set(key, value []byte) error { return e.db.Set(str(key), value) }
+
+// incr is MiniKV's own atomic Incr.
+func (e *minikvEngine) incr(key []byte) (int64, error) { return e.db.Incr(str(key)) }
 
 func (e *minikvEngine) scan(prefix []byte, n int) (int, error) {
 	it, err := e.db.Scan(str(prefix), n)
@@ -197,6 +244,23 @@ func (e *buntEngine) set(key, value []byte) error {
 		_, _, err := tx.Set(string(key), string(value), nil)
 		return err
 	})
+}
+
+// incr reads, parses and writes the counter in one Update transaction.
+func (e *buntEngine) incr(key []byte) (int64, error) {
+	var n int64
+	err := e.db.Update(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(str(key))
+		if err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+			return err
+		}
+		if n, err = incremented(v, err == nil); err != nil {
+			return err
+		}
+		_, _, err = tx.Set(string(key), strconv.FormatInt(n, 10), nil)
+		return err
+	})
+	return n, err
 }
 
 func (e *buntEngine) scan(prefix []byte, n int) (int, error) {
@@ -266,6 +330,21 @@ func (e *boltEngine) set(key, value []byte) error {
 	return e.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(boltBucket).Put(key, value) })
 }
 
+// incr reads, parses and writes the counter in one Update transaction.
+func (e *boltEngine) incr(key []byte) (int64, error) {
+	var n int64
+	err := e.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(boltBucket)
+		v := b.Get(key)
+		var err error
+		if n, err = incremented(str(v), v != nil); err != nil {
+			return err
+		}
+		return b.Put(key, strconv.AppendInt(nil, n, 10))
+	})
+	return n, err
+}
+
 func (e *boltEngine) scan(prefix []byte, n int) (int, error) {
 	got := 0
 	err := e.db.View(func(tx *bolt.Tx) error {
@@ -319,6 +398,40 @@ func (e *badgerEngine) set(key, value []byte) error {
 	return e.db.Update(func(txn *badger.Txn) error { return txn.Set(key, value) })
 }
 
+// incr reads, parses and writes the counter in one Update transaction,
+// and runs it again when it conflicts with another writer of the counter.
+func (e *badgerEngine) incr(key []byte) (int64, error) {
+	for {
+		n, err := e.incrOnce(key)
+		if !errors.Is(err, badger.ErrConflict) {
+			return n, err
+		}
+	}
+}
+
+// incrOnce is one attempt of incr.
+func (e *badgerEngine) incrOnce(key []byte) (int64, error) {
+	var n int64
+	err := e.db.Update(func(txn *badger.Txn) error {
+		var v []byte
+		item, err := txn.Get(key)
+		found := err == nil
+		switch {
+		case found:
+			if v, err = item.ValueCopy(nil); err != nil {
+				return err
+			}
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		if n, err = incremented(str(v), found); err != nil {
+			return err
+		}
+		return txn.Set(key, strconv.AppendInt(nil, n, 10))
+	})
+	return n, err
+}
+
 func (e *badgerEngine) scan(prefix []byte, n int) (int, error) {
 	got := 0
 	err := e.db.View(func(txn *badger.Txn) error {
@@ -343,8 +456,9 @@ func (e *badgerEngine) scan(prefix []byte, n int) (int, error) {
 // --- Pebble --------------------------------------------------------------
 
 type pebbleEngine struct {
-	db *pebble.DB
-	wo *pebble.WriteOptions
+	db    *pebble.DB
+	wo    *pebble.WriteOptions
+	locks keyLocks // of the counters of incr
 }
 
 func (e *pebbleEngine) open(dir string, durable bool) error {
@@ -379,6 +493,32 @@ func (e *pebbleEngine) get(key []byte) ([]byte, error) {
 
 func (e *pebbleEngine) set(key, value []byte) error { return e.db.Set(key, value, e.wo) }
 
+// incr holds the counter's mutex around a Get and a Set: Pebble has no
+// read-write transactions.
+func (e *pebbleEngine) incr(key []byte) (int64, error) {
+	mu := e.locks.of(key)
+	mu.Lock()
+	defer mu.Unlock()
+	n, err := e.incremented(key)
+	if err != nil {
+		return 0, err
+	}
+	return n, e.db.Set(key, strconv.AppendInt(nil, n, 10), e.wo)
+}
+
+// incremented returns the counter under key plus 1.
+func (e *pebbleEngine) incremented(key []byte) (int64, error) {
+	v, closer, err := e.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := incremented(str(v), true)
+	return n, errors.Join(err, closer.Close())
+}
+
 func (e *pebbleEngine) scan(prefix []byte, n int) (int, error) {
 	upper := append(bytes.Clone(prefix[:len(prefix)-1]), prefix[len(prefix)-1]+1)
 	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
@@ -404,8 +544,9 @@ func (quietLogger) Fatalf(format string, args ...any) { log.Fatalf("pebble: "+fo
 // --- goleveldb -----------------------------------------------------------
 
 type levelEngine struct {
-	db *leveldb.DB
-	wo *opt.WriteOptions
+	db    *leveldb.DB
+	wo    *opt.WriteOptions
+	locks keyLocks // of the counters of incr
 }
 
 func (e *levelEngine) open(dir string, durable bool) error {
@@ -427,6 +568,24 @@ func (e *levelEngine) writeBatch(keys, values [][]byte) error {
 func (e *levelEngine) get(key []byte) ([]byte, error) { return e.db.Get(key, nil) }
 
 func (e *levelEngine) set(key, value []byte) error { return e.db.Put(key, value, e.wo) }
+
+// incr holds the counter's mutex around a Get and a Put: goleveldb's only
+// transaction (OpenTransaction) shuts out every other writer of the
+// database, so a user guards a counter with a mutex instead.
+func (e *levelEngine) incr(key []byte) (int64, error) {
+	mu := e.locks.of(key)
+	mu.Lock()
+	defer mu.Unlock()
+	v, err := e.db.Get(key, nil)
+	if err != nil && !errors.Is(err, leveldb.ErrNotFound) {
+		return 0, err
+	}
+	n, err := incremented(str(v), err == nil)
+	if err != nil {
+		return 0, err
+	}
+	return n, e.db.Put(key, strconv.AppendInt(nil, n, 10), e.wo)
+}
 
 func (e *levelEngine) scan(prefix []byte, n int) (int, error) {
 	it := e.db.NewIterator(util.BytesPrefix(prefix), nil)

@@ -15,6 +15,10 @@ const (
 	figSetNoSync        = "setNoSync"
 	figSetSync1         = "setSync1"
 	figSetSync16        = "setSync16"
+	figSetNoSync16      = "setNoSync16"
+	figBatchNoSync16    = "batchNoSync16"
+	figIncr16           = "incr16"
+	figBatchSync16      = "batchSync16"
 	figScan             = "scan100"
 	figReopen           = "reopen"
 	figBytesPerKey      = "bytesPerKey"
@@ -55,8 +59,12 @@ var figures = []figure{
 	{figGet1, "random Get, 1 goroutine (ops/s)", perSecond, true, &target{"map", 1.0, "≥ 1.0× map"}},
 	{figGetN, fmt.Sprintf("random Get, %d goroutines (ops/s)", runtime.GOMAXPROCS(0)), perSecond, true, &target{"map", 1.0, "≥ 1.0× map"}},
 	{figSetNoSync, "Set, no fsync, 1 goroutine (ops/s)", perSecond, true, &target{"pebble", 1.5, "≥ 1.5× pebble"}},
+	{figSetNoSync16, fmt.Sprintf("Set, no fsync, %d goroutines (ops/s)", writerCount), perSecond, true, &target{"", 1.5, "≥ 1.5× best"}},
+	{figBatchNoSync16, fmt.Sprintf("batch of %d Sets, no fsync, %d goroutines (batches/s)", writeBatchLen, writerCount), perSecond, true, nil},
+	{figIncr16, fmt.Sprintf("Incr of %d shared counters, no fsync, %d goroutines (ops/s)", counterCount, writerCount), perSecond, true, nil},
 	{figSetSync1, "Set, fsync, 1 goroutine (ops/s)", perSecond, true, &target{"", 1.0, "≥ 1.0× best"}},
 	{figSetSync16, "Set, fsync, 16 goroutines (ops/s)", perSecond, true, &target{"", 1.5, "≥ 1.5× best"}},
+	{figBatchSync16, fmt.Sprintf("batch of %d Sets, fsync, %d goroutines (batches/s)", writeBatchLen, writerCount), perSecond, true, nil},
 	{figScan, "prefix scan of 100 keys (scans/s)", perSecond, true, &target{"", 2.0, "≥ 2× best"}},
 	{figReopen, "reopen: Open + one Get", seconds, false, &target{"buntdb", 1.0 / 6, "≤ 1/6 buntdb"}},
 	{figBytesPerKey, "resident bytes per key, after load", bytesPerKey, false, &target{"buntdb", 0.75, "≤ 0.75× buntdb"}},

@@ -84,85 +84,158 @@ var alphabet = func() []byte {
 	return b
 }()
 
-// child runs the whole workload on one engine in this process and returns
-// its figures. The order matters: the load, then the memory and GC figures
-// with the data loaded, the reads and the unsynced writes, then a close and
-// a timed reopen in durable mode for the fsync figures, and the peak RSS
-// last.
-func child(name string, n int, base string, dur time.Duration) (*result, error) {
+// child runs the workload on one engine in this process and returns its
+// figures: all of them, or with only set to onlyWriters the load and the
+// concurrent-writer figures.
+func child(name string, n int, base string, dur time.Duration, only string) (*result, error) {
+	r, err := newRun(name, n, base, dur)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(r.dir)
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	if only == onlyWriters {
+		return r.res, r.writersOnly()
+	}
+	return r.res, r.all()
+}
+
+// run is one engine's process: the engine, its database directory, the
+// workload and the figures so far.
+type run struct {
+	name     string
+	eng      engine
+	w        *workload
+	res      *result
+	base     string // parent directory of the databases
+	dir      string // the database
+	dur      time.Duration
+	baseline int64 // resident bytes before the engine was opened
+}
+
+// newRun makes the workload, takes the baseline RSS and makes the
+// database directory.
+func newRun(name string, n int, base string, dur time.Duration) (*run, error) {
 	eng, err := newEngine(name)
 	if err != nil {
 		return nil, err
 	}
-	res := &result{Engine: name, Keys: n, Figures: map[string]float64{}, Missing: map[string]string{}}
-	w := newWorkload(n)
-	baseline := settledRSS()
-	dir, err := os.MkdirTemp(base, "compare-"+name+"-")
-	if err != nil {
-		return nil, err
+	r := &run{name: name, eng: eng, base: base, dur: dur, res: newResult(name, n)}
+	r.w = newWorkload(n)
+	r.baseline = settledRSS()
+	if r.dir, err = os.MkdirTemp(base, "compare-"+name+"-"); err != nil {
+		return nil, fmt.Errorf("database directory: %w", err)
 	}
-	defer os.RemoveAll(dir)
-	step := func(what string) { log.Printf("%s: %s", name, what) }
-	procs := runtime.GOMAXPROCS(0)
-	getter := func(g int, stop *atomic.Bool) (int, error) { return gets(eng, w, g, stop) }
-	setter := func(round int) func(int, *atomic.Bool) (int, error) {
-		return func(g int, stop *atomic.Bool) (int, error) { return sets(eng, w, g, round, stop) }
-	}
+	return r, nil
+}
 
-	if err := eng.open(dir, false); err != nil {
-		return nil, fmt.Errorf("open: %w", err)
+// newResult returns an empty result of engine name.
+func newResult(name string, n int) *result {
+	return &result{Engine: name, Keys: n, Figures: map[string]float64{}, Missing: map[string]string{}}
+}
+
+// step logs the figure that starts.
+func (r *run) step(what string) { log.Printf("%s: %s", r.name, what) }
+
+// load opens the engine without fsync, loads every key and checks a
+// sample of them; the engine stays open.
+func (r *run) load() error {
+	if err := r.eng.open(r.dir, false); err != nil {
+		return fmt.Errorf("open: %w", err)
 	}
-	step("load")
+	r.step("load")
 	start := time.Now()
-	if err := load(eng, w); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+	if err := load(r.eng, r.w); err != nil {
+		return fmt.Errorf("load: %w", err)
 	}
-	res.Figures[figLoad] = float64(n) / time.Since(start).Seconds()
-	if err := verify(eng, w); err != nil {
-		return nil, err
-	}
-	res.Figures[figBytesPerKey] = float64(settledRSS()-baseline) / float64(n)
-	res.Figures[figGC] = gcTime().Seconds()
+	r.res.Figures[figLoad] = float64(r.w.n) / time.Since(start).Seconds()
+	return verify(r.eng, r.w)
+}
 
-	step("random Get, 1 goroutine")
-	res.put(figGet1)(rate(dur, 1, getter))
-	step(fmt.Sprintf("random Get, %d goroutines", procs))
-	res.put(figGetN)(rate(dur, procs, getter))
-	step("prefix scans")
-	res.put(figScan)(rate(dur, 1, func(g int, stop *atomic.Bool) (int, error) { return scans(eng, w, stop) }))
-	step("Set without fsync")
-	res.put(figSetNoSync)(rate(dur, 1, setter(1)))
-	if err := eng.close(); err != nil {
-		return nil, fmt.Errorf("close: %w", err)
+// all runs every figure after the load. The order matters: the memory
+// and GC figures with the data loaded, the reads and the unsynced writes,
+// then a close and a timed reopen in durable mode for the fsync figures,
+// the peak RSS, and only then the concurrent writers, so that their writes
+// change neither the reopen nor the memory figures, and the load in key
+// order last.
+func (r *run) all() error {
+	r.res.Figures[figBytesPerKey] = float64(settledRSS()-r.baseline) / float64(r.w.n)
+	r.res.Figures[figGC] = gcTime().Seconds()
+	r.reads()
+	r.step("Set without fsync")
+	r.res.put(figSetNoSync)(rate(r.dur, 1, r.setter(1)))
+	if err := r.eng.close(); err != nil {
+		return fmt.Errorf("close: %w", err)
 	}
+	if err := r.reopen(); err != nil {
+		return err
+	}
+	r.res.Figures[figPeakRSS] = float64(readStatus("VmHWM:"))
+	r.step("reopen without fsync")
+	if err := r.eng.open(r.dir, false); err != nil {
+		return fmt.Errorf("open without fsync: %w", err)
+	}
+	if err := r.writers(figBatchSync16); err != nil {
+		return err
+	}
+	r.step("load in key order, new database")
+	r.res.put(figLoadSorted)(loadSorted(r.name, r.base, r.w))
+	return nil
+}
 
-	step("reopen")
-	start = time.Now()
-	err = eng.open(dir, true)
+// writersOnly runs the concurrent-writer figures after the load, those
+// with fsync included.
+func (r *run) writersOnly() error { return r.writers(figSetSync16, figBatchSync16) }
+
+// reads runs the Get and scan figures.
+func (r *run) reads() {
+	procs := runtime.GOMAXPROCS(0)
+	getter := func(g int, stop *atomic.Bool) (int, error) { return gets(r.eng, r.w, g, stop) }
+	r.step("random Get, 1 goroutine")
+	r.res.put(figGet1)(rate(r.dur, 1, getter))
+	r.step(fmt.Sprintf("random Get, %d goroutines", procs))
+	r.res.put(figGetN)(rate(r.dur, procs, getter))
+	r.step("prefix scans")
+	r.res.put(figScan)(rate(r.dur, 1, func(g int, stop *atomic.Bool) (int, error) { return scans(r.eng, r.w, stop) }))
+}
+
+// reopen times the reopen in durable mode (Open plus one Get), runs the
+// fsync figures of 1 and 16 goroutines and closes the engine. An engine
+// without durable mode gets these figures as unsupported.
+func (r *run) reopen() error {
+	r.step("reopen")
+	start := time.Now()
+	err := r.eng.open(r.dir, true)
 	if errors.Is(err, errUnsupported) {
 		for _, f := range []string{figReopen, figBytesAfterReopen, figSetSync1, figSetSync16} {
-			res.put(f)(0, err)
+			r.res.put(f)(0, err)
 		}
-	} else if err != nil {
-		return nil, fmt.Errorf("reopen: %w", err)
-	} else {
-		if _, err := eng.get(w.key(w.readPerm[0])); err != nil {
-			return nil, fmt.Errorf("get after reopen: %w", err)
-		}
-		res.Figures[figReopen] = time.Since(start).Seconds()
-		res.Figures[figBytesAfterReopen] = float64(settledRSS()-baseline) / float64(n)
-		step("Set with fsync, 1 goroutine")
-		res.put(figSetSync1)(rate(dur, 1, setter(2)))
-		step("Set with fsync, 16 goroutines")
-		res.put(figSetSync16)(rate(dur, 16, setter(3)))
+		return nil
 	}
-	if err := eng.close(); err != nil {
-		return nil, fmt.Errorf("close: %w", err)
+	if err != nil {
+		return fmt.Errorf("reopen: %w", err)
 	}
-	res.Figures[figPeakRSS] = float64(readStatus("VmHWM:"))
-	step("load in key order, new database")
-	res.put(figLoadSorted)(loadSorted(name, base, w))
-	return res, nil
+	if _, err := r.eng.get(r.w.key(r.w.readPerm[0])); err != nil {
+		return fmt.Errorf("get after reopen: %w", err)
+	}
+	r.res.Figures[figReopen] = time.Since(start).Seconds()
+	r.res.Figures[figBytesAfterReopen] = float64(settledRSS()-r.baseline) / float64(r.w.n)
+	r.step("Set with fsync, 1 goroutine")
+	r.res.put(figSetSync1)(rate(r.dur, 1, r.setter(2)))
+	r.step(fmt.Sprintf("Set with fsync, %d goroutines", writerCount))
+	r.res.put(figSetSync16)(rate(r.dur, writerCount, r.setter(3)))
+	if err := r.eng.close(); err != nil {
+		return fmt.Errorf("close: %w", err)
+	}
+	return nil
+}
+
+// setter returns the goroutine function of a Set figure whose values are
+// those of round.
+func (r *run) setter(round int) func(int, *atomic.Bool) (int, error) {
+	return func(g int, stop *atomic.Bool) (int, error) { return sets(r.eng, r.w, g, round, stop) }
 }
 
 // loadSorted loads every key once in key order into a new database of
