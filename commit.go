@@ -100,8 +100,11 @@ func (db *DB) encodeEarly(r *writeReq, now int64) {
 // encodes its record outside the writer lock without allocating.
 var reqPool = sync.Pool{New: func() any { return new(writeReq) }}
 
-// maxPooledRecord is the largest record buffer a pooled request keeps.
-const maxPooledRecord = 64 << 10
+// maxPooledRecord is the largest record buffer a pooled request keeps: a
+// batch of a thousand small writes (130 KiB) should reuse its buffer, as
+// it did when one buffer served every writer, but a rare huge batch should
+// not stay pinned in the pool.
+const maxPooledRecord = 4 << 20
 
 func getReq() *writeReq { return reqPool.Get().(*writeReq) }
 

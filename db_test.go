@@ -1318,6 +1318,11 @@ func coreCheckGolden(t *testing.T, golden string) {
 		t.Fatalf("Open of the golden database: %v", err)
 	}
 	defer db.Close()
+	// A writable open says, before it writes, that the WAL may now hold
+	// records of the current format.
+	if man, err := os.ReadFile(filepath.Join(dir, "MANIFEST")); err != nil || !strings.HasPrefix(string(man), "minikv-manifest 2\n") {
+		t.Errorf("MANIFEST after a writable open: %q, %v; want version 2", man, err)
+	}
 	want := map[string]string{
 		"alpha":     "2",
 		"ttl":       "expires",

@@ -13,18 +13,23 @@ import (
 //
 // A WAL segment is a sequence of records, possibly followed by zero padding:
 //
-//	+----------+----------------+-----------+----------------+---- ... ----+
-//	| CRC (4B) | Length uvarint | Type (1B) | Timestamp (8B) | Body        |
-//	+----------+----------------+-----------+----------------+---- ... ----+
+//	+----------+----------------+-----------+----------------+------------------+---- ... ----+
+//	| CRC (4B) | Length uvarint | Type (1B) | Timestamp (8B) | Durable uvarint  | Body        |
+//	+----------+----------------+-----------+----------------+------------------+---- ... ----+
 //
-// Length counts Type, Timestamp and Body. CRC is the CRC32 (IEEE) of the
-// Length bytes, Type, Timestamp and Body. Timestamp is the write's wall
-// clock in Unix nanoseconds, little-endian. The body depends on the type:
+// Length counts Type, Timestamp, Durable and Body. CRC is the CRC32 (IEEE)
+// of the Length bytes, Type, Timestamp, Durable and Body. Timestamp is the
+// write's wall clock in Unix nanoseconds, little-endian. Durable (format 2,
+// when Type has recDurableFlag) is the offset in the segment up to which
+// the WAL was known durable when the record was written; records of format
+// 1, written before it existed, lack the field. The body depends on the
+// type:
 //
-//	recSet:    ExpiresAt (8B) | KeyLen uvarint | ValLen uvarint | Key | Value
-//	recDelete: KeyLen uvarint | Key
-//	recBatch:  Count uvarint | Op*   where Op is opSet or opDelete (1B)
-//	           followed by the recSet or recDelete body
+//	recSet:     ExpiresAt (8B) | KeyLen uvarint | ValLen uvarint | Key | Value
+//	recDelete:  KeyLen uvarint | Key
+//	recBatch:   Count uvarint | Op*   where Op is opSet or opDelete (1B)
+//	            followed by the recSet or recDelete body
+//	recDurable: empty (Close appends one, whose Durable covers the segment)
 //
 // ExpiresAt is Unix nanoseconds, little-endian; 0 means no expiry. A batch
 // is one record, so one CRC covers it: recovery applies all of it or none.
@@ -58,13 +63,15 @@ import (
 // A text file, replaced atomically (temp file, fsync, rename, directory
 // fsync):
 //
-//	minikv-manifest 1
+//	minikv-manifest 2
 //	snapshot 0000000000000003.snap     ("snapshot -" when there is none)
 //	wal-start 3
 //	crc 1a2b3c4d
 //
 // The crc line holds the CRC32 (IEEE), in hex, of every line before it,
 // newlines included. Live WAL segments are those numbered wal-start or more.
+// The number in the first line versions the WAL too: 1 says its records
+// are of the first format only, 2 that they may be of either.
 //
 // # SYNC-FAILED
 //
@@ -79,17 +86,21 @@ const (
 	snapFooterSize = 8 + 4
 	minEntrySize   = 3
 
-	manifestName    = "MANIFEST"
-	manifestHeader  = "minikv-manifest 1"
-	lockName        = "LOCK"
-	syncFailedName  = "SYNC-FAILED"
-	walExt          = ".wal"
-	snapExt         = ".snap"
-	tmpExt          = ".tmp"
-	walHeaderMax    = 4 + binary.MaxVarintLen64
-	recFixedSize    = 1 + 8 // type and timestamp
-	entryHeaderMax  = 2*binary.MaxVarintLen32 + 8
-	setBodyOverhead = 8 + 2*binary.MaxVarintLen32
+	manifestName   = "MANIFEST"
+	manifestHeader = "minikv-manifest 2"
+	// manifestHeaderV1 heads the MANIFEST of a store whose WAL holds
+	// records of the first format only; Open still reads it, and a
+	// writable Open rewrites it as manifestHeader before the first write.
+	manifestHeaderV1 = "minikv-manifest 1"
+	lockName         = "LOCK"
+	syncFailedName   = "SYNC-FAILED"
+	walExt           = ".wal"
+	snapExt          = ".snap"
+	tmpExt           = ".tmp"
+	walHeaderMax     = 4 + binary.MaxVarintLen64
+	recFixedSize     = 1 + 8 // type and timestamp
+	entryHeaderMax   = 2*binary.MaxVarintLen32 + 8
+	setBodyOverhead  = 8 + 2*binary.MaxVarintLen32
 )
 
 // WAL record types. A type with recDurableFlag set carries a durable

@@ -308,8 +308,9 @@ func checkManifest(t *testing.T, data []byte) {
 			t.Fatalf("snapshot name %q accepted", m.snapshot)
 		}
 	}
+	// encode writes the current version, whatever version was read.
 	again, err := parseManifest(m.encode())
-	if err != nil || again != m {
-		t.Fatalf("round trip: %+v, %v, want %+v", again, err, m)
+	if want := (manifest{snapshot: m.snapshot, walStart: m.walStart}); err != nil || again != want {
+		t.Fatalf("round trip: %+v, %v, want %+v", again, err, want)
 	}
 }

@@ -16,6 +16,9 @@ import (
 type manifest struct {
 	snapshot string // file name, or "" for none
 	walStart uint64 // segments numbered walStart or more are live
+	// v1 is set when the MANIFEST read says version 1 (a store written
+	// before WAL records carried durable points); one written says 2.
+	v1 bool
 }
 
 // maxManifestSize bounds what readManifest will read.
@@ -52,9 +55,10 @@ func parseManifest(data []byte) (manifest, error) {
 		return m, manifestCorrupt("checksum mismatch")
 	}
 	lines := strings.Split(strings.TrimSuffix(string(body), "\n"), "\n")
-	if len(lines) != 3 || lines[0] != manifestHeader {
+	if len(lines) != 3 || (lines[0] != manifestHeader && lines[0] != manifestHeaderV1) {
 		return m, manifestCorrupt("unknown header or layout")
 	}
+	m.v1 = lines[0] == manifestHeaderV1
 	snap, ok := strings.CutPrefix(lines[1], "snapshot ")
 	if !ok {
 		return m, manifestCorrupt("missing snapshot line")

@@ -98,6 +98,15 @@ func (db *DB) recover() error {
 	if err := db.fsys.SyncDir(db.dir); err != nil {
 		return fmt.Errorf("minikv: sync directory: %w", err)
 	}
+	if man.v1 {
+		// The WAL is about to get records of the current format: say so
+		// first, so that a release that reads only the first format
+		// refuses the store instead of stumbling on them.
+		db.man.v1 = false
+		if err := writeManifest(db.fsys, db.dir, db.man); err != nil {
+			return err
+		}
+	}
 	if err := db.openWAL(scans); err != nil {
 		return err
 	}
