@@ -32,13 +32,18 @@ type realFS struct {
 	img, mnt string
 }
 
-// mountImage makes a file system of type kind in a new 128 MiB image and
+// mountImage makes a file system of type kind in a new sparse image (128 MiB,
+// or 512 MiB for XFS) and
 // mounts it; the test's cleanup unmounts it.
 func mountImage(t *testing.T, kind string) *realFS {
 	t.Helper()
 	dir := t.TempDir()
 	fs := &realFS{img: filepath.Join(dir, "fs.img"), mnt: filepath.Join(dir, "mnt")}
-	realRun(t, "truncate", "-s", "128M", fs.img)
+	size := "128M"
+	if kind == "xfs" {
+		size = "512M" // the smallest file system mkfs.xfs makes is 300 MiB
+	}
+	realRun(t, "truncate", "-s", size, fs.img)
 	mkfs := []string{"mkfs.ext4", "-q", "-F", fs.img}
 	opts := "loop,commit=1" // a journal commit every second
 	if kind == "xfs" {
