@@ -95,8 +95,10 @@ func Restore(r io.Reader, dir string) error {
 		return fmt.Errorf("minikv: restore: %w", err)
 	}
 	_, info, err := loadSnapshot(fsys, tmp, 0)
-	if err == nil && info.walSeq == 0 {
-		err = &corruptError{offset: 20, reason: "WAL sequence 0"}
+	// Everything the MANIFEST will hold is checked as the MANIFEST's reader
+	// checks it, so that an accepted stream always opens.
+	if err == nil && (info.walSeq == 0 || info.walSeq > maxWALSeq) {
+		err = &corruptError{offset: 20, reason: fmt.Sprintf("WAL sequence %d outside 1..%d", info.walSeq, uint64(maxWALSeq))}
 	}
 	if ce := (*corruptError)(nil); errors.As(err, &ce) {
 		ce.file = "backup stream"

@@ -148,13 +148,19 @@ func (db *DB) apply(r *writeReq) {
 	if r.kind == reqRMW && !db.decideRMW(r) {
 		return
 	}
+	if len(r.rec) == 0 {
+		// Decided just now (or built under the lock): encode it with the
+		// durable point as it stands, so that prepare sees its size.
+		r.durable = db.wal.durableGuess()
+		r.encode()
+	}
 	// A record may grow by a few bytes when its durable point changes.
 	d, err := db.wal.prepare(len(r.rec) + binary.MaxVarintLen64)
 	if err != nil {
 		r.err = err
 		return
 	}
-	if d != r.durable || len(r.rec) == 0 {
+	if d != r.durable {
 		r.durable = d
 		r.encode()
 	}

@@ -131,13 +131,27 @@ func (db *DB) recover() error {
 // failure leaves the mark, and the next Open tries again.
 func (db *DB) recoverFromSyncFailure() error {
 	db.log.Warn("minikv: an fsync of the WAL failed before; rewriting the recovered state into a snapshot")
-	seq, v, now, err := db.freezeLocked()
+	// The snapshot and the MANIFEST that names it come before the
+	// rotation: until the switch is durable, the segment the failure hit
+	// stays the last one, where a hole a power cut leaves in it is still
+	// a torn tail; sealed first, the same hole would be damage.
+	seq := db.wal.seq + 1
+	db.mu.RLock()
+	v := db.idx.view()
+	db.mu.RUnlock()
+	_, err := writeSnapshot(db.fsys, db.dir, seq, v, db.now())
 	if err == nil {
-		_, err = writeSnapshot(db.fsys, db.dir, seq, v, now)
+		err = writeManifest(db.fsys, db.dir, manifest{snapshot: snapshotName(seq), walStart: seq})
+	}
+	if err == nil {
+		var next uint64
+		if next, err = db.wal.rotate(); err == nil && next != seq {
+			err = fmt.Errorf("minikv: the WAL rotated to segment %d, want %d", next, seq)
+		}
 	}
 	var old []string
 	if err == nil {
-		old, err = db.switchedManifest(seq, writeManifest(db.fsys, db.dir, manifest{snapshot: snapshotName(seq), walStart: seq}))
+		old, err = db.switchedManifest(seq, nil)
 	}
 	if err != nil {
 		return fmt.Errorf("minikv: make the state durable after a failed fsync: %w", err)
@@ -153,15 +167,7 @@ func (db *DB) recoverFromSyncFailure() error {
 // if the disk allows. It returns the first error, for tests; the WAL that
 // calls it has already failed.
 func writeSyncFailedMark(fsys vfs, dir, segment string) error {
-	f, err := fsys.OpenFile(filepath.Join(dir, syncFailedName), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write([]byte(segment + "\n"))
-	if err == nil {
-		err = f.Sync()
-	}
-	if err = errors.Join(err, f.Close()); err != nil {
+	if err := writeFileSync(fsys, filepath.Join(dir, syncFailedName), []byte(segment+"\n")); err != nil {
 		return err
 	}
 	return fsys.SyncDir(dir)
@@ -341,7 +347,9 @@ func (db *DB) truncate(seq uint64, size int64) error {
 	}
 	err = f.Truncate(size)
 	if err == nil {
-		err = f.Sync()
+		if err = f.Sync(); err != nil {
+			_ = writeSyncFailedMark(db.fsys, db.dir, segmentName(seq)) // see reopenSegment
+		}
 	}
 	if err = errors.Join(err, f.Close()); err != nil {
 		return fmt.Errorf("minikv: cut tail of %s: %w", segmentName(seq), err)

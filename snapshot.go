@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -17,7 +18,11 @@ import (
 func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, error) {
 	final := filepath.Join(dir, snapshotName(seq))
 	tmp := final + tmpExt
-	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A new file, whatever tmp held: see writeFileSync.
+	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("minikv: create snapshot: %w", err)
+	}
+	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("minikv: create snapshot: %w", err)
 	}
@@ -112,7 +117,7 @@ func loadSnapshot(fsys vfs, path string, now int64) (*memIndex, snapshotInfo, er
 	if err != nil {
 		return nil, snapshotInfo{}, fmt.Errorf("minikv: stat snapshot %s: %w", name, err)
 	}
-	m, info, err := decodeSnapshot(f, size, now)
+	m, info, err := decodeSnapshot(f, size, allocated(f, size), now)
 	if err != nil {
 		var ce *corruptError
 		if errors.As(err, &ce) {
@@ -128,8 +133,28 @@ func snapCorrupt(off int64, reason string) error {
 	return &corruptError{offset: off, reason: reason}
 }
 
-// decodeSnapshot decodes a snapshot of size bytes read from r.
-func decodeSnapshot(r io.ReaderAt, size int64, now int64) (*memIndex, snapshotInfo, error) {
+// maxPresize bounds the entries a snapshot's index is presized for (about
+// 64 MiB of table and refs): a file of zeros that claims more still costs
+// no more before its entries prove it, and a real snapshot of more keys
+// grows the index as it loads them.
+const maxPresize = 1 << 22
+
+// allocated returns the bytes of disk f holds (see osFile.Allocated), or
+// size where the file cannot tell.
+func allocated(f file, size int64) int64 {
+	if a, ok := f.(interface{ Allocated() (int64, error) }); ok {
+		if n, err := a.Allocated(); err == nil {
+			return n
+		}
+	}
+	return size
+}
+
+// decodeSnapshot decodes a snapshot of size bytes read from r, of which
+// alloc are on disk. The index is presized by the entries those bytes can
+// hold, not by the count the footer claims: a sparse file may claim
+// billions in a few kilobytes, and the index grows as entries arrive.
+func decodeSnapshot(r io.ReaderAt, size, alloc int64, now int64) (*memIndex, snapshotInfo, error) {
 	var info snapshotInfo
 	if size < snapHeaderSize+snapFooterSize {
 		return nil, info, snapCorrupt(-1, "file too short")
@@ -158,8 +183,9 @@ func decodeSnapshot(r io.ReaderAt, size int64, now int64) (*memIndex, snapshotIn
 	}
 	info.created = int64(binary.LittleEndian.Uint64(hdr[12:]))
 	info.walSeq = binary.LittleEndian.Uint64(hdr[20:])
-	m := newMemIndex(int(count))
-	if err := loadEntries(br, m, int(count), body, now); err != nil {
+	presize := int(min(count, uint64(max(alloc, 0))/minEntrySize, maxPresize))
+	m := newMemIndex(presize)
+	if err := loadEntries(br, m, int(count), presize, body, now); err != nil {
 		return nil, info, err
 	}
 	var tail [8]byte
@@ -173,10 +199,11 @@ func decodeSnapshot(r io.ReaderAt, size int64, now int64) (*memIndex, snapshotIn
 	return m, info, nil
 }
 
-// loadEntries reads count entries from br into the empty index m. left is
-// the number of entry bytes the file holds.
-func loadEntries(br *bufio.Reader, m *memIndex, count int, left int64, now int64) error {
-	refs := make([]uint64, 0, count)
+// loadEntries reads count entries from br into the empty index m,
+// presized for presize of them. left is the number of entry bytes the
+// file holds.
+func loadEntries(br *bufio.Reader, m *memIndex, count, presize int, left int64, now int64) error {
+	refs := make([]uint64, 0, presize)
 	var prev []byte
 	off := int64(snapHeaderSize)
 	for range count {

@@ -87,12 +87,50 @@ func (f osFile) Size() (int64, error) {
 	return fi.Size(), nil
 }
 
+// OpenFile opens a store file the one way every store file is opened: it
+// never follows a symbolic link in the last component of name, never
+// blocks on a FIFO, and accepts only a regular file on the store's device,
+// without other hard links when opened for writing (see checkStoreFile).
+// Anything else is an error wrapping ErrCorrupt that names the file and
+// what it is.
 func (osFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
-	f, err := os.OpenFile(name, flag, perm)
+	f, err := os.OpenFile(name, flag|openGuard, perm)
 	if err != nil {
+		switch {
+		case isLinkRefusal(err):
+			return nil, notRegular(name, "a symbolic link")
+		case isDirRefusal(err):
+			return nil, notRegular(name, "a directory")
+		}
 		return nil, err
 	}
+	if err := checkStoreFile(f, name, flag); err != nil {
+		return nil, errors.Join(err, f.Close())
+	}
 	return osFile{f}, nil
+}
+
+// notRegular is the error for a store file that is not a regular file of
+// the store: what is there instead is kind.
+func notRegular(name, kind string) error {
+	return &corruptError{file: filepath.Base(name), offset: -1, reason: "is " + kind + ", not a regular file of the store; refusing to use it"}
+}
+
+// fileKind names the kind of file mode describes.
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case mode.IsDir():
+		return "a directory"
+	case mode&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case mode&fs.ModeSocket != 0:
+		return "a socket"
+	case mode&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
 }
 
 func (osFS) Remove(name string) error             { return os.Remove(name) }
@@ -126,18 +164,29 @@ func (osFS) Lock(name string, exclusive bool) (io.Closer, error) {
 	var fl *flock.Flock
 	var ok bool
 	var err error
+	// The LOCK file is opened like every store file (see OpenFile): no
+	// link followed, no FIFO waited on, and only a regular file kept.
 	if exclusive {
-		fl = flock.New(name, flock.SetPermissions(0o600))
+		fl = flock.New(name, flock.SetPermissions(0o600), flock.SetFlag(os.O_CREATE|os.O_RDWR|openGuard))
 		ok, err = fl.TryLock()
 	} else {
-		fl = flock.New(name, flock.SetFlag(os.O_RDONLY))
+		fl = flock.New(name, flock.SetFlag(os.O_RDONLY|openGuard))
 		ok, err = fl.TryRLock()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("minikv: lock %s: %w", name, err)
+		switch {
+		case isLinkRefusal(err):
+			err = notRegular(name, "a symbolic link")
+		case isDirRefusal(err):
+			err = notRegular(name, "a directory")
+		}
+		return nil, fmt.Errorf("minikv: lock %s: %w", name, errors.Join(err, fl.Close()))
+	}
+	if fi, serr := fl.Stat(); serr == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("minikv: lock %s: %w", name, errors.Join(notRegular(name, fileKind(fi.Mode())), fl.Unlock(), fl.Close()))
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrLocked, name)
+		return nil, errors.Join(fmt.Errorf("%w: %s", ErrLocked, name), fl.Close())
 	}
 	return flockCloser{fl}, nil
 }
@@ -208,8 +257,14 @@ func createDir(fsys vfs, dir string) error {
 }
 
 // writeFileSync writes data to a new file name, fsyncs it and closes it.
+// Whatever name held before (a temp file a crash left, or a link someone
+// planted) is removed first, and the file is created with O_EXCL, so that
+// the write can only reach a new file of the store.
 func writeFileSync(fsys vfs, name string, data []byte) error {
-	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -587,6 +587,9 @@ func (w *wal) reopenSegment(seq uint64, size int64) (file, mapping, error) {
 	// process that was killed before it synced them. Sync them, so that
 	// the records appended after them may claim them durable.
 	if err := f.Sync(); err != nil {
+		// It may report a writeback that failed before this open: the
+		// pages now count as clean, so a retry's sync would succeed.
+		_ = writeSyncFailedMark(w.fsys, w.dir, segmentName(seq))
 		return nil, nil, errors.Join(err, f.Close())
 	}
 	m, err := w.mapSegment(f, size)
@@ -799,6 +802,9 @@ func (w *wal) rotate() (uint64, error) {
 	}
 	w.fileMu.Lock()
 	defer w.fileMu.Unlock()
+	if err := w.err(); err != nil {
+		return 0, err // a sync failed while this waited for fileMu
+	}
 	// Seal the old segment: cut its preallocated tail and sync, so that
 	// its length and records are durable before the next segment exists.
 	// A sealed segment thus never ends in zeros.
@@ -889,14 +895,16 @@ func (w *wal) syncRound() {
 	if w.f != nil {
 		if err = w.f.Sync(); err == nil {
 			w.raiseDurable(target)
+		} else {
+			// Recorded before fileMu is released: a rotation waiting for
+			// it must not seal the segment with a sync that succeeds only
+			// because the failed pages now count as clean.
+			w.failSync(err)
 		}
 	} else {
 		target = 0 // closed meanwhile: Close synced what it could
 	}
 	w.fileMu.Unlock()
-	if err != nil {
-		w.failSync(err)
-	}
 	w.smu.Lock()
 	if err == nil && target > w.synced {
 		w.synced = target
@@ -941,10 +949,12 @@ func (w *wal) syncNow() error {
 	err := w.f.Sync()
 	if err == nil {
 		w.raiseDurable(lsn)
+	} else {
+		err = w.failSync(err) // under fileMu, as in syncRound
 	}
 	w.fileMu.Unlock()
 	if err != nil {
-		return w.failSync(err)
+		return err
 	}
 	w.markSynced(lsn)
 	return nil
@@ -968,10 +978,14 @@ func (w *wal) markDurable() error {
 	if w.written.Load() == 0 || w.segSize == 0 {
 		return nil
 	}
+	const markMax = walHeaderMax + recFixedSize + binary.MaxVarintLen64
+	if w.full(markMax) {
+		return nil // it would go into a new segment, and vouch for nothing there
+	}
 	if err := w.sync(); err != nil {
 		return err
 	}
-	d, err := w.prepare(walHeaderMax + recFixedSize + binary.MaxVarintLen64)
+	d, err := w.prepare(markMax)
 	if err != nil {
 		return err
 	}
