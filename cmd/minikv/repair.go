@@ -26,6 +26,11 @@ anything it copies the damaged segment, every later segment and the MANIFEST
 into the -backup directory. Then it prints exactly what it dropped: each
 file, the offset it was cut at and the bytes removed.
 
+Damage in a sealed segment (one with later segments after it) is salvaged
+the same way. The -backup directory must lie outside the store; by default
+it is DIR.damaged-TIME beside it. A store with nothing to repair is left
+exactly as it was, without even a LOCK file created.
+
 Repair cannot fix a damaged snapshot or MANIFEST, or a missing segment; it
 says so, changes nothing and exits 3: restore such a store from a backup.
 
@@ -52,8 +57,15 @@ func runRepair(c *cmdCtx, args []string) error {
 	if storeVerifier == nil {
 		return errNoVerifier
 	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
 	if *backup == "" {
-		*backup = filepath.Clean(dir) + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
+		*backup = abs + ".damaged-" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	if err := outsideStore(abs, *backup); err != nil {
+		return err
 	}
 	victims, err := saveDamaged(c, dir, *backup)
 	if err != nil || victims == nil {
@@ -93,6 +105,18 @@ func saveDamaged(c *cmdCtx, dir, backup string) ([]fileSize, error) {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no database in %s: it has no MANIFEST file", dir)
 	}
+	// Without a LOCK file, a first look under the shared lock, which
+	// creates none: a store with nothing to repair is left exactly as it
+	// was. The exclusive lock below creates it.
+	if _, err := os.Lstat(filepath.Join(dir, "LOCK")); errors.Is(err, fs.ErrNotExist) {
+		report, err := verifyLocked(dir, false)
+		if err != nil || len(report.Problems) == 0 {
+			if err == nil {
+				_, err = fmt.Fprintf(c.stdout, "nothing to repair in %s: %s\n", dir, report.summary())
+			}
+			return nil, err
+		}
+	}
 	lock, err := lockStore(dir, true)
 	if err != nil {
 		return nil, err
@@ -124,6 +148,31 @@ func saveDamaged(c *cmdCtx, dir, backup string) ([]fileSize, error) {
 		return nil, fmt.Errorf("back up the damaged files (nothing was changed): %w", err)
 	}
 	return victims, nil
+}
+
+// verifyLocked runs the verifier on dir under its lock, shared or
+// exclusive.
+func verifyLocked(dir string, exclusive bool) (*verifyReport, error) {
+	lock, err := lockStore(dir, exclusive)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	return storeVerifier(dir)
+}
+
+// outsideStore returns an error when backup lies inside the store dir (an
+// absolute path): copies kept there would be taken for files of the store,
+// or deleted with it.
+func outsideStore(dir, backup string) error {
+	b, err := filepath.Abs(backup)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(dir, b); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return usagef("the backup directory %s lies inside the store %s; choose one outside it", backup, dir)
+	}
+	return nil
 }
 
 // segmentsFrom returns the WAL segment first and every later one. Segment

@@ -159,3 +159,39 @@ func TestRepairReportsRemainingDamage(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestRepairRefusesABackupInsideTheStore: the default backup of "-dir ."
+// and an explicit -backup under the store would put copies inside it.
+func TestRepairRefusesABackupInsideTheStore(t *testing.T) {
+	dir, _ := recordEnds(t, "a")
+	r := mustRun(t, exitUsage, "repair", "-dir", dir, "-backup", filepath.Join(dir, "saved"))
+	if !strings.Contains(r.stderr, "lies inside the store") {
+		t.Errorf("stderr = %q", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "saved")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused backup directory was created: %v", err)
+	}
+	// The default backup of a relative -dir lies beside the store.
+	t.Chdir(dir)
+	r = mustRun(t, 0, "repair", "-dir", ".")
+	if !strings.Contains(r.stdout, "nothing to repair") {
+		t.Errorf("repair -dir . = %q", r.stdout)
+	}
+}
+
+// TestRepairLeavesAHealthyStoreAsItWas: with nothing to repair, repair
+// creates nothing, not even LOCK.
+func TestRepairLeavesAHealthyStoreAsItWas(t *testing.T) {
+	dir, _ := recordEnds(t, "a", "b")
+	if err := os.Remove(filepath.Join(dir, "LOCK")); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadDir(dir)
+	r := mustRun(t, 0, "repair", "-dir", dir, "-backup", filepath.Join(t.TempDir(), "saved"))
+	if !strings.Contains(r.stdout, "nothing to repair") {
+		t.Errorf("repair = %q", r.stdout)
+	}
+	if after, _ := os.ReadDir(dir); len(after) != len(before) {
+		t.Errorf("repair changed the directory: %v, then %v", before, after)
+	}
+}

@@ -22,7 +22,11 @@ func libraryVerifier(dir string) (*verifyReport, error) {
 		Segments: r.Segments, Records: r.Records, Stale: r.Stale}
 	for _, p := range r.Problems {
 		kind := fatal
-		if p.Reason == "damaged record in durable data, followed by valid records" {
+		switch p.Reason {
+		case "damaged record in durable data, followed by valid records",
+			"damaged record in a sealed segment":
+			// Both are WAL damage that SalvageCorruptWAL opens, keeping
+			// every record before it.
 			kind = midLog
 		}
 		out.Problems = append(out.Problems, problem{p.File, p.Offset, p.Reason, kind})

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minikv/minikv"
 )
 
 // These tests run check and repair with the library's own verifier.
@@ -66,4 +68,36 @@ func TestLibraryVerifierDamagedSnapshot(t *testing.T) {
 		t.Errorf("check: %q", r.stdout)
 	}
 	mustRun(t, exitFailure, "repair", "-dir", dir)
+}
+
+// TestLibraryVerifierSealedSegment: damage in a sealed segment, with a
+// later segment after it, is salvaged like mid-log damage: every record
+// before it is kept.
+func TestLibraryVerifierSealedSegment(t *testing.T) {
+	withVerifier(t, libraryVerifier)
+	dir := filepath.Join(t.TempDir(), "store")
+	db, err := minikv.Open(minikv.Options{Dir: dir, SegmentSize: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b", "c", "d", "e", "f"} {
+		if err := db.Set(k, []byte(strings.Repeat(k, 60))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wal := filepath.Join(dir, seg1)
+	data, _ := os.ReadFile(wal)
+	data[len(data)-5] ^= 0xff // in the last record of the first, sealed, segment
+	os.WriteFile(wal, data, 0o600)
+	r := mustRun(t, exitDamage, "check", "-dir", dir)
+	if !strings.Contains(r.stdout, "mid-log damage") {
+		t.Errorf("check: %q", r.stdout)
+	}
+	mustRun(t, 0, "repair", "-dir", dir, "-backup", filepath.Join(t.TempDir(), "saved"))
+	if r := mustRun(t, 0, "keys", "-dir", dir); !strings.HasPrefix(r.stdout, "a\n") {
+		t.Errorf("after repair: %q", r.stdout)
+	}
 }
