@@ -125,10 +125,11 @@ func (db *DB) recover() error {
 // them from the page cache, but no fsync will ever write them, and a power
 // cut would turn them into a hole before whatever is appended after them,
 // acknowledged writes included. So before any write it makes everything
-// it recovered durable anew: it starts a new segment and writes a snapshot
-// of the whole index, exactly as a compaction does (new files, fsynced,
-// then the MANIFEST switch), and removes the mark once that is durable. A
-// failure leaves the mark, and the next Open tries again.
+// it recovered durable anew: it writes a snapshot of the whole index and
+// switches the MANIFEST to it, as a compaction does (a new file, fsynced,
+// then the MANIFEST replaced durably), then starts a new segment, and
+// removes the mark once all that is durable. A failure leaves the mark,
+// and the next Open tries again.
 func (db *DB) recoverFromSyncFailure() error {
 	db.log.Warn("minikv: an fsync of the WAL failed before; rewriting the recovered state into a snapshot")
 	// The snapshot and the MANIFEST that names it come before the
