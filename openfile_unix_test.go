@@ -3,6 +3,7 @@
 package minikv_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -167,4 +168,29 @@ func TestOpenFile_SparseSnapshotClaims(t *testing.T) {
 		t.Errorf("Open allocated %d MiB for a snapshot of a few KiB on disk", alloc>>20)
 	}
 	t.Logf("refused in %v: %v", time.Since(start), err)
+}
+
+// TestOpenFile_HardLinkedSegment makes the WAL segment a hard link of a
+// file outside the store (same device): a writable Open would append to
+// both, so it is refused, and the outside file keeps its bytes; a
+// read-only Open, which writes nothing, reads it.
+func TestOpenFile_HardLinkedSegment(t *testing.T) {
+	dir, outsideDir := t.TempDir(), t.TempDir()
+	hostileStore(t, dir, false)
+	seg := filepath.Join(dir, "0000000000000001.wal")
+	outside := filepath.Join(outsideDir, "victim")
+	if err := os.Link(seg, outside); err != nil {
+		t.Skipf("no hard link between the test directories: %v", err)
+	}
+	before, err := os.ReadFile(outside)
+	mustT(t, err)
+	if err := openWithin(t, minikv.Options{Dir: dir}, time.Second); !errors.Is(err, minikv.ErrCorrupt) {
+		t.Errorf("writable Open of a hard-linked segment = %v, want ErrCorrupt", err)
+	}
+	if err := openWithin(t, minikv.Options{Dir: dir, ReadOnly: true}, time.Second); err != nil {
+		t.Errorf("read-only Open of a hard-linked segment = %v, want success", err)
+	}
+	if after, _ := os.ReadFile(outside); !bytes.Equal(before, after) {
+		t.Error("the hard-linked file outside the store changed")
+	}
 }
