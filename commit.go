@@ -46,7 +46,7 @@ type reqKind uint8
 const (
 	reqRecord reqKind = iota // rec is encoded; apply sets or deletes key
 	reqBatch                 // rec is encoded; apply runs ops
-	reqRMW                   // the leader decides, encodes and applies
+	reqRMW                   // decided, encoded and applied under the writer lock
 )
 
 // writeReq is one write on its way to the WAL and the index.
@@ -60,7 +60,7 @@ type writeReq struct {
 	// reqBatch: the batch's operations and values.
 	ops  []batchOp
 	data []byte
-	// reqRMW: the operation, decided by the leader on key's current
+	// reqRMW: the operation, decided under the writer lock on key's current
 	// value (see writeReq.decide), and its results for the caller.
 	rmw   rmwKind
 	delta int64    // rmwIncr

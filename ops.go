@@ -7,8 +7,8 @@ import (
 	"strconv"
 )
 
-// rmwKind names a read-modify-write operation: the commit queue's leader
-// decides it on the key's current value (see writeReq.decide).
+// rmwKind names a read-modify-write operation, decided under the writer
+// lock on the key's current value (see writeReq.decide).
 type rmwKind uint8
 
 const (
@@ -34,9 +34,8 @@ func (db *DB) newRMW(key string, kind rmwKind) (*writeReq, error) {
 	return r, nil
 }
 
-// readModifyWrite runs r in the commit queue's leader, after every write
-// queued before it and before any queued after it, so that no other write
-// comes between the read and the write. The caller reads r's results (n,
+// readModifyWrite runs r under the writer lock, which every other write
+// takes too, so that no write comes between the read and the write. The caller reads r's results (n,
 // ok, prev) and then gives r back with putReq.
 func (db *DB) readModifyWrite(r *writeReq) error {
 	return db.submit(context.Background(), r)
