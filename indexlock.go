@@ -41,46 +41,40 @@ func newIndexLock() indexLock { return indexLock{spin: runtime.GOMAXPROCS(0) > 1
 
 // Lock takes the lock exclusively.
 func (l *indexLock) Lock() {
-	if l.TryLock() {
-		return
+	if !l.retry(l.TryLock) {
+		l.RWMutex.Lock()
 	}
-	for range lockYields {
-		if l.spin {
-			for range lockSpins {
-				spinPause()
-				if l.TryLock() {
-					return
-				}
-			}
-		}
-		runtime.Gosched()
-		if l.TryLock() {
-			return
-		}
-	}
-	l.RWMutex.Lock()
 }
 
 // RLock takes the lock shared.
 func (l *indexLock) RLock() {
-	if l.TryRLock() {
-		return
+	if !l.retry(l.TryRLock) {
+		l.RWMutex.RLock()
+	}
+}
+
+// retry calls try, spinning and yielding between calls as the type's
+// comment says, until it succeeds or the yields run out; it reports
+// whether try succeeded.
+func (l *indexLock) retry(try func() bool) bool {
+	if try() {
+		return true
 	}
 	for range lockYields {
 		if l.spin {
 			for range lockSpins {
 				spinPause()
-				if l.TryRLock() {
-					return
+				if try() {
+					return true
 				}
 			}
 		}
 		runtime.Gosched()
-		if l.TryRLock() {
-			return
+		if try() {
+			return true
 		}
 	}
-	l.RWMutex.RLock()
+	return false
 }
 
 // spinPause burns about 30 ns without touching shared memory. It is not

@@ -13,17 +13,9 @@ func isLinkRefusal(error) bool { return false }
 // isDirRefusal reports false: the refusal is not told apart here.
 func isDirRefusal(error) bool { return false }
 
-// checkStoreFile checks that f, just opened as name, is a regular file.
-func checkStoreFile(f *os.File, name string, _ int) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return notRegular(name, fileKind(fi.Mode()))
-	}
-	return nil
-}
+// checkPlacement accepts every regular file: devices and links are not
+// told apart here.
+func checkPlacement(os.FileInfo, string, int) error { return nil }
 
 // Allocated returns the file's size: sparse files are not told apart here.
 func (f osFile) Allocated() (int64, error) { return f.Size() }

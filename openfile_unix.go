@@ -25,18 +25,11 @@ func isLinkRefusal(err error) bool {
 // directory for writing.
 func isDirRefusal(err error) bool { return errors.Is(err, syscall.EISDIR) }
 
-// checkStoreFile checks the file f, just opened as name with flag: a
-// regular file, on the device of the directory that holds it, and, when
-// opened for writing, with no other hard link, so that a write cannot reach
-// a file outside the store through it.
-func checkStoreFile(f *os.File, name string, flag int) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return notRegular(name, fileKind(fi.Mode()))
-	}
+// checkPlacement checks the regular file fi, just opened as name with
+// flag: on the device of the directory that holds it, and, when opened for
+// writing, with no other hard link, so that a write cannot reach a file
+// outside the store through it.
+func checkPlacement(fi os.FileInfo, name string, flag int) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil

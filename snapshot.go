@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -18,11 +17,7 @@ import (
 func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, error) {
 	final := filepath.Join(dir, snapshotName(seq))
 	tmp := final + tmpExt
-	// A new file, whatever tmp held: see writeFileSync.
-	if err := fsys.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return 0, fmt.Errorf("minikv: create snapshot: %w", err)
-	}
-	f, err := fsys.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createNew(fsys, tmp)
 	if err != nil {
 		return 0, fmt.Errorf("minikv: create snapshot: %w", err)
 	}

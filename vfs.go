@@ -96,18 +96,38 @@ func (f osFile) Size() (int64, error) {
 func (osFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
 	f, err := os.OpenFile(name, flag|openGuard, perm)
 	if err != nil {
-		switch {
-		case isLinkRefusal(err):
-			return nil, notRegular(name, "a symbolic link")
-		case isDirRefusal(err):
-			return nil, notRegular(name, "a directory")
-		}
-		return nil, err
+		return nil, refusal(name, err)
 	}
 	if err := checkStoreFile(f, name, flag); err != nil {
 		return nil, errors.Join(err, f.Close())
 	}
 	return osFile{f}, nil
+}
+
+// refusal turns the error of an open that met a symbolic link or a
+// directory where a store file should be into one that says so; it
+// returns other errors as they are.
+func refusal(name string, err error) error {
+	switch {
+	case isLinkRefusal(err):
+		return notRegular(name, "a symbolic link")
+	case isDirRefusal(err):
+		return notRegular(name, "a directory")
+	}
+	return err
+}
+
+// checkStoreFile checks the file f, just opened as name with flag: a
+// regular file, placed as checkPlacement requires.
+func checkStoreFile(f *os.File, name string, flag int) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return notRegular(name, fileKind(fi.Mode()))
+	}
+	return checkPlacement(fi, name, flag)
 }
 
 // notRegular is the error for a store file that is not a regular file of
@@ -174,13 +194,7 @@ func (osFS) Lock(name string, exclusive bool) (io.Closer, error) {
 		ok, err = fl.TryRLock()
 	}
 	if err != nil {
-		switch {
-		case isLinkRefusal(err):
-			err = notRegular(name, "a symbolic link")
-		case isDirRefusal(err):
-			err = notRegular(name, "a directory")
-		}
-		return nil, fmt.Errorf("minikv: lock %s: %w", name, errors.Join(err, fl.Close()))
+		return nil, fmt.Errorf("minikv: lock %s: %w", name, errors.Join(refusal(name, err), fl.Close()))
 	}
 	if fi, serr := fl.Stat(); serr == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("minikv: lock %s: %w", name, errors.Join(notRegular(name, fileKind(fi.Mode())), fl.Unlock(), fl.Close()))
@@ -256,15 +270,21 @@ func createDir(fsys vfs, dir string) error {
 	return nil
 }
 
-// writeFileSync writes data to a new file name, fsyncs it and closes it.
-// Whatever name held before (a temp file a crash left, or a link someone
-// planted) is removed first, and the file is created with O_EXCL, so that
-// the write can only reach a new file of the store.
-func writeFileSync(fsys vfs, name string, data []byte) error {
+// createNew creates name for writing as a new file. Whatever name held
+// before (a temp file a crash left, or a link someone planted) is removed
+// first, and the file is created with O_EXCL, so that writes can only
+// reach a new file of the store.
+func createNew(fsys vfs, name string) (file, error) {
 	if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return nil, err
 	}
-	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	return fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+// writeFileSync writes data to a new file name (see createNew), fsyncs it
+// and closes it.
+func writeFileSync(fsys vfs, name string, data []byte) error {
+	f, err := createNew(fsys, name)
 	if err != nil {
 		return err
 	}
