@@ -3,6 +3,8 @@ package minikv
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 )
@@ -89,12 +91,16 @@ func (b *batch) Set(key string, value []byte) { b.add(opSet, key, value, 0) }
 
 func (b *batch) SetWithTTL(key string, value []byte, ttl time.Duration) {
 	if ttl == 0 {
-		ttl = -1 // a TTL of zero is invalid, not absent
+		ttl = zeroTTL // invalid, unlike the absent TTL of Set
 	}
 	b.add(opSet, key, value, ttl)
 }
 
 func (b *batch) Delete(key string) { b.add(opDelete, key, nil, 0) }
+
+// zeroTTL stands for a TTL of zero given to Batch.SetWithTTL, since a zero
+// ttl in a batch operation means none.
+const zeroTTL = time.Duration(math.MinInt64)
 
 func (b *batch) add(code byte, key string, value []byte, ttl time.Duration) {
 	if b.used {
@@ -148,20 +154,24 @@ func (b *batch) Write() error {
 
 func (b *batch) validate() error {
 	if b.size > MaxBatchSize {
-		return ErrBatchTooLarge
+		return tooLarge(ErrBatchTooLarge, b.size, MaxBatchSize)
 	}
 	if b.bufs == nil {
 		return nil
 	}
-	for _, op := range b.bufs.ops {
-		if err := checkKey(op.key); err != nil {
-			return err
+	for i, op := range b.bufs.ops {
+		err := checkKey(op.key)
+		switch {
+		case err != nil:
+		case op.n > MaxValueSize:
+			err = tooLarge(ErrValueTooLarge, op.n, MaxValueSize)
+		case op.ttl == zeroTTL:
+			err = badTTL(0)
+		case op.ttl < 0:
+			err = badTTL(op.ttl)
 		}
-		if op.n > MaxValueSize {
-			return ErrValueTooLarge
-		}
-		if op.ttl < 0 {
-			return ErrInvalidTTL
+		if err != nil {
+			return fmt.Errorf("%w (operation %d of %d in the batch)", err, i+1, len(b.bufs.ops))
 		}
 	}
 	return nil

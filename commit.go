@@ -192,7 +192,7 @@ func (db *DB) decideRMW(r *writeReq) bool {
 	e, ok := db.idx.get(r.key, r.h, now)
 	next, write, err := r.decide(e.value, ok)
 	if err == nil && write && len(next) > MaxValueSize {
-		err = ErrValueTooLarge
+		err = tooLarge(ErrValueTooLarge, len(next), MaxValueSize)
 	}
 	if err != nil || !write {
 		r.err = err

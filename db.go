@@ -166,7 +166,7 @@ func checkKey(key string) error {
 		return ErrEmptyKey
 	}
 	if len(key) > MaxKeySize {
-		return ErrKeyTooLarge
+		return tooLarge(ErrKeyTooLarge, len(key), MaxKeySize)
 	}
 	return nil
 }
@@ -176,7 +176,7 @@ func checkKV(key string, value []byte) error {
 		return err
 	}
 	if len(value) > MaxValueSize {
-		return ErrValueTooLarge
+		return tooLarge(ErrValueTooLarge, len(value), MaxValueSize)
 	}
 	return nil
 }

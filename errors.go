@@ -2,7 +2,9 @@ package minikv
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Sentinel errors returned by MiniKV. Compare with errors.Is: most are
@@ -56,3 +58,53 @@ func (e *corruptError) Error() string {
 }
 
 func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
+
+// limitError says by how much a key, value or batch is over its limit. It
+// matches its sentinel (ErrKeyTooLarge, ErrValueTooLarge or
+// ErrBatchTooLarge) with errors.Is.
+type limitError struct {
+	sentinel    error
+	size, limit int
+}
+
+func (e *limitError) Error() string {
+	return fmt.Sprintf("%v: %d bytes, over the limit of %d", e.sentinel, e.size, e.limit)
+}
+
+func (e *limitError) Unwrap() error { return e.sentinel }
+
+// tooLarge returns the error for size bytes against limit.
+func tooLarge(sentinel error, size, limit int) error {
+	return &limitError{sentinel, size, limit}
+}
+
+// opError prefixes an error with the operation that met it. Its message
+// keeps one "minikv: " at the front, however deep the wrapping.
+type opError struct {
+	op  string
+	err error
+}
+
+func (e *opError) Error() string {
+	return "minikv: " + e.op + ": " + strings.TrimPrefix(e.err.Error(), "minikv: ")
+}
+
+func (e *opError) Unwrap() error { return e.err }
+
+// wrapOp returns err prefixed with op, or nil for a nil err.
+func wrapOp(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &opError{op, err}
+}
+
+// quoted returns s as a Go string literal for an error message, cut to its
+// first 40 bytes, so that a huge or binary key or value cannot flood a log.
+func quoted(s string) string {
+	const max = 40
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:max]) + fmt.Sprintf("... (%d bytes)", len(s))
+}

@@ -248,3 +248,22 @@ func uvarintLen(x uint64) int {
 	}
 	return n
 }
+
+// FileFormat names one kind of store file and the versions of its layout
+// that this build reads and writes.
+type FileFormat struct {
+	Name   string // "MANIFEST", "WAL" or "snapshot"
+	Reads  []int  // versions Open accepts
+	Writes int    // the version new files get
+}
+
+// FileFormats returns the on-disk formats of this build, for tools that
+// report them (the minikv command's "version"). The WAL's version is the one
+// its MANIFEST states (see the MANIFEST section above).
+func FileFormats() []FileFormat {
+	return []FileFormat{
+		{Name: "MANIFEST", Reads: []int{1, 2}, Writes: 2},
+		{Name: "WAL", Reads: []int{1, 2}, Writes: 2},
+		{Name: "snapshot", Reads: []int{snapVersion}, Writes: snapVersion},
+	}
+}

@@ -3,6 +3,7 @@ package minikv
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"strconv"
 )
@@ -54,12 +55,12 @@ func (r *writeReq) decide(cur []byte, ok bool) (next []byte, write bool, err err
 		var n int64
 		if ok {
 			if n, err = strconv.ParseInt(string(cur), 10, 64); err != nil {
-				return nil, false, ErrInvalidValue
+				return nil, false, fmt.Errorf("%w: key %s holds %s, not a base-10 int64", ErrInvalidValue, quoted(r.key), quoted(string(cur)))
 			}
 		}
 		d := r.delta
 		if (d > 0 && n > math.MaxInt64-d) || (d < 0 && n < math.MinInt64-d) {
-			return nil, false, ErrInvalidValue
+			return nil, false, fmt.Errorf("%w: key %s holds %d, and adding %d overflows an int64", ErrInvalidValue, quoted(r.key), n, d)
 		}
 		r.n = n + d
 		return strconv.AppendInt(r.num[:0], r.n, 10), true, nil

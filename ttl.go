@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 )
@@ -14,10 +15,15 @@ const (
 	ttlBudget = 10 * time.Millisecond
 )
 
+// badTTL returns ErrInvalidTTL naming the TTL given.
+func badTTL(ttl time.Duration) error {
+	return fmt.Errorf("%w: %v, a TTL must be positive", ErrInvalidTTL, ttl)
+}
+
 // expiryOf turns a TTL into an absolute expiry, or returns ErrInvalidTTL.
 func (db *DB) expiryOf(ttl time.Duration) (int64, error) {
 	if ttl <= 0 {
-		return 0, ErrInvalidTTL
+		return 0, badTTL(ttl)
 	}
 	return expiryAfter(db.now(), ttl), nil
 }
