@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -81,12 +80,12 @@ func Open(opts Options) (*DB, error) {
 	}
 	if !db.readOnly {
 		if err := createDir(db.fsys, db.dir); err != nil {
-			return nil, err
+			return nil, notDir(db.fsys, db.dir, err)
 		}
 	}
-	lock, err := lockDir(db.fsys, db.dir, db.readOnly)
+	lock, err := waitLock(db.fsys, db.dir, db.readOnly, opts.LockTimeout)
 	if err != nil {
-		return nil, err
+		return nil, notDir(db.fsys, db.dir, err)
 	}
 	db.lock = lock
 	if err := db.recover(); err != nil {
@@ -96,8 +95,28 @@ func Open(opts Options) (*DB, error) {
 		}
 		return nil, errors.Join(append(errs, lock.Close())...)
 	}
+	if n, ok := lock.(holderNoter); ok {
+		n.noteHolder()
+	}
 	db.startWorkers()
 	return db, nil
+}
+
+// Sync makes every write acknowledged before it durable, whatever the
+// SyncMode: for SyncNever and SyncPeriodic it is the durability point
+// (after a batch of imports, say) that SyncAlways gives every write. It is
+// safe to call concurrently with writes, which it does not wait for. It
+// returns ErrClosed after Close, nil on a read-only handle (which has
+// written nothing), and the WAL's failure otherwise; after a failed fsync
+// every later write is refused (see Close).
+func (db *DB) Sync() error {
+	if db.closed.Load() {
+		return ErrClosed
+	}
+	if db.readOnly {
+		return nil
+	}
+	return db.wal.sync()
 }
 
 // Close flushes and fsyncs the WAL, stops every background goroutine and
@@ -119,14 +138,14 @@ func (db *DB) Close() error {
 	var errs []error
 	if db.wal != nil {
 		if err := db.snapshotAtClose(); err != nil {
-			errs = append(errs, fmt.Errorf("minikv: snapshot at close: %w", err))
+			errs = append(errs, wrapOp("snapshot at close", err))
 		}
 		// A WAL that failed earlier (in a background sync, say) is not
 		// synced again; its failure is reported here, since writes
 		// acknowledged before it may not be durable.
 		failed := db.wal.err()
 		if err := db.wal.close(); err != nil {
-			errs = append(errs, fmt.Errorf("minikv: close wal: %w", err))
+			errs = append(errs, wrapOp("close wal", err))
 		} else if failed != nil {
 			errs = append(errs, failed)
 		}
@@ -135,7 +154,7 @@ func (db *DB) Close() error {
 	db.idx = nil
 	db.mu.Unlock()
 	if err := db.lock.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("minikv: release lock: %w", err))
+		errs = append(errs, wrapOp("release lock", err))
 	}
 	return errors.Join(errs...)
 }

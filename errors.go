@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Sentinel errors returned by MiniKV. Compare with errors.Is: most are
@@ -77,6 +78,13 @@ func (e *limitError) Unwrap() error { return e.sentinel }
 func tooLarge(sentinel error, size, limit int) error {
 	return &limitError{sentinel, size, limit}
 }
+
+// notDirError says that the directory given to Open is something else. It
+// matches syscall.ENOTDIR with errors.Is.
+type notDirError struct{ dir string }
+
+func (e *notDirError) Error() string { return "minikv: " + e.dir + " is not a directory" }
+func (e *notDirError) Unwrap() error { return syscall.ENOTDIR }
 
 // opError prefixes an error with the operation that met it. Its message
 // keeps one "minikv: " at the front, however deep the wrapping.

@@ -278,9 +278,13 @@ func TestCoreLockChildProcess(t *testing.T) {
 
 	t.Run("child writer excludes the parent until it closes", func(t *testing.T) {
 		h := coreStartHolder(t, dir, false)
+		holder := fmt.Sprintf("(held by pid %d host ", h.cmd.Process.Pid)
 		for _, ro := range []bool{false, true} {
-			if err := coreTryOpen(dir, ro); !errors.Is(err, minikv.ErrLocked) {
+			err := coreTryOpen(dir, ro)
+			if !errors.Is(err, minikv.ErrLocked) {
 				t.Errorf("parent Open (read-only %v) beside the child's writer = %v, want ErrLocked", ro, err)
+			} else if !strings.Contains(err.Error(), holder) {
+				t.Errorf("parent Open (read-only %v) beside the child's writer: %q does not name the holder %q", ro, err, holder)
 			}
 		}
 		h.stop(t)
@@ -294,8 +298,8 @@ func TestCoreLockChildProcess(t *testing.T) {
 		if err := coreTryOpen(dir, true); err != nil {
 			t.Errorf("parent reader beside the child's reader: %v", err)
 		}
-		if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
-			t.Errorf("parent writer beside the child's reader = %v, want ErrLocked", err)
+		if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) || !strings.HasSuffix(err.Error(), "(held by read-only handles)") {
+			t.Errorf("parent writer beside the child's reader = %v, want ErrLocked held by read-only handles", err)
 		}
 		h.stop(t)
 	})
@@ -304,16 +308,9 @@ func TestCoreLockChildProcess(t *testing.T) {
 		h := coreStartHolder(t, dir, false)
 		pid := h.cmd.Process.Pid
 		h.kill(t)
-		deadline := time.Now().Add(5 * time.Second)
-		var db *minikv.DB
-		var err error
-		for {
-			db, err = minikv.Open(minikv.Options{Dir: dir})
-			if err == nil || !errors.Is(err, minikv.ErrLocked) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		// The kernel releases the lock as the process ends, which may be
+		// just after Kill returns.
+		db, err := minikv.Open(minikv.Options{Dir: dir, LockTimeout: 5 * time.Second})
 		if err != nil {
 			t.Fatalf("Open after the holder was killed: %v", err)
 		}
@@ -322,6 +319,44 @@ func TestCoreLockChildProcess(t *testing.T) {
 			t.Errorf("the killed writer's acknowledged Set: Get = %q, %v; want %d", v, err, pid)
 		}
 	})
+}
+
+// TestOpen_LockTimeout: Open waits up to LockTimeout for the holder to
+// let go, and says how long it waited when it gives up.
+func TestOpen_LockTimeout(t *testing.T) {
+	dir := t.TempDir()
+	holder, err := minikv.Open(minikv.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = minikv.Open(minikv.Options{Dir: dir, LockTimeout: 100 * time.Millisecond})
+	if !errors.Is(err, minikv.ErrLocked) || !strings.HasSuffix(err.Error(), "; waited 100ms") {
+		t.Fatalf("Open beside a writer with LockTimeout 100ms: %v; want ErrLocked saying it waited", err)
+	}
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Fatalf("Open gave up after %v, before its LockTimeout", waited)
+	}
+	wantHolder := fmt.Sprintf("(held by pid %d host ", os.Getpid())
+	if !strings.Contains(err.Error(), wantHolder) {
+		t.Fatalf("%q does not name the holder %q", err, wantHolder)
+	}
+
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		holder.Close()
+		close(released)
+	}()
+	db, err := minikv.Open(minikv.Options{Dir: dir, LockTimeout: time.Minute})
+	<-released
+	if err != nil {
+		t.Fatalf("Open waiting for a holder that closes: %v", err)
+	}
+	coreCloseOK(t, db)
+	if b, err := os.ReadFile(filepath.Join(dir, "LOCK")); err != nil || len(b) != 0 {
+		t.Fatalf("LOCK after the writer closed: %q, %v; want empty", b, err)
+	}
 }
 
 // TestLockDir checks the lock tools take on a closed database: it

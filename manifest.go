@@ -87,7 +87,7 @@ func readManifest(fsys vfs, dir string) (m manifest, found bool, err error) {
 		return m, false, nil
 	}
 	if err != nil {
-		return m, false, fmt.Errorf("minikv: read MANIFEST: %w", err)
+		return m, false, wrapOp("read MANIFEST", err)
 	}
 	m, err = parseManifest(data)
 	return m, true, err
@@ -100,13 +100,13 @@ func writeManifest(fsys vfs, dir string, m manifest) error {
 	tmp := final + tmpExt
 	if err := writeFileSync(fsys, tmp, m.encode()); err != nil {
 		_ = fsys.Remove(tmp)
-		return fmt.Errorf("minikv: write MANIFEST: %w", err)
+		return wrapOp("write MANIFEST", err)
 	}
 	if err := fsys.Rename(tmp, final); err != nil {
-		return fmt.Errorf("minikv: install MANIFEST: %w", err)
+		return wrapOp("install MANIFEST", err)
 	}
 	if err := fsys.SyncDir(dir); err != nil {
-		return fmt.Errorf("minikv: sync directory after MANIFEST: %w", err)
+		return wrapOp("sync directory after MANIFEST", err)
 	}
 	return nil
 }

@@ -19,3 +19,6 @@ func checkPlacement(os.FileInfo, string, int) error { return nil }
 
 // Allocated returns the file's size: sparse files are not told apart here.
 func (f osFile) Allocated() (int64, error) { return f.Size() }
+
+// processAlive reports true: whether a process runs is not asked here.
+func processAlive(int) bool { return true }

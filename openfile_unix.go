@@ -59,3 +59,13 @@ func (f osFile) Allocated() (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// processAlive reports whether process pid of this host runs (or may run:
+// one of another user answers EPERM).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}

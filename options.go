@@ -101,6 +101,11 @@ type Options struct {
 	// with ErrCorrupt, since that damage is not what a crash leaves.
 	SalvageCorruptWAL bool
 
+	// LockTimeout is how long Open waits for another handle to release
+	// the directory (a short-lived tool, say, or the process being
+	// replaced) before it returns ErrLocked. Zero fails at once.
+	LockTimeout time.Duration
+
 	// Logger receives compaction, recovery and background-error events.
 	// Nil discards them.
 	Logger *slog.Logger

@@ -40,7 +40,7 @@ func listDir(fsys vfs, dir string) (dirListing, error) {
 	var l dirListing
 	names, err := fsys.ReadDir(dir)
 	if err != nil {
-		return l, fmt.Errorf("minikv: list %s: %w", dir, err)
+		return l, wrapOp(fmt.Sprintf("list %s", dir), err)
 	}
 	for _, name := range names {
 		if seq, ok := parseSeq(name, walExt); ok {
@@ -96,7 +96,7 @@ func (db *DB) recover() error {
 	// entries are visible but not durable). Sync it before the first write
 	// relies on them.
 	if err := db.fsys.SyncDir(db.dir); err != nil {
-		return fmt.Errorf("minikv: sync directory: %w", err)
+		return wrapOp("sync directory", err)
 	}
 	if man.v1 {
 		// The WAL is about to get records of the current format: say so
@@ -155,11 +155,11 @@ func (db *DB) recoverFromSyncFailure() error {
 		old, err = db.switchedManifest(seq, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("minikv: make the state durable after a failed fsync: %w", err)
+		return wrapOp("make the state durable after a failed fsync", err)
 	}
 	db.removeFiles(append(old, syncFailedName))
 	if err := db.fsys.SyncDir(db.dir); err != nil {
-		return fmt.Errorf("minikv: sync directory: %w", err)
+		return wrapOp("sync directory", err)
 	}
 	return nil
 }
@@ -183,7 +183,7 @@ func (db *DB) initManifest(ls dirListing) (manifest, error) {
 	for _, seq := range ls.segments {
 		data, err := readFile(db.fsys, filepath.Join(db.dir, segmentName(seq)), maxSegmentRead)
 		if err != nil {
-			return manifest{}, fmt.Errorf("minikv: read %s: %w", segmentName(seq), err)
+			return manifest{}, wrapOp(fmt.Sprintf("read %s", segmentName(seq)), err)
 		}
 		if !allZero(data) {
 			return manifest{}, manifestCorrupt("missing, but the directory holds WAL segments")
@@ -283,7 +283,7 @@ func (db *DB) replaySegment(seq uint64) (segmentScan, error) {
 	name := segmentName(seq)
 	data, err := readFile(db.fsys, filepath.Join(db.dir, name), maxSegmentRead)
 	if err != nil {
-		return segmentScan{}, fmt.Errorf("minikv: read %s: %w", name, err)
+		return segmentScan{}, wrapOp(fmt.Sprintf("read %s", name), err)
 	}
 	now := db.now()
 	s, err := scanSegment(data, func(r walRecord) bool {
@@ -344,7 +344,7 @@ func (db *DB) truncate(seq uint64, size int64) error {
 	name := filepath.Join(db.dir, segmentName(seq))
 	f, err := db.fsys.OpenFile(name, os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("minikv: open %s to cut its tail: %w", segmentName(seq), err)
+		return wrapOp(fmt.Sprintf("open %s to cut its tail", segmentName(seq)), err)
 	}
 	err = f.Truncate(size)
 	if err == nil {
@@ -353,7 +353,7 @@ func (db *DB) truncate(seq uint64, size int64) error {
 		}
 	}
 	if err = errors.Join(err, f.Close()); err != nil {
-		return fmt.Errorf("minikv: cut tail of %s: %w", segmentName(seq), err)
+		return wrapOp(fmt.Sprintf("cut tail of %s", segmentName(seq)), err)
 	}
 	db.log.Info("minikv: cut torn WAL tail", "segment", segmentName(seq), "offset", size)
 	return nil
@@ -375,11 +375,11 @@ func (db *DB) removeObsolete(ls dirListing) error {
 	if len(after) > 0 {
 		for _, name := range after {
 			if err := db.fsys.Remove(filepath.Join(db.dir, name)); err != nil {
-				return fmt.Errorf("minikv: remove %s after the WAL tail: %w", name, err)
+				return wrapOp(fmt.Sprintf("remove %s after the WAL tail", name), err)
 			}
 		}
 		if err := db.fsys.SyncDir(db.dir); err != nil {
-			return fmt.Errorf("minikv: sync directory: %w", err)
+			return wrapOp("sync directory", err)
 		}
 	}
 	for _, seq := range ls.snapshots {

@@ -19,7 +19,7 @@ func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, er
 	tmp := final + tmpExt
 	f, err := createNew(fsys, tmp)
 	if err != nil {
-		return 0, fmt.Errorf("minikv: create snapshot: %w", err)
+		return 0, wrapOp("create snapshot", err)
 	}
 	count, err := writeSnapshotTo(&pacedWriter{f: f}, seq, v, now)
 	if err == nil {
@@ -34,7 +34,7 @@ func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, er
 	}
 	if err != nil {
 		_ = fsys.Remove(tmp)
-		return 0, fmt.Errorf("minikv: write snapshot %s: %w", snapshotName(seq), err)
+		return 0, wrapOp(fmt.Sprintf("write snapshot %s", snapshotName(seq)), err)
 	}
 	return count, nil
 }
@@ -105,12 +105,12 @@ func loadSnapshot(fsys vfs, path string, now int64) (*memIndex, snapshotInfo, er
 	name := filepath.Base(path)
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return nil, snapshotInfo{}, fmt.Errorf("minikv: open snapshot %s: %w", name, err)
+		return nil, snapshotInfo{}, wrapOp(fmt.Sprintf("open snapshot %s", name), err)
 	}
 	defer f.Close()
 	size, err := f.Size()
 	if err != nil {
-		return nil, snapshotInfo{}, fmt.Errorf("minikv: stat snapshot %s: %w", name, err)
+		return nil, snapshotInfo{}, wrapOp(fmt.Sprintf("stat snapshot %s", name), err)
 	}
 	m, info, err := decodeSnapshot(f, size, allocated(f, size), now)
 	if err != nil {
@@ -119,7 +119,7 @@ func loadSnapshot(fsys vfs, path string, now int64) (*memIndex, snapshotInfo, er
 			ce.file = name
 			return nil, info, ce
 		}
-		return nil, info, fmt.Errorf("minikv: read snapshot %s: %w", name, err)
+		return nil, info, wrapOp(fmt.Sprintf("read snapshot %s", name), err)
 	}
 	return m, info, nil
 }

@@ -15,6 +15,11 @@ const (
 	ttlBudget = 10 * time.Millisecond
 )
 
+// NoExpiry is what TTL returns for a key that never expires. Like every
+// negative duration it is never a TTL left, so callers may also test
+// ttl < 0.
+const NoExpiry time.Duration = -1
+
 // badTTL returns ErrInvalidTTL naming the TTL given.
 func badTTL(ttl time.Duration) error {
 	return fmt.Errorf("%w: %v, a TTL must be positive", ErrInvalidTTL, ttl)
@@ -56,7 +61,7 @@ func (db *DB) SetWithTTL(key string, value []byte, ttl time.Duration) error {
 	return db.set(context.Background(), key, value, exp)
 }
 
-// TTL returns the time key has left to live, or a negative duration when
+// TTL returns the time key has left to live, or NoExpiry (negative) when
 // key has no expiry. It returns ErrNotFound for a missing or expired key.
 func (db *DB) TTL(key string) (time.Duration, error) {
 	if db.closed.Load() {
@@ -78,7 +83,7 @@ func (db *DB) TTL(key string) (time.Duration, error) {
 		return 0, ErrNotFound
 	}
 	if e.exp == 0 {
-		return -1, nil
+		return NoExpiry, nil
 	}
 	return time.Duration(e.exp - now), nil
 }

@@ -133,7 +133,7 @@ func verifyManifest(fsys vfs, dir string, ls dirListing, r *VerifyReport) (manif
 	for _, seq := range ls.segments {
 		data, err := readFile(fsys, filepath.Join(dir, segmentName(seq)), maxSegmentRead)
 		if err != nil {
-			return man, false, fmt.Errorf("minikv: read %s: %w", segmentName(seq), err)
+			return man, false, wrapOp(fmt.Sprintf("read %s", segmentName(seq)), err)
 		}
 		if !allZero(data) {
 			r.problem(manifestName, -1, "missing, but the directory holds WAL segments")
@@ -190,7 +190,7 @@ func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error 
 		name := segmentName(seq)
 		data, err := readFile(fsys, filepath.Join(dir, name), maxSegmentRead)
 		if err != nil {
-			return fmt.Errorf("minikv: read %s: %w", name, err)
+			return wrapOp(fmt.Sprintf("read %s", name), err)
 		}
 		s, err := scanSegment(data, func(rec walRecord) bool {
 			return decodeOps(rec.typ, rec.body, func(walOp) {})

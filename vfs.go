@@ -7,6 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/gofrs/flock"
 )
@@ -194,20 +197,120 @@ func (osFS) Lock(name string, exclusive bool) (io.Closer, error) {
 		ok, err = fl.TryRLock()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("minikv: lock %s: %w", name, errors.Join(refusal(name, err), fl.Close()))
+		return nil, wrapOp(fmt.Sprintf("lock %s", name), errors.Join(refusal(name, err), fl.Close()))
 	}
 	if fi, serr := fl.Stat(); serr == nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("minikv: lock %s: %w", name, errors.Join(notRegular(name, fileKind(fi.Mode())), fl.Unlock(), fl.Close()))
+		return nil, wrapOp(fmt.Sprintf("lock %s", name), errors.Join(notRegular(name, fileKind(fi.Mode())), fl.Unlock(), fl.Close()))
 	}
 	if !ok {
-		return nil, errors.Join(fmt.Errorf("%w: %s", ErrLocked, name), fl.Close())
+		return nil, errors.Join(fmt.Errorf("%w: %s%s", ErrLocked, name, lockHolder(name, exclusive)), fl.Close())
 	}
-	return flockCloser{fl}, nil
+	c := &flockCloser{fl: fl}
+	if exclusive {
+		c.name = name
+	}
+	return c, nil
 }
 
-type flockCloser struct{ fl *flock.Flock }
+// The LOCK file of a writer names it, the way a server's pid file does, so
+// that a refused Open can say who holds the store:
+//
+//	pid 1234 host db7 since 2026-12-07T12:00:00Z
+//
+// A writer writes it once Open has succeeded (a failed Open leaves the
+// directory as it found it) and empties it before it lets go. The line is
+// read only while an exclusive lock is held, and not shown when it names a
+// process of this host that no longer runs: a writer killed before Close
+// leaves its line, and the next writer holds the lock a while (its
+// recovery) before it writes its own. Writing is best effort: a LOCK that
+// cannot be written (on a system whose locks forbid it) only makes the
+// message shorter. The file is opened as every store file is (OpenFile),
+// so the line cannot reach a file outside the store.
 
-func (c flockCloser) Close() error { return errors.Join(c.fl.Unlock(), c.fl.Close()) }
+// maxHolderLine bounds what is read of a LOCK file.
+const maxHolderLine = 256
+
+// writeHolder writes this process's line into the LOCK file name.
+func writeHolder(name string) {
+	f, err := osFS{}.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	host, _ := os.Hostname()
+	line := fmt.Sprintf("pid %d host %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
+	if f.Truncate(0) == nil {
+		_, _ = f.Write([]byte(line))
+	}
+	_ = f.Close()
+}
+
+// clearHolder empties the LOCK file name before its writer lets go.
+func clearHolder(name string) {
+	if f, err := (osFS{}).OpenFile(name, os.O_WRONLY, 0); err == nil {
+		_ = f.Truncate(0)
+		_ = f.Close()
+	}
+}
+
+// lockHolder says, for an ErrLocked message, who holds the lock on name
+// that a lock of the kind exclusive asked for conflicts with: the writer
+// that its LOCK line names, or read-only handles. It returns "" when it
+// cannot tell.
+func lockHolder(name string, exclusive bool) string {
+	if exclusive {
+		// A shared lock that can be had means no writer holds the file:
+		// only read-only handles do.
+		probe := flock.New(name, flock.SetFlag(os.O_RDONLY|openGuard))
+		ok, err := probe.TryRLock()
+		_ = probe.Close()
+		if err == nil && ok {
+			return " (held by read-only handles)"
+		}
+	}
+	f, err := osFS{}.OpenFile(name, os.O_RDONLY, 0)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, maxHolderLine)
+	n, _ := io.ReadFull(f, buf)
+	line, _, _ := strings.Cut(string(buf[:n]), "\n")
+	var pid int
+	var host, since string
+	if k, _ := fmt.Sscanf(line, "pid %d host %s since %s", &pid, &host, &since); k != 3 ||
+		strings.IndexFunc(line, func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
+		return "" // not a line a writer wrote: say nothing rather than repeat it
+	}
+	if me, _ := os.Hostname(); host == me && !processAlive(pid) {
+		return "" // left by a writer that was killed
+	}
+	return " (held by " + line + ")"
+}
+
+// flockCloser is the lock of an osFS.
+type flockCloser struct {
+	fl   *flock.Flock
+	name string // the LOCK file of an exclusive lock, for its holder line
+	note bool   // the holder line was written
+}
+
+// noteHolder writes the holder line of an exclusive lock; see writeHolder.
+func (c *flockCloser) noteHolder() {
+	if c.name != "" && !c.note {
+		c.note = true
+		writeHolder(c.name)
+	}
+}
+
+func (c *flockCloser) Close() error {
+	if c.note {
+		clearHolder(c.name)
+	}
+	return errors.Join(c.fl.Unlock(), c.fl.Close())
+}
+
+// holderNoter is a lock that can name its holder in the LOCK file.
+type holderNoter interface{ noteHolder() }
 
 // noLock stands in for the lock of a read-only database whose directory has
 // no LOCK file, since a read-only open must not create one.
@@ -223,7 +326,11 @@ func (noLock) Close() error { return nil }
 // nothing and creates nothing. It returns an error wrapping ErrLocked when
 // a conflicting lock is held; Close on the result releases the lock.
 func LockDir(dir string, exclusive bool) (io.Closer, error) {
-	return lockDir(osFS{}, dir, !exclusive)
+	l, err := lockDir(osFS{}, dir, !exclusive)
+	if n, ok := l.(holderNoter); ok && err == nil {
+		n.noteHolder() // a writer refused meanwhile can name the tool
+	}
+	return l, err
 }
 
 // lockDir takes the directory lock of a database.
@@ -234,6 +341,34 @@ func lockDir(fsys vfs, dir string, readOnly bool) (io.Closer, error) {
 		return noLock{}, nil
 	}
 	return l, err
+}
+
+// waitLock takes the directory lock as lockDir does, retrying for up to
+// timeout while another handle holds a conflicting one.
+func waitLock(fsys vfs, dir string, readOnly bool, timeout time.Duration) (io.Closer, error) {
+	deadline := time.Now().Add(timeout)
+	pause := time.Millisecond
+	for {
+		l, err := lockDir(fsys, dir, readOnly)
+		if err == nil || timeout <= 0 || !errors.Is(err, ErrLocked) {
+			return l, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, fmt.Errorf("%w; waited %v", err, timeout)
+		}
+		time.Sleep(min(pause, left))
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// notDir returns, for the failure err of an Open of dir, an error that
+// says dir is not a directory when that is the cause, and err otherwise.
+func notDir(fsys vfs, dir string, err error) error {
+	if _, rerr := fsys.ReadDir(dir); errors.Is(rerr, syscall.ENOTDIR) {
+		return &notDirError{dir}
+	}
+	return err
 }
 
 // createDir creates dir (0700) and any missing parents, and makes each new
@@ -249,7 +384,7 @@ func createDir(fsys vfs, dir string) error {
 			break
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("minikv: read directory %s: %w", d, err)
+			return wrapOp(fmt.Sprintf("read directory %s", d), err)
 		}
 		missing = append(missing, d)
 		if filepath.Dir(d) == d {
@@ -260,11 +395,11 @@ func createDir(fsys vfs, dir string) error {
 		return nil
 	}
 	if err := fsys.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("minikv: create directory %s: %w", dir, err)
+		return wrapOp(fmt.Sprintf("create directory %s", dir), err)
 	}
 	for i := len(missing) - 1; i >= 0; i-- {
 		if err := fsys.SyncDir(filepath.Dir(missing[i])); err != nil {
-			return fmt.Errorf("minikv: sync directory %s: %w", filepath.Dir(missing[i]), err)
+			return wrapOp(fmt.Sprintf("sync directory %s", filepath.Dir(missing[i])), err)
 		}
 	}
 	return nil

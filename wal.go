@@ -539,7 +539,7 @@ func openWAL(fsys vfs, dir string, seq uint64, size int64, sealed []segInfo, seg
 		w.f, w.m, err = w.reopenSegment(seq, size)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("minikv: open wal segment %s: %w", segmentName(seq), err)
+		return nil, wrapOp(fmt.Sprintf("open wal segment %s", segmentName(seq)), err)
 	}
 	w.seq, w.segSize, w.sealed = seq, size, sealed
 	for _, s := range sealed {
@@ -649,7 +649,7 @@ func (w *wal) err() error {
 }
 
 func (w *wal) fail(op string, err error) error {
-	e := fmt.Errorf("minikv: wal %s failed, database refuses writes until reopened: %w", op, err)
+	e := wrapOp(fmt.Sprintf("wal %s failed, database refuses writes until reopened", op), err)
 	w.failure.CompareAndSwap(nil, e)
 	return w.err()
 }
