@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // backupSeq is the WAL sequence a backup's snapshot starts at. A backup
@@ -31,7 +32,7 @@ func (db *DB) Backup(w io.Writer) error {
 		return err
 	}
 	if _, err := writeSnapshotTo(w, backupSeq, v, now); err != nil {
-		return fmt.Errorf("minikv: backup: %w", err)
+		return wrapOp("backup", err)
 	}
 	return nil
 }
@@ -58,7 +59,7 @@ func (db *DB) BackupTo(dir string) error {
 		return err
 	}
 	if _, err := writeSnapshot(db.fsys, dir, backupSeq, v, now); err != nil {
-		return fmt.Errorf("minikv: backup to %s: %w", dir, err)
+		return wrapOp("backup to "+dir, err)
 	}
 	if err := createLockFile(db.fsys, dir); err != nil {
 		return err
@@ -79,20 +80,42 @@ func createLockFile(fsys vfs, dir string) error {
 // as a database directory that Open can open. dir must be missing or
 // empty. The stream is checked in full (magic, version, every entry and
 // the CRC) before the MANIFEST that makes it a database is written: for a
-// damaged or truncated stream Restore returns an error matching ErrCorrupt
-// and removes what it wrote, leaving dir empty.
+// damaged or truncated stream Restore returns an error matching ErrCorrupt.
+//
+// On any failure Restore removes what it created: every file it wrote in
+// dir and, when dir was missing, dir itself and the parents it created. A
+// directory that existed before is left in place, as empty as it was. An
+// error that met the cleanup is joined to the one returned.
 //
 // Restore needs memory for the whole stream's contents while it checks it,
 // as Open would.
 func Restore(r io.Reader, dir string) error {
 	fsys := osFS{}
+	missing := missingDirs(fsys, dir)
 	if err := prepareDir(fsys, dir); err != nil {
-		return err
+		return withCleanup(wrapOp("restore", err), removeFiles(fsys, "", missing))
 	}
+	made := missing
+	if err := restoreInto(fsys, r, dir, &made); err != nil {
+		syncDir := ""
+		if len(missing) == 0 {
+			// dir stays: make the removals in it durable, so that a crash
+			// cannot bring back a restored store after a failed Restore.
+			syncDir = dir
+		}
+		return withCleanup(wrapOp("restore", err), removeFiles(fsys, syncDir, made))
+	}
+	return nil
+}
+
+// restoreInto does the work of Restore in the empty directory dir. It
+// appends to made the full name of each file before it creates it, so
+// that Restore can remove them, in reverse order, on failure.
+func restoreInto(fsys vfs, r io.Reader, dir string, made *[]string) error {
 	tmp := filepath.Join(dir, "restore"+tmpExt)
+	*made = append(*made, tmp)
 	if err := copyToFile(fsys, tmp, r); err != nil {
-		_ = fsys.Remove(tmp)
-		return fmt.Errorf("minikv: restore: %w", err)
+		return err
 	}
 	_, info, err := loadSnapshot(fsys, tmp, 0)
 	// Everything the MANIFEST will hold is checked as the MANIFEST's reader
@@ -104,21 +127,67 @@ func Restore(r io.Reader, dir string) error {
 		ce.file = "backup stream"
 	}
 	if err != nil {
-		_ = fsys.Remove(tmp)
-		return fmt.Errorf("minikv: restore: %w", err)
+		return err
 	}
-	name := snapshotName(info.walSeq)
-	if err := fsys.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		_ = fsys.Remove(tmp)
-		return fmt.Errorf("minikv: restore: %w", err)
+	name := filepath.Join(dir, snapshotName(info.walSeq))
+	*made = append(*made, name)
+	if err := fsys.Rename(tmp, name); err != nil {
+		return err
 	}
+	*made = append(*made, filepath.Join(dir, lockName))
 	if err := createLockFile(fsys, dir); err != nil {
 		return err
 	}
 	if err := fsys.SyncDir(dir); err != nil {
-		return fmt.Errorf("minikv: restore: sync %s: %w", dir, err)
+		return wrapOp(fmt.Sprintf("sync %s", dir), err)
 	}
-	return writeManifest(fsys, dir, manifest{snapshot: name, walStart: info.walSeq})
+	man := filepath.Join(dir, manifestName)
+	*made = append(*made, man+tmpExt, man)
+	return writeManifest(fsys, dir, manifest{snapshot: filepath.Base(name), walStart: info.walSeq})
+}
+
+// missingDirs returns dir and those of its parents that do not exist, in
+// the order creating dir makes them: the outermost first. Errors other
+// than a missing directory are left for prepareDir to report.
+func missingDirs(fsys vfs, dir string) []string {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := fsys.ReadDir(d); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	slices.Reverse(missing)
+	return missing
+}
+
+// removeFiles removes names (files, or directories left empty) in the
+// reverse of the order they were created in, skipping those that do not
+// exist, then fsyncs syncDir unless it is "". It returns the failures,
+// joined.
+func removeFiles(fsys vfs, syncDir string, names []string) error {
+	var errs []error
+	for i := len(names) - 1; i >= 0; i-- {
+		if err := fsys.Remove(names[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if syncDir != "" {
+		errs = append(errs, fsys.SyncDir(syncDir))
+	}
+	return errors.Join(errs...)
+}
+
+// withCleanup returns err, with the failure of the cleanup that followed
+// it, if any, joined to it.
+func withCleanup(err, cleanup error) error {
+	if cleanup == nil {
+		return err
+	}
+	return errors.Join(err, wrapOp("remove what was created", cleanup))
 }
 
 // backupView freezes the index under the read lock, as iterators do, and
@@ -140,7 +209,7 @@ func (db *DB) checkBackupDir(dir string) error {
 	src, err1 := filepath.Abs(db.dir)
 	dst, err2 := filepath.Abs(dir)
 	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("minikv: backup: %w", err)
+		return wrapOp("backup", err)
 	}
 	if src == dst {
 		return fmt.Errorf("minikv: backup: %s is the database's own directory", dir)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -330,5 +332,68 @@ func TestBackupErrors(t *testing.T) {
 	}
 	if err := db.BackupTo(filepath.Join(t.TempDir(), "x")); !errors.Is(err, minikv.ErrClosed) {
 		t.Errorf("BackupTo after Close = %v, want ErrClosed", err)
+	}
+}
+
+// bkFailingReader yields some bytes, then fails.
+type bkFailingReader struct{ n int }
+
+func (r *bkFailingReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, errors.New("connection reset")
+	}
+	n := min(len(p), r.n)
+	r.n -= n
+	return n, nil
+}
+
+// TestRestore_RemovesWhatItCreated: on any failure Restore removes the
+// files it wrote and the directories it made, parents included, keeps a
+// directory that was there, and names the operation once.
+func TestRestore_RemovesWhatItCreated(t *testing.T) {
+	tests := []struct {
+		name    string
+		stream  func() io.Reader
+		message string
+	}{
+		{"damaged stream", func() io.Reader { return strings.NewReader("garbage") },
+			"minikv: restore: corrupt database file backup stream: file too short"},
+		{"failing reader", func() io.Reader { return &bkFailingReader{n: 100} },
+			"minikv: restore: connection reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			err := minikv.Restore(tt.stream(), filepath.Join(parent, "a", "b", "c"))
+			if err == nil || err.Error() != tt.message {
+				t.Errorf("Restore = %v, want %q", err, tt.message)
+			}
+			if names, _ := os.ReadDir(parent); len(names) != 0 {
+				t.Errorf("Restore left %v in the parent", names)
+			}
+			existing := t.TempDir()
+			if err := minikv.Restore(tt.stream(), existing); err == nil {
+				t.Fatal("Restore = nil")
+			}
+			if names, err := os.ReadDir(existing); err != nil || len(names) != 0 {
+				t.Errorf("Restore left %v in a directory that was there (%v)", names, err)
+			}
+		})
+	}
+}
+
+// TestRestore_KeepsANonEmptyDir: Restore refuses a directory with files
+// and removes nothing from it.
+func TestRestore_KeepsANonEmptyDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := minikv.Restore(strings.NewReader("garbage"), dir)
+	if err == nil || strings.Count(err.Error(), "minikv:") != 1 {
+		t.Errorf("Restore = %v, want one error with one prefix", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "notes.txt")); err != nil || string(b) != "mine" {
+		t.Errorf("Restore touched a non-empty directory: %q, %v", b, err)
 	}
 }

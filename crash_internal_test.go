@@ -316,3 +316,70 @@ func faultRecover(t *testing.T, ffs *faultFS, clk *FakeClock) bool {
 	}
 	return err == nil
 }
+
+// TestCrashManifestRebuild cuts the power before every file operation k
+// of a workload, then damages the image's MANIFEST (garbage, empty or
+// gone, in turn) and rebuilds it from the files (rebuildManifest): the
+// store must then hold what TestCrashPowerLoss requires of a plain
+// recovery, every acknowledged write with SyncAlways included.
+func TestCrashManifestRebuild(t *testing.T) {
+	var c crashCounter
+	for _, seed := range crashSeeds(t) {
+		for _, mode := range []SyncMode{SyncAlways, SyncNever} {
+			t.Run(fmt.Sprintf("seed=%d/%s", seed, mode), func(t *testing.T) {
+				t.Parallel()
+				rebuildLoop(t, seed, mode, &c)
+			})
+		}
+	}
+	t.Cleanup(func() { t.Logf("MANIFEST rebuild: %d crash points", c.points.Load()) })
+}
+
+func rebuildLoop(t *testing.T, seed uint64, mode SyncMode, c *crashCounter) {
+	steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
+	dry := newCrashFS(crashDir)
+	clk := NewFakeClock()
+	if r := runCrashWorkload(crashOptions(dry, clk, mode), clk, steps); len(r.errs) > 0 {
+		t.Fatalf("workload without a crash failed: %v", r.errs)
+	}
+	total := dry.opCount()
+	for k := 0; k <= total; k++ {
+		for ri, ratio := range []float64{0, 0.5} {
+			rng := rand.New(rand.NewPCG(seed, uint64(2*k+ri)))
+			mfs := newCrashFS(crashDir)
+			mfs.armCrash(k, ratio, rng)
+			clk := NewFakeClock()
+			r := runCrashWorkload(crashOptions(mfs, clk, mode), clk, steps)
+			img := mfs.crashImage()
+			if img == nil {
+				img = mfs.crash(ratio, rng)
+			}
+			c.points.Add(1)
+			name := crashDir + "/" + manifestName
+			damage := [...]string{"garbage", "empty", "gone"}[(2*k+ri)%3]
+			switch damage {
+			case "garbage":
+				img.writeFileNow(name, []byte("minikv-manifest 2\nsnapshot \x00\ncrc 0\n"))
+			case "empty":
+				img.writeFileNow(name, nil)
+			case "gone":
+				_ = img.Remove(name)
+			}
+			fail := func(err error) {
+				t.Fatalf("seed %d, %s, crash at op %d of %d (%s), keep %.0f%%, MANIFEST %s: %v",
+					seed, mode, k, total, crashOpName(seed, mode, k), ratio*100, damage, err)
+			}
+			plan, err := rebuildManifest(img, crashDir)
+			if err != nil {
+				fail(fmt.Errorf("rebuild: %w (plan %+v)", err, plan))
+			}
+			lo := r.durable
+			if mode == SyncAlways {
+				lo = len(r.applied)
+			}
+			if err := checkRecovery(t, img, clk, r, lo); err != nil {
+				fail(fmt.Errorf("after the rebuild (%s): %w", plan, err))
+			}
+		}
+	}
+}

@@ -31,6 +31,10 @@ type VerifyReport struct {
 	// Problems lists the damage found, in the order the files were
 	// checked. It is empty when the database is sound.
 	Problems []VerifyProblem
+	// Rebuild, when the MANIFEST is missing or damaged, is the MANIFEST
+	// RebuildManifest would write; the rest of the report (Snapshot,
+	// WALStart, the segments checked) then describes the files it names.
+	Rebuild *ManifestPlan
 }
 
 // VerifyProblem is one damaged spot of a database file.
@@ -38,6 +42,33 @@ type VerifyProblem struct {
 	File   string // file name within the directory
 	Offset int64  // byte offset of the damage; -1 when the whole file is at fault
 	Reason string
+	Fix    Fix // what can repair it
+}
+
+// Fix says what can repair a problem Verify found.
+type Fix int
+
+const (
+	// FixRestore: nothing here can; restore the store from a backup.
+	FixRestore Fix = iota
+	// FixSalvage: an Open with SalvageCorruptWAL keeps every WAL record
+	// before the damage and drops the rest of the log.
+	FixSalvage
+	// FixRebuild: RebuildManifest writes a MANIFEST naming the files that
+	// pass their checks (VerifyReport.Rebuild says which), and leaves the
+	// damaged ones out, losing no logged write.
+	FixRebuild
+)
+
+// String names the fix: "restore", "salvage" or "rebuild".
+func (f Fix) String() string {
+	switch f {
+	case FixSalvage:
+		return "salvage"
+	case FixRebuild:
+		return "rebuild"
+	}
+	return "restore"
 }
 
 // String returns the problem as "file at offset N: reason".
@@ -80,18 +111,41 @@ func verifyFS(fsys vfs, dir string) (*VerifyReport, error) {
 	}
 	r := &VerifyReport{}
 	man, ok, err := verifyManifest(fsys, dir, ls, r)
-	if err != nil || !ok {
+	switch {
+	case err != nil:
 		return r, r.result(err)
+	case !ok && len(r.Problems) == 0:
+		return r, nil // an empty or never opened database
+	case !ok:
+		// Check what a rebuilt MANIFEST would name instead.
+		plan, err := planManifest(fsys, dir, ls)
+		if err != nil {
+			return r, r.result(err)
+		}
+		r.Rebuild = plan
+		if plan.Lost == "" {
+			r.Problems[0].Fix = FixRebuild
+		}
+		for _, s := range plan.Skipped {
+			s.Fix = r.Problems[0].Fix
+			r.Problems = append(r.Problems, s)
+		}
+		man = manifest{snapshot: plan.Snapshot, walStart: plan.WALStart}
+		r.SnapshotEntries = plan.SnapshotEntries
+	default:
+		if err := r.checkSnapshot(fsys, dir, man); err != nil {
+			return r, r.result(err)
+		}
 	}
 	r.Snapshot, r.WALStart = man.snapshot, man.walStart
-	if err := r.checkSnapshot(fsys, dir, man); err != nil {
-		return r, r.result(err)
-	}
 	r.listStale(ls, man)
 	live := liveSegments(ls.segments, man.walStart)
 	for i, seq := range live {
 		if want := man.walStart + uint64(i); seq != want {
-			r.problem(segmentName(want), -1, "WAL segment missing")
+			if r.Rebuild == nil { // a plan stops there and says so
+				r.problem(segmentName(want), -1, "WAL segment missing")
+			}
+			live = live[:i]
 			break
 		}
 	}
@@ -221,6 +275,7 @@ func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error 
 			reason = "damaged record in a sealed segment"
 		}
 		r.problem(name, s.validEnd, reason)
+		r.Problems[len(r.Problems)-1].Fix = FixSalvage
 	}
 	return nil
 }

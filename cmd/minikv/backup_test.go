@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -50,5 +51,35 @@ func TestBackupStreamThroughPipes(t *testing.T) {
 	}
 	if r := mustRun(t, 0, "get", "-dir", dest, "k"); r.stdout != "v\n" {
 		t.Errorf("get from the restored store = %q", r.stdout)
+	}
+}
+
+// TestBackup_Targets: backup refuses a target that is a file or holds
+// files, with the messages every command uses, and never overwrites a
+// stream file.
+func TestBackup_Targets(t *testing.T) {
+	dir := newStore(t, "k", "v")
+	tmp := t.TempDir()
+	writeFile(t, tmp, "afile")
+	file := filepath.Join(tmp, "afile")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a file", []string{file}, file + " is not a directory"},
+		{"not empty", []string{tmp}, tmp + " is not empty (found afile); backup copies only into a missing or empty directory"},
+		{"existing stream file", []string{"-stream", file}, file + " already exists: backup -stream writes only a new file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := mustRun(t, exitFailure, append([]string{"backup", "-dir", dir}, tt.args...)...)
+			if r.stderr != "minikv backup: "+tt.want+"\n" {
+				t.Errorf("stderr %q, want %q", r.stderr, tt.want)
+			}
+		})
+	}
+	if b, _ := os.ReadFile(file); string(b) != "mine" {
+		t.Errorf("backup changed %s to %q", file, b)
 	}
 }

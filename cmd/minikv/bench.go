@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	mrand "math/rand/v2"
 	"os"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/minikv/minikv"
 )
 
+// benchCmd is "minikv bench".
 var benchCmd = &command{
 	name:    "bench",
 	args:    "",
@@ -35,9 +37,10 @@ standard error.
 
 Bench writes to a new temporary directory, deleted at the end, unless -dir
 names one; that directory must be missing or empty, so that bench cannot
-damage a real store, and is kept. It ignores $MINIKV_DIR. The figures depend
-on the disk and on -sync: "always" (the default of minikv.Options) waits for
-an fsync on every write, shared between concurrent writers.`,
+damage a real store, and is kept when bench succeeds. It ignores
+$MINIKV_DIR. The figures depend on the disk and on -sync: "always" (the
+default of minikv.Options) waits for an fsync on every write, shared
+between concurrent writers.`,
 	run: runBench,
 }
 
@@ -60,19 +63,25 @@ type benchResult struct {
 	lat     []time.Duration // sorted
 }
 
+// runBench runs the phases of a load test and prints their figures.
 func runBench(c *cmdCtx, args []string) error {
 	cfg, err := parseBench(c, args)
 	if err != nil {
 		return err
 	}
-	dir, cleanup, err := benchDir(c.dir)
+	dir, made, err := benchDir(c)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	if made == nil {
+		defer os.RemoveAll(dir)
+	}
 	db, err := minikv.Open(minikv.Options{Dir: dir, SyncMode: cfg.sync})
+	if made != nil {
+		made.opened(err)
+	}
 	if err != nil {
-		return c.openError(dir, err, false)
+		return openError(dir, err, false)
 	}
 	fmt.Fprintf(c.stdout, "bench: %d ops per phase, %d goroutines, %d keys, %d-byte values, sync %s, in %s\n",
 		cfg.n, cfg.workers, cfg.keys, cfg.value, cfg.sync, dir)
@@ -87,22 +96,28 @@ func runBench(c *cmdCtx, args []string) error {
 	if err := db.Close(); err != nil {
 		return err
 	}
+	c.keep()
 	return printBench(c.stdout, results)
 }
 
+// parseBench defines and parses the flags of bench.
 func parseBench(c *cmdCtx, args []string) (benchConfig, error) {
 	var cfg benchConfig
-	c.fs.Lookup("dir").Usage = "a new or empty `directory` to run in, kept afterwards (default: a temporary one)"
+	c.fs.Lookup("dir").Usage = "a new or empty `directory` to run in, kept when bench succeeds (default: a temporary one)"
 	ops := c.fs.String("ops", "set,get,scan,del", "comma-separated `operations` to run, in order")
-	c.fs.IntVar(&cfg.n, "n", 10000, "operations per phase")
-	c.fs.IntVar(&cfg.workers, "c", 8, "concurrent goroutines")
-	c.fs.IntVar(&cfg.keys, "keys", 0, "size of the key space (0: the same as -n)")
-	c.fs.IntVar(&cfg.value, "value", 100, "value size in `bytes`")
+	n := c.count("n", 10000, 1, math.MaxInt, "operations per phase")
+	workers := c.count("c", 8, 1, math.MaxInt, "concurrent goroutines")
+	keys := c.count("keys", 0, 0, math.MaxInt, "size of the key space (0: the same as -n)")
+	value := c.count("value", 100, 0, minikv.MaxValueSize, "value size in `bytes`")
 	syncMode := c.fs.String("sync", "always", "sync `mode`: always, periodic or never")
 	c.fs.DurationVar(&cfg.progress, "progress", time.Second, "print progress at this `interval` (0: never)")
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return cfg, err
 	}
+	if cfg.progress < 0 {
+		return cfg, usagef("invalid value %q for flag -progress: must be 0 or more", cfg.progress)
+	}
+	cfg.n, cfg.workers, cfg.keys, cfg.value = *n, *workers, *keys, *value
 	cfg.ops = strings.Split(*ops, ",")
 	for _, op := range cfg.ops {
 		if !slices.Contains([]string{"set", "get", "scan", "del"}, op) {
@@ -122,29 +137,25 @@ func parseBench(c *cmdCtx, args []string) (benchConfig, error) {
 	if cfg.keys == 0 {
 		cfg.keys = cfg.n
 	}
-	if cfg.n <= 0 || cfg.workers <= 0 || cfg.keys <= 0 || cfg.value < 0 || cfg.value > minikv.MaxValueSize {
-		return cfg, usagef("-n, -c and -keys must be positive and -value between 0 and %d", minikv.MaxValueSize)
-	}
 	return cfg, nil
 }
 
-// benchDir returns the directory to run in and a function that removes it
-// when bench made it.
-func benchDir(dir string) (string, func(), error) {
-	if dir == "" {
+// benchDir returns the directory to run in: -dir, which must be missing or
+// empty and is recorded for removal should bench fail, or else a new
+// temporary directory, for which it returns a nil *newDir.
+func benchDir(c *cmdCtx) (string, *newDir, error) {
+	if c.dir == "" {
 		tmp, err := os.MkdirTemp("", "minikv-bench-")
-		return tmp, func() { os.RemoveAll(tmp) }, err
+		return tmp, nil, err
 	}
-	entries, err := os.ReadDir(dir)
-	if err == nil && len(entries) > 0 {
-		return "", nil, fmt.Errorf("%s is not empty: bench writes only to a new or empty directory", dir)
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := checkDir(c.dir); err != nil {
 		return "", nil, err
 	}
-	return dir, func() {}, nil
+	d, err := c.willFill(c.dir, true, "; bench writes only to a new or empty directory")
+	return c.dir, d, err
 }
 
+// benchKey returns the key number i of the key space.
 func benchKey(i int) string { return fmt.Sprintf("bench:%012d", i) }
 
 // benchPhase runs cfg.n calls of op over cfg.workers goroutines.
@@ -236,6 +247,7 @@ func startProgress(w io.Writer, op string, cfg benchConfig, done *atomic.Int64) 
 	return func() { close(quit); wg.Wait() }
 }
 
+// printBench writes one row of figures per phase.
 func printBench(w io.Writer, results []benchResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "op\tops\ttime\tops/s\tp50\tp99\t\n")
@@ -267,6 +279,7 @@ func fmtLatency(d time.Duration) string {
 	return sig3(d.Seconds()) + "s"
 }
 
+// sig3 formats v, a number under 1000, with three significant digits.
 func sig3(v float64) string {
 	switch {
 	case v < 10:

@@ -54,3 +54,20 @@ func TestFmtLatency(t *testing.T) {
 		}
 	}
 }
+
+// TestBench_CountsOutOfRange: each count flag names the value it refuses.
+func TestBench_CountsOutOfRange(t *testing.T) {
+	tests := []struct{ flag, value, want string }{
+		{"-n", "0", "must be 1 or more"},
+		{"-c", "-2", "must be 1 or more"},
+		{"-keys", "-1", "must be 0 or more"},
+		{"-value", "99999999", "must be between 0 and 16777216"},
+		{"-progress", "-1s", "must be 0 or more"},
+	}
+	for _, tt := range tests {
+		r := mustRun(t, exitUsage, "bench", tt.flag, tt.value)
+		if want := "minikv bench: invalid value \"" + tt.value + "\" for flag " + tt.flag + ": " + tt.want + "\n"; !strings.HasPrefix(r.stderr, want) {
+			t.Errorf("bench %s %s: %q, want %q", tt.flag, tt.value, r.stderr, want)
+		}
+	}
+}

@@ -22,8 +22,17 @@ line per problem with the file, the byte offset and the kind of problem:
                   ("minikv repair" does it now)
   mid-log damage  bad bytes followed by valid records; Open refuses the
                   store, "minikv repair" keeps the records before the damage
-  unrepairable    a bad snapshot or MANIFEST, or a missing WAL segment;
-                  restore from a backup
+  rebuildable     a missing or damaged MANIFEST (or a damaged snapshot that
+                  a rebuilt MANIFEST leaves out without a loss); Open
+                  refuses the store, "minikv repair" rebuilds the MANIFEST
+                  from the files that pass their checks
+  unrepairable    a bad snapshot the MANIFEST names, a missing WAL segment,
+                  or a MANIFEST that cannot be rebuilt without losing
+                  writes; restore from a backup
+
+When the MANIFEST cannot be read, check still reports what is on disk: the
+newest snapshot that passes its checks and the WAL segments after it, which
+is what a rebuilt MANIFEST would name.
 
 Check exits 0 when the store opens as it is (a torn tail included) and 4
 when it found damage.
@@ -57,6 +66,12 @@ func runCheck(c *cmdCtx, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "checked %s: %s\n", dir, report.summary())
+	if report.Rebuild != "" {
+		fmt.Fprintf(c.stdout, "a rebuilt MANIFEST would name: %s\n", report.Rebuild)
+	}
+	if report.Lost != "" {
+		fmt.Fprintf(c.stdout, "a rebuilt MANIFEST would lose writes: %s\n", report.Lost)
+	}
 	if len(report.Stale) > 0 {
 		fmt.Fprintf(c.stdout, "stale files, which the next writable open deletes: %s\n", strings.Join(report.Stale, " "))
 	}

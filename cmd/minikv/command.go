@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/minikv/minikv"
 )
@@ -17,8 +20,8 @@ import (
 const (
 	exitOK       = 0 // success
 	exitNotFound = 1 // the key is missing or expired
-	exitUsage    = 2 // bad flags or arguments, or an invalid key, value, TTL or pattern
-	exitFailure  = 3 // anything else: store locked, damaged or unreadable, I/O error
+	exitUsage    = 2 // bad flags or arguments, or an invalid key, value, TTL, pattern or count
+	exitFailure  = 3 // anything else: no store, store in use or damaged, I/O error
 	exitDamage   = 4 // check found damage
 )
 
@@ -37,6 +40,7 @@ type command struct {
 	args    string // synopsis of the positional arguments
 	summary string // one line for "minikv help"
 	doc     string // the description shown by "minikv help NAME" and -h
+	noStore bool   // the command works on no store and takes no -dir
 	run     func(c *cmdCtx, args []string) error
 }
 
@@ -44,15 +48,17 @@ type command struct {
 // It is filled in init because the help command reads it.
 var commands []*command
 
+// init fills commands; see there.
 func init() {
 	commands = []*command{
 		getCmd, setCmd, delCmd, ttlCmd, incrCmd,
 		scanCmd, keysCmd, countCmd, dumpCmd, statsCmd,
 		compactCmd, checkCmd, repairCmd, backupCmd, restoreCmd,
-		benchCmd, helpCmd,
+		benchCmd, versionCmd, helpCmd,
 	}
 }
 
+// lookup returns the subcommand called name, or nil.
 func lookup(name string) *command {
 	for _, c := range commands {
 		if c.name == name {
@@ -80,27 +86,72 @@ func run(args []string, e *env) int {
 		return exitUsage
 	}
 	c := newCtx(e, cmd)
-	return c.exit(cmd.run(c, args[1:]))
+	return c.exit(c.undoOnFailure(cmd.run(c, args[1:])))
 }
 
 // cmdCtx is the state of one subcommand run: its flags and the store
 // directory they name.
 type cmdCtx struct {
 	*env
-	cmd *command
-	fs  *flag.FlagSet
-	dir string // the -dir flag as given
+	cmd  *command
+	fs   *flag.FlagSet
+	dir  string    // the -dir flag as given
+	init bool      // the -init flag of commands that create a store
+	made []*newDir // directories the command is filling; emptied again if it fails
 }
 
+// newCtx returns the context of one run of cmd, with the -dir flag defined
+// unless the command takes no store.
 func newCtx(e *env, cmd *command) *cmdCtx {
 	c := &cmdCtx{env: e, cmd: cmd}
 	c.fs = flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 	c.fs.SetOutput(io.Discard)
 	c.fs.Usage = func() {}
-	if cmd.name != "help" {
+	if !cmd.noStore {
 		c.fs.StringVar(&c.dir, "dir", "", "the database directory (default $MINIKV_DIR)")
 	}
 	return c
+}
+
+// initFlag defines -init, for the commands that create a store.
+func (c *cmdCtx) initFlag() {
+	c.fs.BoolVar(&c.init, "init", false, "create a store even in a non-empty directory that holds none")
+}
+
+// count defines an int flag that refuses values below min or above max,
+// so that a negative count is a usage error that names it instead of
+// meaning "no limit". It returns the flag's variable.
+func (c *cmdCtx) count(name string, value, min, max int, usage string) *int {
+	v := &countValue{n: value, min: min, max: max}
+	c.fs.Var(v, name, usage)
+	return &v.n
+}
+
+// countValue is the flag.Value of count.
+type countValue struct{ n, min, max int }
+
+// String returns the value for the flag package's defaults.
+func (v *countValue) String() string {
+	if v == nil {
+		return "0"
+	}
+	return strconv.Itoa(v.n)
+}
+
+// Set parses s; the flag package puts the error after
+// `invalid value "S" for flag -NAME: `.
+func (v *countValue) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	switch {
+	case err != nil:
+		return errors.New("not an integer")
+	case v.max != math.MaxInt && (n < int64(v.min) || n > int64(v.max)):
+		return fmt.Errorf("must be between %d and %d", v.min, v.max)
+	case n < int64(v.min):
+		return fmt.Errorf("must be %d or more", v.min)
+	}
+	v.n = int(n)
+	return nil
 }
 
 // errHelp reports that -h was given and the usage has been printed.
@@ -109,8 +160,10 @@ var errHelp = errors.New("help shown")
 // usageError is a mistake in the command line; it exits with exitUsage.
 type usageError struct{ msg string }
 
+// Error returns the message.
 func (e *usageError) Error() string { return e.msg }
 
+// usagef returns a usageError with the formatted message.
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
 // notFoundError names the missing key; it matches minikv.ErrNotFound.
@@ -140,6 +193,7 @@ func (e *explained) Unwrap() error { return e.err }
 // damageError reports that check found damage; it exits with exitDamage.
 type damageError struct{ n int }
 
+// Error says how many problems check found.
 func (e *damageError) Error() string {
 	if e.n == 1 {
 		return "found 1 problem"
@@ -195,7 +249,8 @@ func (c *cmdCtx) printUsage(w io.Writer) {
 	}
 }
 
-// storeDir returns the directory to work on: -dir, or $MINIKV_DIR.
+// storeDir returns the directory to work on: -dir, or $MINIKV_DIR. It
+// fails when that path, or one above it, is a file (see checkDir).
 func (c *cmdCtx) storeDir() (string, error) {
 	if c.dir == "" {
 		c.dir = c.getenv("MINIKV_DIR")
@@ -203,52 +258,136 @@ func (c *cmdCtx) storeDir() (string, error) {
 	if c.dir == "" {
 		return "", usagef("no database directory: give -dir DIR or set MINIKV_DIR")
 	}
-	return c.dir, nil
+	return c.dir, checkDir(c.dir)
+}
+
+// checkDir returns an error saying "X is not a directory" when path, or
+// the first of its parents that exists, is something else; the same
+// message for every command. A missing path is not an error.
+func checkDir(path string) error {
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && fi.IsDir():
+			return nil
+		case err == nil && p == filepath.Clean(path):
+			return fmt.Errorf("%s is not a directory", path)
+		case err == nil:
+			return fmt.Errorf("%s is not a directory, so %s cannot be one", p, path)
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return nil // unreadable: the open that follows says why
+		}
+		if filepath.Dir(p) == p {
+			return nil
+		}
+	}
+}
+
+// requireStore returns an error unless dir holds a database, so that a
+// mistyped path is not taken for an empty store: "no database at DIR" when
+// the directory is missing, "no database in DIR" when it has no MANIFEST.
+func requireStore(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no database at %s: the directory does not exist", dir)
+	}
+	return fmt.Errorf("no database in %s: it has no MANIFEST file", dir)
 }
 
 // openRead opens the store read-only. Unlike minikv.Open, it refuses a
-// directory that holds no database, so that a mistyped path is not taken
-// for an empty store.
+// directory that holds no database (see requireStore).
 func (c *cmdCtx) openRead() (*minikv.DB, error) {
+	return c.openExisting(true)
+}
+
+// openWrite opens an existing store for writing, for the commands that
+// change a store but never create one (del, compact).
+func (c *cmdCtx) openWrite() (*minikv.DB, error) {
+	return c.openExisting(false)
+}
+
+// openExisting opens the store in the -dir directory, which must hold
+// one, read-only or for writing.
+func (c *cmdCtx) openExisting(readOnly bool) (*minikv.DB, error) {
 	dir, err := c.storeDir()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); errors.Is(err, fs.ErrNotExist) {
-		if _, derr := os.Stat(dir); errors.Is(derr, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no database at %s: the directory does not exist", dir)
-		}
-		return nil, fmt.Errorf("no database in %s: it has no MANIFEST file", dir)
+	if err := requireStore(dir); err != nil {
+		return nil, err
 	}
-	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
-	return db, c.openError(dir, err, true)
+	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: readOnly})
+	return db, openError(dir, err, readOnly)
 }
 
-// openWrite opens the store for writing, creating it when missing.
-func (c *cmdCtx) openWrite() (*minikv.DB, error) {
+// openCreate opens the store for writing, creating it when the directory
+// holds none (set, incr). It refuses a non-empty directory without a
+// store unless -init was given, and when the command then fails, run
+// removes the new store again.
+func (c *cmdCtx) openCreate() (*minikv.DB, error) {
 	dir, err := c.storeDir()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); !errors.Is(err, fs.ErrNotExist) {
+		db, err := minikv.Open(minikv.Options{Dir: dir})
+		return db, openError(dir, err, false)
+	}
+	d, err := c.willFill(dir, !c.init, " and holds no database; give -init to create a store in it anyway")
 	if err != nil {
 		return nil, err
 	}
 	db, err := minikv.Open(minikv.Options{Dir: dir})
-	return db, c.openError(dir, err, false)
+	d.opened(err)
+	if err == nil && !isEmpty(db) {
+		// Another process created the store between the look above and
+		// this open: it is not ours to remove.
+		d.mine = false
+	}
+	return db, openError(dir, err, false)
+}
+
+// isEmpty reports whether db holds nothing and recovered nothing: a store
+// just created.
+func isEmpty(db *minikv.DB) bool {
+	s := db.Stats()
+	return s.KeyCount == 0 && s.RecoveredKeys == 0 && s.RecoveredRecords == 0
 }
 
 // openError explains the failures of Open that a user can act on.
-func (c *cmdCtx) openError(dir string, err error, readOnly bool) error {
+func openError(dir string, err error, readOnly bool) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, minikv.ErrLocked) && readOnly:
-		return &explained{dir + " is in use: another process has it open for writing, " +
-			"and read-only commands can share a store only with other readers", err}
 	case errors.Is(err, minikv.ErrLocked):
-		return &explained{dir + " is in use: another process has it open, " +
-			"and commands that write need the store to themselves", err}
+		return inUseError(dir, err, readOnly)
 	case errors.Is(err, minikv.ErrCorrupt):
 		return fmt.Errorf("%w\nRun 'minikv check -dir %s' for a full report and 'minikv repair -dir %s' to salvage what is valid.", err, dir, dir)
 	}
 	return err
+}
+
+// inUseError is the one message of every command for a store that another
+// process holds: err is the minikv.ErrLocked error of minikv.Open or
+// minikv.LockDir, and readOnly tells whether the command wanted the shared
+// lock of a reader or the exclusive one of a writer. The detail the
+// library gives after the sentinel's text (the LOCK file and who holds it)
+// is kept. The result matches err with errors.Is.
+func inUseError(dir string, err error, readOnly bool) error {
+	msg := dir + " is in use by another process"
+	sentinel := strings.TrimPrefix(minikv.ErrLocked.Error(), "minikv: ")
+	if _, detail, ok := strings.Cut(err.Error(), sentinel+": "); ok && detail != "" {
+		detail, _, _ = strings.Cut(detail, "\n")
+		msg += ": " + detail
+	}
+	if readOnly {
+		msg += "; commands that only read can share a store with other readers, not with a writer"
+	} else {
+		msg += "; commands that write need the store to themselves"
+	}
+	return &explained{msg, err}
 }
 
 // exit prints err, if any, and returns the exit code it maps to.
@@ -261,19 +400,35 @@ func (c *cmdCtx) exit(err error) int {
 	code := exitFailure
 	switch {
 	case errors.As(err, &ue), errors.Is(err, minikv.ErrEmptyKey), errors.Is(err, minikv.ErrKeyTooLarge),
-		errors.Is(err, minikv.ErrValueTooLarge), errors.Is(err, minikv.ErrInvalidTTL),
-		errors.Is(err, minikv.ErrBadPattern):
+		errors.Is(err, minikv.ErrValueTooLarge), errors.Is(err, minikv.ErrBatchTooLarge),
+		errors.Is(err, minikv.ErrInvalidTTL), errors.Is(err, minikv.ErrBadPattern),
+		errors.Is(err, minikv.ErrInvalidValue):
 		code = exitUsage
 	case errors.Is(err, minikv.ErrNotFound):
 		code = exitNotFound
 	case errors.As(err, &de):
 		code = exitDamage
 	}
-	fmt.Fprintf(c.stderr, "minikv %s: %s\n", c.cmd.name, strings.TrimPrefix(err.Error(), "minikv: "))
+	fmt.Fprintf(c.stderr, "minikv %s: %s\n", c.cmd.name, c.message(err))
 	if code == exitUsage {
 		fmt.Fprintf(c.stderr, "Run 'minikv %s -h' for usage.\n", c.cmd.name)
 	}
 	return code
+}
+
+// message returns the text of err for "minikv CMD: " to precede: without
+// the library's "minikv: " at the start of a line or after a colon, where
+// wrapping left it, nor the command's name repeated at the front
+// ("restore: ..." under "minikv restore: "), so that no line names minikv
+// or the command twice.
+func (c *cmdCtx) message(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		l = strings.TrimPrefix(l, "minikv: ")
+		lines[i] = strings.ReplaceAll(l, ": minikv: ", ": ")
+	}
+	lines[0] = strings.TrimPrefix(lines[0], c.cmd.name+": ")
+	return strings.Join(lines, "\n")
 }
 
 // closeDB closes db and adds the failure, if any, to err.

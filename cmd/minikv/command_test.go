@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,7 +127,7 @@ func TestEveryCommandDocumentsItself(t *testing.T) {
 			if !strings.HasPrefix(r.stdout, "usage: minikv "+cmd.name) || len(r.stdout) < 100 {
 				t.Errorf("%s -h printed %q", cmd.name, r.stdout)
 			}
-			if cmd.name != "help" && !strings.Contains(r.stdout, "-dir") {
+			if !cmd.noStore && !strings.Contains(r.stdout, "-dir") {
 				t.Errorf("%s -h does not document -dir", cmd.name)
 			}
 			if h := mustRun(t, 0, "help", cmd.name); h.stdout != r.stdout {
@@ -135,5 +137,88 @@ func TestEveryCommandDocumentsItself(t *testing.T) {
 				t.Errorf("the overview lacks %s", cmd.name)
 			}
 		})
+	}
+}
+
+// TestInUseError: one message for every command, with the library's
+// detail after the sentinel's text when there is one.
+func TestInUseError(t *testing.T) {
+	const (
+		reader = "; commands that only read can share a store with other readers, not with a writer"
+		writer = "; commands that write need the store to themselves"
+	)
+	holder := fmt.Errorf("%w: /d/LOCK (held by pid 1234 on host h since 2026-12-07T12:00:00Z)", minikv.ErrLocked)
+	tests := []struct {
+		name     string
+		err      error
+		readOnly bool
+		want     string
+	}{
+		{"holder, writer", holder, false, "/d is in use by another process: /d/LOCK (held by pid 1234 on host h since 2026-12-07T12:00:00Z)" + writer},
+		{"holder, reader", holder, true, "/d is in use by another process: /d/LOCK (held by pid 1234 on host h since 2026-12-07T12:00:00Z)" + reader},
+		{"readers", fmt.Errorf("%w: /d/LOCK (held by read-only handles)", minikv.ErrLocked), false, "/d is in use by another process: /d/LOCK (held by read-only handles)" + writer},
+		{"bare sentinel", minikv.ErrLocked, false, "/d is in use by another process" + writer},
+		{"wrapped and joined", errors.Join(fmt.Errorf("minikv: lock: %w: /d/LOCK", minikv.ErrLocked), errors.New("close failed")), true, "/d is in use by another process: /d/LOCK" + reader},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := inUseError("/d", tt.err, tt.readOnly)
+			if err.Error() != tt.want {
+				t.Errorf("message %q\nwant    %q", err, tt.want)
+			}
+			if !errors.Is(err, minikv.ErrLocked) {
+				t.Error("the error does not match minikv.ErrLocked")
+			}
+		})
+	}
+}
+
+// TestCmdCtx_Message: the library's "minikv: " and the command's name
+// appear once, however the error was wrapped.
+func TestCmdCtx_Message(t *testing.T) {
+	c := newCtx(&env{}, restoreCmd)
+	tests := []struct{ in, want string }{
+		{"minikv: restore: corrupt database file x: bad", "corrupt database file x: bad"},
+		{"restore: minikv: corrupt database file x: bad", "corrupt database file x: bad"},
+		{"salvage failed: minikv: corrupt", "salvage failed: corrupt"},
+		{"minikv: a\nminikv: b", "a\nb"},
+		{`key "minikv:x" not found`, `key "minikv:x" not found`},
+	}
+	for _, tt := range tests {
+		if got := c.message(errors.New(tt.in)); got != tt.want {
+			t.Errorf("message(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestCheckDir: a file as -dir, or above it, is named once, the same way
+// in every command; a missing directory is fine.
+func TestCheckDir(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "afile")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, want string }{
+		{tmp, ""},
+		{filepath.Join(tmp, "missing", "deeper"), ""},
+		{file, file + " is not a directory"},
+		{filepath.Join(file, "sub", "x"), file + " is not a directory, so " + filepath.Join(file, "sub", "x") + " cannot be one"},
+	}
+	for _, tt := range tests {
+		err := checkDir(tt.path)
+		if got := fmt.Sprint(err); (err == nil) != (tt.want == "") || err != nil && got != tt.want {
+			t.Errorf("checkDir(%s) = %v, want %q", tt.path, err, tt.want)
+		}
+	}
+	args := map[string][]string{"get": {"k"}, "set": {"k", "v"}, "del": {"k"}, "ttl": {"k"}, "incr": {"k"}, "restore": {"-"}, "backup": {"x"}}
+	for _, cmd := range commands {
+		if cmd.noStore {
+			continue
+		}
+		r := runCLI(t, "", append([]string{cmd.name, "-dir", file}, args[cmd.name]...)...)
+		if want := "minikv " + cmd.name + ": " + file + " is not a directory\n"; r.code != exitFailure || r.stderr != want {
+			t.Errorf("%s -dir FILE: exit %d, %q", cmd.name, r.code, r.stderr)
+		}
 	}
 }

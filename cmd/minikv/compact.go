@@ -5,6 +5,7 @@ import (
 	"strings"
 )
 
+// compactCmd is "minikv compact".
 var compactCmd = &command{
 	name:    "compact",
 	args:    "",
@@ -14,11 +15,12 @@ deletes the WAL segments and the snapshot it replaces, then prints the WAL
 and snapshot sizes before and after. A service compacts by itself when its
 WAL passes Options.MaxWALSize; this command is for a store at rest.
 
-Compact needs the store to itself: it fails while another process has it
-open.`,
+Compact never creates a store: it fails when the directory holds none. It
+needs the store to itself: it fails while another process has it open.`,
 	run: runCompact,
 }
 
+// runCompact compacts the store and prints the sizes before and after.
 func runCompact(c *cmdCtx, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err
@@ -50,6 +52,7 @@ func runCompact(c *cmdCtx, args []string) error {
 // usage is the bytes a directory's WAL segments and snapshots take.
 type usage struct{ wal, snap int64 }
 
+// diskUsage returns the bytes of the WAL segments and snapshots in dir.
 func diskUsage(dir string) (usage, error) {
 	files, err := listFiles(dir)
 	var u usage

@@ -19,3 +19,15 @@ func TestCompact(t *testing.T) {
 		t.Errorf("get after compact = %q", r.stdout)
 	}
 }
+
+// TestCompact_NoStore: compact never creates a store.
+func TestCompact_NoStore(t *testing.T) {
+	dir := t.TempDir()
+	r := mustRun(t, exitFailure, "compact", "-dir", dir)
+	if want := "minikv compact: no database in " + dir + ": it has no MANIFEST file\n"; r.stderr != want {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	if names := dirNames(t, dir); len(names) != 0 {
+		t.Errorf("compact created %v", names)
+	}
+}

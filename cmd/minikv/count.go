@@ -2,6 +2,7 @@ package main
 
 import "fmt"
 
+// countCmd is "minikv count".
 var countCmd = &command{
 	name:    "count",
 	args:    "",
@@ -12,6 +13,7 @@ Count opens the store read-only.`,
 	run: runCount,
 }
 
+// runCount prints the number of live keys.
 func runCount(c *cmdCtx, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err

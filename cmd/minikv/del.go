@@ -1,5 +1,6 @@
 package main
 
+// delCmd is "minikv del".
 var delCmd = &command{
 	name:    "del",
 	args:    "KEY...",
@@ -7,10 +8,12 @@ var delCmd = &command{
 	doc: `Del deletes each KEY, all of them in one atomic batch, and prints nothing.
 Deleting a missing key is not an error.
 
-Del needs the store to itself: it fails while another process has it open.`,
+Del never creates a store: it fails when the directory holds none. It needs
+the store to itself: it fails while another process has it open.`,
 	run: runDel,
 }
 
+// runDel deletes the keys given, in one batch.
 func runDel(c *cmdCtx, args []string) error {
 	keys, err := c.parse(args, 1, -1)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import "bufio"
 
+// dumpCmd is "minikv dump".
 var dumpCmd = &command{
 	name:    "dump",
 	args:    "",
@@ -15,6 +16,7 @@ Dump opens the store read-only.`,
 	run: runDump,
 }
 
+// runDump prints every live key with its value size and expiry.
 func runDump(c *cmdCtx, args []string) error {
 	if _, err := c.parse(args, 0, 0); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import "fmt"
 
+// getCmd is "minikv get".
 var getCmd = &command{
 	name:    "get",
 	args:    "KEY",
@@ -16,6 +17,7 @@ Get opens the store read-only, and exits 1 when KEY is missing or expired.`,
 	run: runGet,
 }
 
+// runGet prints the value of a key.
 func runGet(c *cmdCtx, args []string) error {
 	raw := c.fs.Bool("raw", false, "write the value's exact bytes, unquoted and without a newline")
 	pos, err := c.parse(args, 1, 1)

@@ -7,7 +7,7 @@ import (
 
 func TestHelp(t *testing.T) {
 	r := mustRun(t, 0, "help")
-	for _, want := range []string{"Exit codes:", "MINIKV_DIR", "-raw", "read-only"} {
+	for _, want := range []string{"Exit codes:", "MINIKV_DIR", "-raw", "read-only", "not an integer", "-init"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the overview lacks %q", want)
 		}

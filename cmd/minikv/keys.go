@@ -5,6 +5,7 @@ import (
 	"fmt"
 )
 
+// keysCmd is "minikv keys".
 var keysCmd = &command{
 	name:    "keys",
 	args:    "[PATTERN]",
@@ -19,6 +20,7 @@ Keys opens the store read-only.`,
 	run: runKeys,
 }
 
+// runKeys prints the keys that match a pattern.
 func runKeys(c *cmdCtx, args []string) error {
 	pos, err := c.parse(args, 0, 1)
 	if err != nil {

@@ -31,7 +31,15 @@ the same way. The -backup directory must lie outside the store; by default
 it is DIR.damaged-TIME beside it. A store with nothing to repair is left
 exactly as it was, without even a LOCK file created.
 
-Repair cannot fix a damaged snapshot or MANIFEST, or a missing segment; it
+A missing or damaged MANIFEST is rebuilt from the files themselves, each
+of which carries its own checksums and names its place in the sequence:
+the newest snapshot that passes its checks, then the WAL segments after it
+in order. Repair saves the damaged MANIFEST and every file the rebuilt one
+leaves out (a damaged snapshot, say) into the -backup directory first, and
+prints what the new MANIFEST names.
+
+Repair cannot fix a damaged snapshot that the MANIFEST names, a missing
+segment, or a MANIFEST that cannot be rebuilt without losing writes; it
 says so, changes nothing and exits 3: restore such a store from a backup.
 
 Repair needs the store to itself: it fails while another process has it
@@ -67,9 +75,16 @@ func runRepair(c *cmdCtx, args []string) error {
 	if err := outsideStore(abs, *backup); err != nil {
 		return err
 	}
-	victims, err := saveDamaged(c, dir, *backup)
+	victims, rebuild, err := saveDamaged(c, dir, *backup)
 	if err != nil || victims == nil {
 		return err
+	}
+	if rebuild {
+		plan, err := minikv.RebuildManifest(dir)
+		if err != nil {
+			return fmt.Errorf("rebuild the MANIFEST failed, the damaged files are saved in %s: %w", *backup, err)
+		}
+		fmt.Fprintf(c.stdout, "rebuilt MANIFEST: %s\n", plan)
 	}
 	db, err := minikv.Open(minikv.Options{Dir: dir, SalvageCorruptWAL: true})
 	if err != nil {
@@ -78,8 +93,10 @@ func runRepair(c *cmdCtx, args []string) error {
 	if err := db.Close(); err != nil {
 		return err
 	}
-	if err := reportDropped(c.stdout, dir, victims); err != nil {
-		return err
+	if len(victims) > 0 {
+		if err := reportDropped(c.stdout, dir, victims); err != nil {
+			return err
+		}
 	}
 	report, err := storeVerifier(dir)
 	if err != nil {
@@ -93,17 +110,22 @@ func runRepair(c *cmdCtx, args []string) error {
 	return err
 }
 
-// saveDamaged verifies dir under its exclusive lock and, when the WAL is
-// damaged in a way repair can fix, copies the damaged segment, the later
-// ones and the MANIFEST into backup. It returns the segments the salvage
-// may change, or nil when there is nothing to repair.
+// saveDamaged verifies dir under its exclusive lock and, when the damage
+// is of a kind repair can fix, copies into backup the MANIFEST (when there
+// is one), the damaged WAL segment and every later one, and the files a
+// rebuilt MANIFEST leaves out. It returns the files the repair may change
+// or remove, or nil when there is nothing to repair, and whether the
+// MANIFEST must be rebuilt.
 //
-// The lock is released before the salvage, which takes it again through
-// minikv.Open: a writer that slips in between makes that Open fail with
-// ErrLocked, after the copies are made and before anything changed.
-func saveDamaged(c *cmdCtx, dir, backup string) ([]fileSize, error) {
+// The lock is released before the repair, which takes it again
+// (minikv.RebuildManifest, minikv.Open): a writer that slips in between
+// makes it fail with ErrLocked, after the copies are made and before
+// anything changed.
+func saveDamaged(c *cmdCtx, dir, backup string) (victims []fileSize, rebuild bool, err error) {
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no database in %s: it has no MANIFEST file", dir)
+		if files, err := listFiles(dir); err != nil || !slices.ContainsFunc(files, isStoreData) {
+			return nil, false, errors.Join(fmt.Errorf("no database in %s: it has no MANIFEST file", dir), err)
+		}
 	}
 	// Without a LOCK file, a first look under the shared lock, which
 	// creates none: a store with nothing to repair is left exactly as it
@@ -114,40 +136,78 @@ func saveDamaged(c *cmdCtx, dir, backup string) ([]fileSize, error) {
 			if err == nil {
 				_, err = fmt.Fprintf(c.stdout, "nothing to repair in %s: %s\n", dir, report.summary())
 			}
-			return nil, err
+			return nil, false, err
 		}
 	}
 	lock, err := lockStore(dir, true)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer lock.Close()
 	report, err := storeVerifier(dir)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(report.Problems) == 0 {
 		_, err = fmt.Fprintf(c.stdout, "nothing to repair in %s: %s\n", dir, report.summary())
-		return nil, err
+		return nil, false, err
 	}
 	printProblems(c, report.Problems)
+	if report.Rebuild != "" {
+		fmt.Fprintf(c.stdout, "a rebuilt MANIFEST would name: %s\n", report.Rebuild)
+	}
 	first := ""
+	var leftOut []string
 	for _, p := range report.Problems {
-		if p.Kind == fatal || !strings.HasSuffix(p.File, ".wal") {
-			return nil, fmt.Errorf("%s cannot be repaired (%s); nothing was changed: restore the store from a backup", p.File, p.Reason)
-		}
-		if first == "" || p.File < first {
+		switch {
+		case p.Kind == fatal && report.Lost != "":
+			return nil, false, fmt.Errorf("%s cannot be repaired (%s), and a rebuilt MANIFEST would lose writes (%s); nothing was changed: restore the store from a backup", p.File, p.Reason, report.Lost)
+		case p.Kind == fatal:
+			return nil, false, fmt.Errorf("%s cannot be repaired (%s); nothing was changed: restore the store from a backup", p.File, p.Reason)
+		case p.Kind == rebuildable:
+			rebuild = true
+			if p.File != "MANIFEST" {
+				leftOut = append(leftOut, p.File)
+			}
+		case !strings.HasSuffix(p.File, ".wal"):
+			return nil, false, fmt.Errorf("%s cannot be repaired (%s); nothing was changed: restore the store from a backup", p.File, p.Reason)
+		case first == "" || p.File < first:
 			first = p.File
 		}
 	}
-	victims, err := segmentsFrom(dir, first)
-	if err != nil {
-		return nil, err
+	if first != "" {
+		if victims, err = segmentsFrom(dir, first); err != nil {
+			return nil, false, err
+		}
+	}
+	for _, name := range leftOut {
+		if !slices.ContainsFunc(victims, func(f fileSize) bool { return f.name == name }) {
+			fi, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				return nil, false, err
+			}
+			victims = append(victims, fileSize{name, fi.Size()})
+		}
+	}
+	// A failed copy leaves no partial backup behind; once complete, the
+	// copies stay whatever happens next.
+	if _, err := c.willFill(backup, true, "; repair saves the damaged files only into a missing or empty directory"); err != nil {
+		return nil, false, err
 	}
 	if err := copyFiles(dir, backup, victims); err != nil {
-		return nil, fmt.Errorf("back up the damaged files (nothing was changed): %w", err)
+		return nil, false, fmt.Errorf("back up the damaged files (nothing was changed): %w", err)
 	}
-	return victims, nil
+	c.keep()
+	if victims == nil {
+		victims = []fileSize{} // only the MANIFEST changes
+	}
+	return victims, rebuild, nil
+}
+
+// isStoreData reports whether f is a snapshot or a WAL segment, the files
+// a MANIFEST can be rebuilt from.
+func isStoreData(f fileInfo) bool {
+	return strings.HasSuffix(f.Name, ".snap") || strings.HasSuffix(f.Name, ".wal")
 }
 
 // verifyLocked runs the verifier on dir under its lock, shared or
@@ -205,8 +265,12 @@ func copyFiles(dir, backup string, files []fileSize) error {
 	for _, f := range files {
 		names = append(names, f.name)
 	}
-	for _, name := range names {
-		if err := copyFile(filepath.Join(dir, name), filepath.Join(backup, name)); err != nil {
+	for i, name := range names {
+		err := copyFile(filepath.Join(dir, name), filepath.Join(backup, name))
+		if i == 0 && errors.Is(err, fs.ErrNotExist) {
+			continue // a missing MANIFEST, to be rebuilt
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -242,7 +306,7 @@ func reportDropped(w io.Writer, dir string, before []fileSize) error {
 		fi, err := os.Stat(filepath.Join(dir, f.name))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			fmt.Fprintf(w, "dropped %s: removed the whole segment, %d bytes\n", f.name, f.size)
+			fmt.Fprintf(w, "dropped %s: removed the whole file, %d bytes\n", f.name, f.size)
 			total += f.size
 		case err != nil:
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -193,5 +194,74 @@ func TestRepairLeavesAHealthyStoreAsItWas(t *testing.T) {
 	}
 	if after, _ := os.ReadDir(dir); len(after) != len(before) {
 		t.Errorf("repair changed the directory: %v, then %v", before, after)
+	}
+}
+
+// TestRepairRebuildsTheManifest: with a garbage or missing MANIFEST, get
+// suggests repair, check reports the files on disk and what a rebuilt
+// MANIFEST would name, and repair saves the damaged MANIFEST, rebuilds it
+// and brings every key back.
+func TestRepairRebuildsTheManifest(t *testing.T) {
+	for _, damage := range []string{"garbage", "missing"} {
+		t.Run(damage, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			db, err := minikv.Open(minikv.Options{Dir: dir, DisableAutoCompaction: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for i := range 40 {
+				k := fmt.Sprintf("k%02d", i)
+				if err := db.Set(k, []byte("v")); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, k)
+				if i == 19 {
+					if err := db.Compact(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			manifest := filepath.Join(dir, "MANIFEST")
+			if damage == "garbage" {
+				err = os.WriteFile(manifest, []byte("garbage\n"), 0o600)
+			} else {
+				err = os.Remove(manifest)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if damage == "garbage" {
+				if r := mustRun(t, exitFailure, "get", "-dir", dir, "k00"); !strings.Contains(r.stderr, "minikv repair") {
+					t.Errorf("get on a garbage MANIFEST does not suggest repair: %s", r.stderr)
+				}
+			}
+			r := mustRun(t, exitDamage, "check", "-dir", dir)
+			for _, line := range []string{
+				"checked " + dir + ": no readable MANIFEST; the files a rebuilt one would name, snapshot ",
+				"a rebuilt MANIFEST would name: snapshot ",
+				"MANIFEST: rebuildable at whole file: ",
+			} {
+				if !strings.Contains(r.stdout, line) {
+					t.Errorf("check output lacks %q:\n%s", line, r.stdout)
+				}
+			}
+			backup := filepath.Join(t.TempDir(), "saved")
+			r = mustRun(t, 0, "repair", "-dir", dir, "-backup", backup)
+			if !strings.Contains(r.stdout, "rebuilt MANIFEST: snapshot ") || !strings.Contains(r.stdout, "repaired "+dir) {
+				t.Errorf("repair output:\n%s", r.stdout)
+			}
+			saved, err := os.ReadFile(filepath.Join(backup, "MANIFEST"))
+			if damage == "garbage" && (err != nil || string(saved) != "garbage\n") {
+				t.Errorf("the backup does not hold the damaged MANIFEST: %q, %v", saved, err)
+			}
+			if r := mustRun(t, 0, "scan", "-dir", dir, "-keys"); r.stdout != strings.Join(want, "\n")+"\n" {
+				t.Errorf("after repair the store holds %q", r.stdout)
+			}
+			mustRun(t, 0, "check", "-dir", dir)
+		})
 	}
 }

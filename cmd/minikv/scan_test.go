@@ -28,3 +28,12 @@ func TestScan(t *testing.T) {
 	mustRun(t, exitUsage, "scan", "-dir", dir, "-prefix", "a", "-start", "b")
 	mustRun(t, exitUsage, "scan", "-dir", dir, "positional")
 }
+
+// TestScan_NegativeLimit: a negative -limit is a usage error naming the
+// value, not "no limit".
+func TestScan_NegativeLimit(t *testing.T) {
+	r := mustRun(t, exitUsage, "scan", "-dir", newStore(t, "a", "1"), "-limit", "-3")
+	if want := "minikv scan: invalid value \"-3\" for flag -limit: must be 0 or more\nRun 'minikv scan -h' for usage.\n"; r.stderr != want || r.stdout != "" {
+		t.Errorf("stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+}

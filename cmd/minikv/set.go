@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/minikv/minikv"
 )
 
+// setCmd is "minikv set".
 var setCmd = &command{
 	name:    "set",
 	args:    "KEY VALUE",
@@ -15,20 +17,24 @@ nothing. A VALUE of "-" reads the value from standard input, byte for byte
 (so "printf %s - | minikv set KEY -" stores a lone dash). With -ttl the key
 expires after the given duration ("90s", "10m", "24h").
 
-Set creates the store when the directory holds none. It needs the store to
-itself: it fails while another process has it open. Use "--" before a key or
-value that starts with a dash: "minikv set -dir d -- -k -v".`,
+Set creates the store when the directory holds none: in a missing or empty
+directory, or with -init in one that holds other files. A set that fails
+leaves no new store behind. It needs the store to itself: it fails while
+another process has it open. Use "--" before a key or value that starts
+with a dash: "minikv set -dir d -- -k -v".`,
 	run: runSet,
 }
 
+// runSet stores a value under a key, creating the store if need be.
 func runSet(c *cmdCtx, args []string) error {
 	ttl := c.fs.Duration("ttl", 0, "expire the key after this `duration` (0: never)")
+	c.initFlag()
 	pos, err := c.parse(args, 2, 2)
 	if err != nil {
 		return err
 	}
 	if *ttl < 0 {
-		return minikv.ErrInvalidTTL
+		return fmt.Errorf("%w: %v, -ttl must be positive, or 0 for no expiry", minikv.ErrInvalidTTL, *ttl)
 	}
 	value := []byte(pos[1])
 	if pos[1] == "-" {
@@ -36,7 +42,7 @@ func runSet(c *cmdCtx, args []string) error {
 			return err
 		}
 	}
-	db, err := c.openWrite()
+	db, err := c.openCreate()
 	if err != nil {
 		return err
 	}
@@ -49,14 +55,15 @@ func runSet(c *cmdCtx, args []string) error {
 }
 
 // readValue reads a whole value from r, refusing one over MaxValueSize
-// without reading further.
+// without reading further: the error, matching minikv.ErrValueTooLarge,
+// gives the limit, since the size is not known.
 func readValue(r io.Reader) ([]byte, error) {
 	v, err := io.ReadAll(io.LimitReader(r, minikv.MaxValueSize+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read the value from standard input: %w", err)
 	}
 	if len(v) > minikv.MaxValueSize {
-		return nil, minikv.ErrValueTooLarge
+		return nil, fmt.Errorf("%w: standard input holds more than the limit of %d bytes", minikv.ErrValueTooLarge, minikv.MaxValueSize)
 	}
 	return v, nil
 }

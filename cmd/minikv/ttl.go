@@ -5,6 +5,7 @@ import (
 	"time"
 )
 
+// ttlCmd is "minikv ttl".
 var ttlCmd = &command{
 	name:    "ttl",
 	args:    "KEY",
@@ -16,6 +17,7 @@ TTL opens the store read-only, and exits 1 when KEY is missing or expired.`,
 	run: runTTL,
 }
 
+// runTTL prints the time a key has left to live.
 func runTTL(c *cmdCtx, args []string) error {
 	pos, err := c.parse(args, 1, 1)
 	if err != nil {

@@ -34,6 +34,11 @@ type verifyReport struct {
 	Records         int64     // valid WAL records checked
 	Stale           []string  // files the MANIFEST no longer names; Open deletes them
 	Problems        []problem // in file order, a torn tail included; empty when sound
+	// Rebuild, when the MANIFEST is missing or damaged, describes what a
+	// MANIFEST rebuilt from the files would name; the other fields then
+	// describe those files. Lost says what such a rebuild cannot bring
+	// back ("" when nothing is known lost).
+	Rebuild, Lost string
 }
 
 // damaged returns the problems that are more than a torn tail.
@@ -53,7 +58,11 @@ func (r *verifyReport) summary() string {
 	if r.Snapshot != "" {
 		snap = fmt.Sprintf("snapshot %s with %d entries", r.Snapshot, r.SnapshotEntries)
 	}
-	return fmt.Sprintf("MANIFEST, %s, %d WAL segments with %d records", snap, r.Segments, r.Records)
+	manifest := "MANIFEST"
+	if r.Rebuild != "" {
+		manifest = "no readable MANIFEST; the files a rebuilt one would name"
+	}
+	return fmt.Sprintf("%s, %s, %d WAL segments with %d records", manifest, snap, r.Segments, r.Records)
 }
 
 // problem is one piece of damage.
@@ -74,8 +83,13 @@ const (
 	// midLog is WAL damage followed by valid records. Open refuses it;
 	// repair keeps the records before it and drops everything after.
 	midLog
-	// fatal is damage repair cannot fix: a bad snapshot or MANIFEST, or a
-	// missing WAL segment. Restore from a backup.
+	// rebuildable is a missing or damaged MANIFEST, or a damaged file a
+	// MANIFEST rebuilt from the others leaves out without losing a logged
+	// write. Open refuses it; repair rebuilds the MANIFEST.
+	rebuildable
+	// fatal is damage repair cannot fix: a bad snapshot the MANIFEST
+	// names, a missing WAL segment, a MANIFEST that cannot be rebuilt
+	// without a loss. Restore from a backup.
 	fatal
 )
 
@@ -85,6 +99,8 @@ func (k problemKind) String() string {
 		return "torn tail"
 	case midLog:
 		return "mid-log damage"
+	case rebuildable:
+		return "rebuildable"
 	}
 	return "unrepairable"
 }
@@ -95,7 +111,7 @@ func (k problemKind) String() string {
 func lockStore(dir string, exclusive bool) (io.Closer, error) {
 	lock, err := minikv.LockDir(dir, exclusive)
 	if errors.Is(err, minikv.ErrLocked) {
-		return nil, fmt.Errorf("%s is in use by another process; stop it first", dir)
+		return nil, inUseError(dir, err, !exclusive)
 	}
 	return lock, err
 }

@@ -9,10 +9,9 @@ import (
 func init() { storeVerifier = libraryVerifier }
 
 // libraryVerifier runs minikv.Verify and converts its report: the torn
-// tail becomes a tornTail problem, WAL damage with valid records after it
-// a midLog one, and every other problem (snapshot, MANIFEST, a missing
-// segment, a malformed record body under a valid CRC, which Open cannot
-// salvage) a fatal one.
+// tail becomes a tornTail problem, and every other problem gets the kind
+// of its fix: midLog for a salvage, rebuildable for a MANIFEST rebuild,
+// fatal for a restore.
 func libraryVerifier(dir string) (*verifyReport, error) {
 	r, err := minikv.Verify(dir)
 	if r == nil || (err != nil && !errors.Is(err, minikv.ErrCorrupt)) {
@@ -20,14 +19,16 @@ func libraryVerifier(dir string) (*verifyReport, error) {
 	}
 	out := &verifyReport{Snapshot: r.Snapshot, SnapshotEntries: r.SnapshotEntries,
 		Segments: r.Segments, Records: r.Records, Stale: r.Stale}
+	if r.Rebuild != nil {
+		out.Rebuild, out.Lost = r.Rebuild.String(), r.Rebuild.Lost
+	}
 	for _, p := range r.Problems {
 		kind := fatal
-		switch p.Reason {
-		case "damaged record in durable data, followed by valid records",
-			"damaged record in a sealed segment":
-			// Both are WAL damage that SalvageCorruptWAL opens, keeping
-			// every record before it.
+		switch p.Fix {
+		case minikv.FixSalvage:
 			kind = midLog
+		case minikv.FixRebuild:
+			kind = rebuildable
 		}
 		out.Problems = append(out.Problems, problem{p.File, p.Offset, p.Reason, kind})
 	}
