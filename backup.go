@@ -1,6 +1,8 @@
 package minikv
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -232,15 +234,86 @@ func prepareDir(fsys vfs, dir string) error {
 	return nil
 }
 
-// copyToFile writes everything r yields to a new file name and fsyncs it.
+// copyToFile writes the snapshot stream r to a new file name and fsyncs
+// it. It checks the stream's framing as the bytes arrive (the header, then
+// each entry's lengths, up to the 12-byte footer), so that a stream that
+// is not a snapshot, such as gigabytes of zeros from a sparse file, stops
+// at its first bad entry instead of being copied whole. decodeSnapshot
+// checks the rest (order, count, checksum) once the copy is complete.
 func copyToFile(fsys vfs, name string, r io.Reader) error {
 	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(f, r)
+	br := bufio.NewReaderSize(io.TeeReader(r, f), 1<<16)
+	err = checkStream(br)
+	if err == nil {
+		_, err = io.Copy(io.Discard, br) // nothing is left; drains what is
+	}
 	if err == nil {
 		err = f.Sync()
 	}
 	return errors.Join(err, f.Close())
+}
+
+// checkStream reads a snapshot stream from br, checking its header and the
+// lengths of each entry, and stops at the footer.
+func checkStream(br *bufio.Reader) error {
+	bad := func(off int64, reason string) error {
+		return &corruptError{file: "backup stream", offset: off, reason: reason}
+	}
+	var hdr [snapHeaderSize]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return bad(-1, "file too short")
+		}
+		return err
+	}
+	if string(hdr[:8]) != snapMagic {
+		return bad(0, "bad magic")
+	}
+	off := int64(snapHeaderSize)
+	for {
+		// The footer is the last snapFooterSize bytes: an entry is only
+		// where more than that is left.
+		if b, err := br.Peek(snapFooterSize + 1); len(b) <= snapFooterSize {
+			if errors.Is(err, io.EOF) && len(b) == snapFooterSize {
+				return nil
+			}
+			if errors.Is(err, io.EOF) {
+				return bad(off, "truncated footer")
+			}
+			return err
+		}
+		h, n1, err1 := readUvarint(br)
+		vlen, n2, err2 := readUvarint(br)
+		klen := h >> 1
+		if err := errors.Join(err1, err2); err != nil || klen == 0 || klen > MaxKeySize || vlen > MaxValueSize {
+			return bad(off, "bad entry lengths")
+		}
+		n := int64(n1+n2) + int64(klen+vlen)
+		if h&1 != 0 {
+			n += 8
+		}
+		if d, err := br.Discard(int(n) - n1 - n2); err != nil {
+			return bad(off+int64(n1+n2+d), "truncated entry")
+		}
+		off += n
+	}
+}
+
+// readUvarint reads a uvarint from br and returns it with its length.
+func readUvarint(br *bufio.Reader) (uint64, int, error) {
+	var v uint64
+	for i := range binary.MaxVarintLen64 {
+		c, err := br.ReadByte()
+		if err != nil {
+			return 0, i, err
+		}
+		v |= uint64(c&0x7f) << (7 * i)
+		if c < 0x80 {
+			return v, i + 1, nil
+		}
+	}
+	return 0, binary.MaxVarintLen64, errors.New("uvarint overflow")
 }

@@ -335,7 +335,8 @@ func TestBackupErrors(t *testing.T) {
 	}
 }
 
-// bkFailingReader yields some bytes, then fails.
+// bkFailingReader yields the first n bytes of a snapshot header, then
+// fails.
 type bkFailingReader struct{ n int }
 
 func (r *bkFailingReader) Read(p []byte) (int, error) {
@@ -343,6 +344,7 @@ func (r *bkFailingReader) Read(p []byte) (int, error) {
 		return 0, errors.New("connection reset")
 	}
 	n := min(len(p), r.n)
+	copy(p[:n], "MINIKVSN\x01\x00\x00\x00")
 	r.n -= n
 	return n, nil
 }
@@ -358,7 +360,7 @@ func TestRestore_RemovesWhatItCreated(t *testing.T) {
 	}{
 		{"damaged stream", func() io.Reader { return strings.NewReader("garbage") },
 			"minikv: restore: corrupt database file backup stream: file too short"},
-		{"failing reader", func() io.Reader { return &bkFailingReader{n: 100} },
+		{"failing reader", func() io.Reader { return &bkFailingReader{n: 20} },
 			"minikv: restore: connection reset"},
 	}
 	for _, tt := range tests {

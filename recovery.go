@@ -181,7 +181,7 @@ func (db *DB) initManifest(ls dirListing) (manifest, error) {
 		return manifest{}, manifestCorrupt("missing, but the directory holds snapshots")
 	}
 	for _, seq := range ls.segments {
-		data, err := readFile(db.fsys, filepath.Join(db.dir, segmentName(seq)), maxSegmentRead)
+		data, _, err := readSegment(db.fsys, filepath.Join(db.dir, segmentName(seq)))
 		if err != nil {
 			return manifest{}, wrapOp(fmt.Sprintf("read %s", segmentName(seq)), err)
 		}
@@ -281,7 +281,7 @@ func (db *DB) replay(live []uint64) ([]segmentScan, error) {
 // replaySegment reads one segment and applies its records.
 func (db *DB) replaySegment(seq uint64) (segmentScan, error) {
 	name := segmentName(seq)
-	data, err := readFile(db.fsys, filepath.Join(db.dir, name), maxSegmentRead)
+	data, size, err := readSegment(db.fsys, filepath.Join(db.dir, name))
 	if err != nil {
 		return segmentScan{}, wrapOp(fmt.Sprintf("read %s", name), err)
 	}
@@ -292,6 +292,7 @@ func (db *DB) replaySegment(seq uint64) (segmentScan, error) {
 		}
 		return decodeOps(r.typ, r.body, func(op walOp) { db.applyOp(op, now) })
 	})
+	s.size = size // past data, only zeros
 	if err != nil {
 		return s, &corruptError{file: name, offset: s.validEnd, reason: err.Error()}
 	}

@@ -185,7 +185,7 @@ func verifyManifest(fsys vfs, dir string, ls dirListing, r *VerifyReport) (manif
 		return man, false, nil
 	}
 	for _, seq := range ls.segments {
-		data, err := readFile(fsys, filepath.Join(dir, segmentName(seq)), maxSegmentRead)
+		data, _, err := readSegment(fsys, filepath.Join(dir, segmentName(seq)))
 		if err != nil {
 			return man, false, wrapOp(fmt.Sprintf("read %s", segmentName(seq)), err)
 		}
@@ -242,13 +242,19 @@ func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error 
 	scans := make([]segmentScan, len(live))
 	for i, seq := range live {
 		name := segmentName(seq)
-		data, err := readFile(fsys, filepath.Join(dir, name), maxSegmentRead)
+		data, size, err := readSegment(fsys, filepath.Join(dir, name))
+		var ce *corruptError
+		if errors.As(err, &ce) {
+			r.problem(name, ce.offset, ce.reason) // a file that is not a segment
+			return nil
+		}
 		if err != nil {
 			return wrapOp(fmt.Sprintf("read %s", name), err)
 		}
 		s, err := scanSegment(data, func(rec walRecord) bool {
 			return decodeOps(rec.typ, rec.body, func(walOp) {})
 		})
+		s.size = size // past data, only zeros
 		if err != nil {
 			r.problem(name, s.validEnd, err.Error())
 		}
