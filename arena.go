@@ -171,11 +171,43 @@ func (a *arena) dropChunk(id int) {
 	a.free = append(a.free, uint32(id))
 }
 
+// waste returns the bytes the chunks hold beyond their live records: dead
+// records and the unused end of the active chunk.
+func (a *arena) waste() int64 {
+	var live int64
+	for _, n := range a.live {
+		live += n
+	}
+	return a.total - live
+}
+
+// retireActive stops allocating from the active chunk when less than a
+// quarter of it is live and a smaller chunk would do, so that it becomes a
+// chunk that relocation can empty and free: a store that shrank keeps no
+// large, nearly empty active chunk.
+// It reports whether it retired the chunk.
+func (a *arena) retireActive() bool {
+	if a.cur < 0 {
+		return false
+	}
+	size := len(a.chunks[a.cur])
+	if size > minChunk && a.live[a.cur]*4 < int64(size) && a.nextChunkSize(0) < size {
+		a.cur = -1
+		return true
+	}
+	return false
+}
+
 // sparseChunk returns a chunk whose live bytes are below half of what it
 // holds, other than the active one, or -1.
-func (a *arena) sparseChunk() int {
+func (a *arena) sparseChunk() int { return a.chunkBelow(1, 2) }
+
+// chunkBelow returns a chunk, other than the active one, whose live bytes
+// are below num/den of its size, or -1. (A chunk other than the active one
+// is full, or was retired as the active one: its unused end is waste too.)
+func (a *arena) chunkBelow(num, den int64) int {
 	for id, c := range a.chunks {
-		if c != nil && a.sparse(id) {
+		if c != nil && id != a.cur && a.live[id]*den < int64(len(c))*num {
 			return id
 		}
 	}

@@ -32,13 +32,16 @@ func WithClock(opts Options, c *FakeClock) Options {
 	return opts
 }
 
-// CleanExpired runs one round of the background expiry cleaner now. Its
-// time budget is a minute rather than the worker's 10 ms, so that the round
-// ends by the sampling rule (few expired keys left), not by the clock of a
-// loaded machine.
+// CleanExpired deletes every key due now, as the background cleaner does,
+// with a budget of a minute rather than the worker's 10 ms, so that it ends
+// when no key is due, not by the clock of a loaded machine.
 func CleanExpired(db *DB) error {
-	return db.cleanExpired(context.Background(), time.Now().Add(time.Minute))
+	_, err := db.cleanExpired(context.Background(), time.Now().Add(time.Minute))
+	return err
 }
+
+// CleanTick runs one tick of the background cleaner, as its worker does.
+func CleanTick(db *DB) { db.cleanRound(context.Background()) }
 
 // WALBytes returns the bytes in the live WAL segments.
 func WALBytes(db *DB) int64 { return db.walSize() }

@@ -14,6 +14,16 @@ type memIndex struct {
 	// expiring maps the ref of every live record with an expiry to that
 	// expiry. It holds no pointers, so the collector does not scan it.
 	expiring map[uint64]int64
+	// expiry orders the same records by expiry, for the cleaner: it takes
+	// the due ones from the top at a cost in proportion to their number.
+	// An entry whose record left the index (overwritten, deleted, moved)
+	// stays until it reaches the top or the heap is rebuilt; stale counts
+	// them, and a rebuild runs once they are half the heap. peak is the
+	// largest the map has been since it was last rebuilt: a Go map never
+	// shrinks, so one a quarter as full is copied into a new one.
+	expiry expiryHeap
+	stale  int
+	peak   int
 	// reloc is where relocate stopped: the chunk (its first byte, so that
 	// a reused chunk number is not mistaken for it) and the offset of the
 	// next record to look at, so that each call does not walk the chunk's
@@ -62,7 +72,7 @@ func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
 	ref, buf := m.arena.alloc(entrySize(len(key), len(value), exp))
 	putEntry(buf, key, value, exp)
 	if exp != 0 {
-		m.expiring[ref] = exp
+		m.addExpiry(ref, exp)
 	}
 	// The key's leaf is a cache miss of its own, independent of the hash
 	// table's two (slot, then record): finding the leaf first starts its
@@ -101,10 +111,40 @@ func (m *memIndex) del(key string, h uint64) bool {
 func (m *memIndex) release(ref uint64) {
 	e, _ := decodeEntry(m.arena.record(ref))
 	if e.exp != 0 {
-		delete(m.expiring, ref)
+		m.dropExpiry(ref)
 	}
 	m.arena.kill(ref, e.size)
 }
+
+// addExpiry records that the record at ref expires at exp.
+func (m *memIndex) addExpiry(ref uint64, exp int64) {
+	m.expiring[ref] = exp
+	m.peak = max(m.peak, len(m.expiring))
+	m.expiry.push(expiryItem{exp, ref})
+}
+
+// dropExpiry forgets the expiry of the record at ref, which is leaving the
+// index. Its heap entry goes stale; the heap and the map are rebuilt once
+// they are mostly empty space.
+func (m *memIndex) dropExpiry(ref uint64) {
+	delete(m.expiring, ref)
+	m.stale++
+	if m.stale > minRebuild && m.stale > len(m.expiry)/2 {
+		m.expiry = m.expiry.rebuild(m.expiring)
+		m.stale = 0
+	}
+	if m.peak > minRebuild && len(m.expiring) < m.peak/4 {
+		fresh := make(map[uint64]int64, len(m.expiring))
+		for ref, exp := range m.expiring {
+			fresh[ref] = exp
+		}
+		m.expiring, m.peak = fresh, len(fresh)
+	}
+}
+
+// minRebuild is the least stale space worth a rebuild of the expiry heap
+// or map.
+const minRebuild = 1024
 
 // len returns the number of keys, expired ones included.
 func (m *memIndex) len() int { return m.table.count }
@@ -120,20 +160,27 @@ func (m *memIndex) liveCount(now int64) int {
 	return n
 }
 
-// expired returns up to max keys expired at now, sampled from the keys that
-// carry an expiry, and how many keys it looked at.
-func (m *memIndex) expired(now int64, max int) (keys []string, sampled int) {
-	for ref, exp := range m.expiring {
-		if sampled >= max {
-			break
+// expired takes from the expiry heap up to max keys expired at now, and
+// returns them; the caller deletes them. It costs O(log n) per entry taken,
+// stale ones included, and nothing for the keys not yet due.
+func (m *memIndex) expired(now int64, max int) (keys []string) {
+	for len(keys) < max && len(m.expiry) > 0 && m.expiry[0].exp <= now {
+		it := m.expiry.pop()
+		if exp, ok := m.expiring[it.ref]; !ok || exp != it.exp {
+			m.stale--
+			continue
 		}
-		sampled++
-		if exp <= now {
-			keys = append(keys, string(recordKey(m.arena.record(ref))))
-		}
+		keys = append(keys, string(recordKey(m.arena.record(it.ref))))
 	}
-	return keys, sampled
+	if c := cap(m.expiry); c > 64 && len(m.expiry) < c/4 {
+		m.expiry = append(make(expiryHeap, 0, 2*len(m.expiry)), m.expiry...)
+	}
+	return keys
 }
+
+// mapEntryBytes is about what an entry of the expiring map costs: key,
+// value and the map's own overhead.
+const mapEntryBytes = 40
 
 // view is a frozen picture of the index for iterators and snapshots.
 type view struct {
@@ -153,14 +200,19 @@ func (m *memIndex) memoryUsage() int64 {
 		int64(len(m.table.slots))*8 +
 		leaves*int64(unsafe.Sizeof(leaf{})) +
 		leaves/(innerCap/2)*int64(unsafe.Sizeof(inner{})) +
-		int64(len(m.expiring))*24
+		int64(len(m.expiring))*mapEntryBytes +
+		int64(cap(m.expiry))*int64(unsafe.Sizeof(expiryItem{}))
 }
 
 // relocate moves up to max live records out of a sparse chunk into the
 // active one, so that the chunk can be freed; it reports whether a sparse
 // chunk remains.
-func (m *memIndex) relocate(max int) bool {
-	id := m.arena.sparseChunk()
+func (m *memIndex) relocate(max int) bool { return m.relocateBelow(max, 1, 2) }
+
+// relocateBelow is relocate for the chunks whose live bytes are below
+// num/den of what they hold.
+func (m *memIndex) relocateBelow(max int, num, den int64) bool {
+	id := m.arena.chunkBelow(num, den)
 	if id < 0 {
 		return false
 	}
@@ -169,7 +221,15 @@ func (m *memIndex) relocate(max int) bool {
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		off = m.reloc.off // go on where the last call stopped in this chunk
 	}
-	defer func() { m.reloc.chunk, m.reloc.off = unsafe.SliceData(chunk), off }()
+	dropped := false
+	defer func() {
+		if dropped {
+			// Forget it: a pointer to it would keep its memory.
+			m.reloc.chunk, m.reloc.off = nil, 0
+			return
+		}
+		m.reloc.chunk, m.reloc.off = unsafe.SliceData(chunk), off
+	}()
 	for off < len(chunk) && max > 0 {
 		e, ok := decodeEntry(chunk[off:])
 		if !ok {
@@ -186,8 +246,9 @@ func (m *memIndex) relocate(max int) bool {
 		max--
 		m.set(key, h, e.value, e.exp)
 		if c := m.arena.chunks[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
-			break // the chunk emptied and was dropped
+			dropped = true // the chunk emptied and was dropped
+			break
 		}
 	}
-	return m.arena.sparseChunk() >= 0
+	return m.arena.chunkBelow(num, den) >= 0
 }

@@ -175,8 +175,8 @@ func (m *memIndex) applyReorder(st *reorderState, p *reorderPlan) {
 		m.table.slots[mv.slot] = m.table.slots[mv.slot]&^refMask | (nref + 1)
 		l.items[mv.item] = l.items[mv.item]&^refMask | nref // the key, so its partial, is the same
 		if mv.exp != 0 {
-			delete(m.expiring, mv.ref)
-			m.expiring[nref] = mv.exp
+			m.dropExpiry(mv.ref)
+			m.addExpiry(nref, mv.exp)
 		}
 		m.arena.kill(mv.ref, mv.size)
 		if p.lastMoves && k == len(p.moves)-1 {

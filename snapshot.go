@@ -267,7 +267,7 @@ func loadEntry(br *bufio.Reader, m *memIndex, refs *[]uint64, prev *[]byte, left
 		return size, nil
 	}
 	if exp != 0 {
-		m.expiring[ref] = exp
+		m.addExpiry(ref, exp)
 	}
 	m.table.insert(hashBytes(key), ref, m.arena)
 	*refs = append(*refs, ref)

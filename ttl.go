@@ -7,11 +7,13 @@ import (
 	"time"
 )
 
-// Expiry cleaning follows Redis: sample keys that carry an expiry, delete
-// the expired ones, and sample again at once while more than a quarter of
-// a sample had expired, within a time budget per round.
+// Expiry cleaning takes the due keys from the expiry heap (memIndex.expiry)
+// and deletes them in logged batches of ttlBatch, round after round while
+// keys are due, within ttlBudget per round, as Redis's active expiry keeps
+// at it while much is due. Its cost follows the keys that expire, not the
+// keys that carry an expiry.
 const (
-	ttlSample = 20
+	ttlBatch  = 256
 	ttlBudget = 10 * time.Millisecond
 )
 
@@ -130,61 +132,111 @@ func (db *DB) rewriteExpiry(key string, exp int64) error {
 	return err
 }
 
-// cleanRound is one tick of the background cleaner, within its time
-// budget.
+// cleanRound is one tick of the background cleaner. It cleans for
+// ttlBudget, and while keys are still due after that, rests as long and
+// cleans again, so that a mass expiry is reclaimed within about twice the
+// time its deletes take, with writers and readers let through between
+// rounds, and not at ttlBudget per interval. Then it gives back the memory
+// of dead records (see reclaim).
 func (db *DB) cleanRound(ctx context.Context) {
-	if err := db.cleanExpired(ctx, time.Now().Add(ttlBudget)); err != nil && ctx.Err() == nil {
-		db.log.Error("minikv: expiry cleaning failed", "err", err)
+	for {
+		more, err := db.cleanExpired(ctx, time.Now().Add(ttlBudget))
+		if err != nil && ctx.Err() == nil {
+			db.log.Error("minikv: expiry cleaning failed", "err", err)
+		}
+		if !more || err != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(ttlBudget):
+		}
+	}
+	if err := db.reclaim(ctx); err != nil && ctx.Err() == nil {
+		db.log.Error("minikv: reclaiming memory failed", "err", err)
 	}
 }
 
-// cleanExpired runs one cleaning round, until a sample finds few expired
-// keys or the deadline passes.
-func (db *DB) cleanExpired(ctx context.Context, deadline time.Time) error {
-	for time.Now().Before(deadline) {
+// reclaimMin is the waste below which reclaim leaves the arena alone.
+const reclaimMin = 256 << 10
+
+// reclaim gives back the memory of dead records (deleted, expired,
+// overwritten) while the arena's waste (see arena.waste) is more than an
+// eighth of it: it moves the live records out of the chunks less than three
+// quarters live, the active one included when it is mostly empty (see
+// arena.retireActive), a step at a time, paced as a compaction's
+// defragmentation is, so that the memory comes back without waiting for a
+// compaction. A chunk whose records are all dead is freed at once, without
+// it.
+func (db *DB) reclaim(ctx context.Context) error {
+	var pace pacer
+	for {
 		db.mu.RLock()
-		if db.idx == nil {
-			db.mu.RUnlock()
-			return nil
+		worth := false
+		if db.idx != nil {
+			w := db.idx.arena.waste()
+			worth = w > reclaimMin && w > db.idx.arena.total/8
 		}
-		keys, sampled := db.idx.expired(db.now(), ttlSample)
 		db.mu.RUnlock()
-		if len(keys) > 0 {
-			if err := db.deleteExpired(ctx, keys); err != nil {
-				return err
-			}
-		}
-		if len(keys)*4 <= sampled || sampled < ttlSample {
+		if !worth {
 			return nil
+		}
+		progress := false
+		err := db.pacedStep(ctx, &pace, func() {
+			db.mu.Lock()
+			if db.idx != nil {
+				retired := db.idx.arena.retireActive()
+				moved := db.idx.relocateBelow(relocateStep, 3, 4)
+				progress = retired || moved || db.idx.arena.chunkBelow(3, 4) >= 0
+			}
+			db.mu.Unlock()
+		})
+		if err != nil || !progress {
+			return err
 		}
 	}
-	return nil
 }
 
-// deleteExpired logs and applies the deletion of the keys that are still
-// expired, as one batch record, so that a restart cannot revive them.
-func (db *DB) deleteExpired(ctx context.Context, keys []string) error {
+// cleanExpired deletes batches of due keys until none is left or the
+// deadline passes; more reports that keys may still be due.
+func (db *DB) cleanExpired(ctx context.Context, deadline time.Time) (more bool, err error) {
+	for time.Now().Before(deadline) {
+		n, err := db.deleteExpired(ctx)
+		if err != nil || n < ttlBatch {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// deleteExpired takes up to ttlBatch due keys from the expiry heap and
+// logs and applies their deletion as one batch record, so that a restart
+// cannot revive them. It returns how many keys it took.
+func (db *DB) deleteExpired(ctx context.Context) (int, error) {
 	if err := db.lockWriter(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	now := db.now()
-	var ops []batchOp
-	for _, key := range keys {
-		h := hashKey(key)
-		if ref, ok := db.idx.lookup(key, h); ok {
-			if e, _ := decodeEntry(db.idx.arena.record(ref)); e.exp != 0 && e.exp <= now {
-				ops = append(ops, batchOp{code: opDelete, key: key, h: h})
-			}
-		}
+	// Under the index lock too: Stats reads the heap's size.
+	db.mu.Lock()
+	var keys []string
+	if db.idx != nil {
+		keys = db.idx.expired(now, ttlBatch)
 	}
-	if len(ops) == 0 {
+	db.mu.Unlock()
+	if len(keys) == 0 {
 		db.unlockWriter()
-		return nil
+		return 0, nil
+	}
+	ops := make([]batchOp, len(keys))
+	for i, key := range keys {
+		ops[i] = batchOp{code: opDelete, key: key, h: hashKey(key)}
 	}
 	db.stats.expired.Add(int64(len(ops)))
 	r := getReq()
 	r.kind, r.ops, r.ts = reqBatch, ops, now
 	err := db.submitLocked(ctx, r)
 	putReq(r)
-	return err
+	return len(keys), err
 }
