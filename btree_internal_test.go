@@ -372,8 +372,13 @@ func TestTreeOrders(t *testing.T) {
 
 // TestTreeRandomModel runs random inserts, replaces, removes and seeks
 // against the sorted model, with snapshots along the way, for every key
-// generator, starting from an empty tree and from a bulk-loaded one.
+// generator, starting from an empty tree and from a bulk-loaded one:
+// 30000 operations each, 10000 under -short.
 func TestTreeRandomModel(t *testing.T) {
+	ops := 30000
+	if testing.Short() {
+		ops = 10000
+	}
 	for gname, gen := range keyGens {
 		for _, bulk := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/bulk=%v", gname, bulk), func(t *testing.T) {
@@ -384,7 +389,6 @@ func TestTreeRandomModel(t *testing.T) {
 				if bulk {
 					h.bulk(r, gen, 5000)
 				}
-				const ops = 30000
 				for i := range ops {
 					h.randomOp(r, gen)
 					if r.IntN(3000) == 0 {

@@ -14,11 +14,13 @@ import (
 // the time. Group commit, rotation and compaction then race with the
 // crash, which a process kill cannot test: the kill keeps unsynced data.
 // Every acknowledged write must survive, each goroutine's writes as a
-// prefix, batches whole.
+// prefix, batches whole. It runs 150 power cuts, 50 under -short.
 func TestCrashPowerLossConcurrent(t *testing.T) {
 	runs := 150
 	if crashSoak() {
 		runs *= 100
+	} else if testing.Short() {
+		runs = 50
 	}
 	seed := rand.Uint64()
 	rng := rand.New(rand.NewPCG(seed, 2))

@@ -5,8 +5,11 @@ package minikv
 // crash_kill_test.go, the corruption tables in corrupt_internal_test.go and
 // the fuzz targets in fuzz_test.go.
 //
-// The CI run uses fixed seeds. The soak mode runs the same loops with
-// random seeds and a hundred times the iterations (and 1000+ real kills):
+// The CI run uses fixed seeds and tries every crash and fault point. Under
+// go test -short, the quick check, the loops try every 7th point (see
+// crashPoints) and crash_kill_test.go kills a fifth as often. The soak mode
+// runs the same loops with random seeds and a hundred times the iterations
+// (and 1000+ real kills):
 //
 //	MINIKV_SOAK=1 go test -count=1 -timeout=0 -run 'Crash|Fault|Kill|Corrupt' .
 //
@@ -74,12 +77,13 @@ func (c *crashCounter) addKinds(kinds map[string]int) {
 }
 
 // TestCrashPowerLoss cuts the power before every file operation k of a
-// workload, in each sync mode, keeping 0%, 10% and 50% of the unsynced
-// changes, and checks the recovered database: with SyncAlways every
-// acknowledged step is there; in every mode the state is a prefix of the
-// history that includes every step before the last successful Compact or
-// Close, no batch is partly visible, Verify finds nothing, a new write
-// survives the next power cut and reopening gives the same state.
+// workload (every 7th under -short, see crashPoints), in each sync mode,
+// keeping 0%, 10% and 50% of the unsynced changes, and checks the
+// recovered database: with SyncAlways every acknowledged step is there; in
+// every mode the state is a prefix of the history that includes every step
+// before the last successful Compact or Close, no batch is partly visible,
+// Verify finds nothing, a new write survives the next power cut and
+// reopening gives the same state.
 func TestCrashPowerLoss(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
@@ -116,7 +120,7 @@ func crashLoop(t *testing.T, seed uint64, mode SyncMode, seg int64, c *crashCoun
 		t.Fatalf("workload without a crash failed: %v", r.errs)
 	}
 	total := dry.opCount()
-	for k := 0; k <= total; k++ {
+	for _, k := range crashPoints(total, int(mode)) {
 		for ri, ratio := range crashRatios {
 			rng := rand.New(rand.NewPCG(seed, uint64(k*len(crashRatios)+ri)))
 			mfs := newCrashFS(crashDir)
@@ -158,11 +162,12 @@ func crashOpName(seed uint64, mode SyncMode, k int) string {
 }
 
 // TestCrashFaultInjection fails file operation i of the workload, for
-// every i until the workload runs without reaching it: once failing that
-// operation only, once failing it and every later one. Each time, every
-// error must reach a caller (only the removal of obsolete files may fail
-// silently), nothing panics, Close leaves no file open and no lock held,
-// and a reopen without faults recovers every acknowledged step.
+// every i (every 7th under -short) until the workload runs without
+// reaching it: once failing that operation only, once failing it and
+// every later one. Each time, every error must reach a caller (only the
+// removal of obsolete files may fail silently), nothing panics, Close
+// leaves no file open and no lock held, and a reopen without faults
+// recovers every acknowledged step.
 func TestCrashFaultInjection(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
@@ -180,17 +185,31 @@ func TestCrashFaultInjection(t *testing.T) {
 	})
 }
 
+// faultLoop runs TestCrashFaultInjection for one seed, mode and every,
+// failing each file operation in turn; under -short every crashStride()th
+// (from an offset that differs between the subtests) and the last one.
 func faultLoop(t *testing.T, seed uint64, mode SyncMode, every bool, c *crashCounter) {
 	steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
-	for i := 0; ; i++ {
+	stride := crashStride()
+	off := 2 * int(mode)
+	if every {
+		off++
+	}
+	tried := -1 // the last operation failed
+	for i := off % stride; ; i += stride {
 		mfs := newCrashFS(crashDir)
 		ffs := newFaultFS(mfs, i, every)
 		clk := NewFakeClock()
 		r := runCrashWorkload(crashOptions(ffs, clk, mode), clk, steps)
-		_, injected := ffs.count()
+		ops, injected := ffs.count()
 		if injected == 0 {
+			if ops-1 > tried {
+				i = ops - 1 - stride // skipped by the stride: fail the last one too
+				continue
+			}
 			return
 		}
+		tried = i
 		c.runs.Add(1)
 		c.injected.Add(int64(injected))
 		c.addKinds(ffs.kinds)
@@ -318,7 +337,7 @@ func faultRecover(t *testing.T, ffs *faultFS, clk *FakeClock) bool {
 }
 
 // TestCrashManifestRebuild cuts the power before every file operation k
-// of a workload, then damages the image's MANIFEST (garbage, empty or
+// of a workload (every 7th under -short), then damages the image's MANIFEST (garbage, empty or
 // gone, in turn) and rebuilds it from the files (rebuildManifest): the
 // store must then hold what TestCrashPowerLoss requires of a plain
 // recovery, every acknowledged write with SyncAlways included.
@@ -343,7 +362,7 @@ func rebuildLoop(t *testing.T, seed uint64, mode SyncMode, c *crashCounter) {
 		t.Fatalf("workload without a crash failed: %v", r.errs)
 	}
 	total := dry.opCount()
-	for k := 0; k <= total; k++ {
+	for _, k := range crashPoints(total, int(mode)) {
 		for ri, ratio := range []float64{0, 0.5} {
 			rng := rand.New(rand.NewPCG(seed, uint64(2*k+ri)))
 			mfs := newCrashFS(crashDir)

@@ -8,8 +8,9 @@ package minikv_test
 // survive, and each goroutine's writes must survive as a prefix.
 //
 // CI runs 200 kills in SyncAlways, 60 in SyncNever and 40 in SyncNever
-// with batches of over 16 KiB (written with pwrite); the soak mode
-// (MINIKV_SOAK=1, see crash_internal_test.go) runs five times as many.
+// with batches of over 16 KiB (written with pwrite); go test -short, the
+// quick check, runs a fifth of them (40, 12 and 8), and the soak mode
+// (MINIKV_SOAK=1, see crash_internal_test.go) five times as many.
 
 import (
 	"bufio"
@@ -291,6 +292,8 @@ func TestCrashKill(t *testing.T) {
 			seed := uint64(time.Now().UnixNano())
 			if os.Getenv("MINIKV_SOAK") == "1" {
 				kills *= 5
+			} else if testing.Short() {
+				kills /= 5
 			}
 			rng := rand.New(rand.NewPCG(seed, 1))
 			dir := t.TempDir()

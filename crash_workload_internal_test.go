@@ -20,6 +20,38 @@ import (
 // seeds and a hundred times the iterations.
 func crashSoak() bool { return os.Getenv("MINIKV_SOAK") == "1" }
 
+// crashShortStride is the step between the crash or fault points the
+// loops try under go test -short (the quick check): every 7th, starting
+// at an offset that differs between sync modes, plus the last ones.
+// Without -short (CI) and in soak mode they try every point.
+const crashShortStride = 7
+
+// crashStride returns the step between the crash or fault points a loop
+// tries: 1, or crashShortStride under -short.
+func crashStride() int {
+	if testing.Short() && !crashSoak() {
+		return crashShortStride
+	}
+	return 1
+}
+
+// crashPoints returns the crash points 0..total that a loop tries: all of
+// them, or under -short every crashStride()th from off (mod the stride)
+// and the last two, before the last file operation and after it.
+func crashPoints(total, off int) []int {
+	stride := crashStride()
+	var ks []int
+	for k := off % stride; k <= total; k += stride {
+		ks = append(ks, k)
+	}
+	for _, k := range []int{total - 1, total} {
+		if k >= 0 && (len(ks) == 0 || ks[len(ks)-1] < k) {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}
+
 // crashVal is a key's value and absolute expiry (0 for none) in the model.
 type crashVal struct {
 	value string

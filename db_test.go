@@ -791,7 +791,8 @@ func coreTornOps() []coreOp {
 
 // TestCoreTornTail cuts the last WAL segment at every byte offset of its
 // last records (or of the whole segment, when the log has several) and
-// checks each cut with coreCheckCut.
+// checks each cut with coreCheckCut. Under -short it checks every 7th
+// offset and those at and next to each record boundary.
 func TestCoreTornTail(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -835,6 +836,9 @@ func TestCoreTornTail(t *testing.T) {
 			}
 			cuts := 0
 			for cut := from; cut <= int64(len(data)); cut++ {
+				if testing.Short() && !coreShortCut(cut-from, segStart+cut, int64(len(data))-cut, ends) {
+					continue
+				}
 				coreCheckCut(t, filepath.Join(root, fmt.Sprint("cut", cut)), src, last, data[:cut], segStart, ends, models)
 				cuts++
 				if t.Failed() {
@@ -844,6 +848,22 @@ func TestCoreTornTail(t *testing.T) {
 			t.Logf("checked %d cut offsets of %s", cuts, last)
 		})
 	}
+}
+
+// coreShortCut reports whether the -short run of a cut-at-every-offset
+// loop checks a cut: every 7th offset (i counts from the first), the last
+// (left bytes after it), and those at and next to a record boundary
+// (ends, in offsets of the log; at is the cut's).
+func coreShortCut(i, at, left int64, ends []int64) bool {
+	if i%7 == 0 || left == 0 {
+		return true
+	}
+	for _, end := range ends {
+		if at >= end-1 && at <= end+1 {
+			return true
+		}
+	}
+	return false
 }
 
 // coreCheckCut copies src to dir with the WAL segment seg replaced by data
@@ -1119,7 +1139,8 @@ func coreSeed(t *testing.T) int64 {
 // TestCoreModel runs random sequences of Set, Delete, Get, Exists, Count,
 // close-and-reopen and Compact against a plain map. Small segments and a
 // small MaxWALSize make segment rotation and background compaction happen
-// while the sequence runs.
+// while the sequence runs. Under -short each mode runs a quarter of the
+// steps.
 func TestCoreModel(t *testing.T) {
 	tests := []struct {
 		mode  minikv.SyncMode
@@ -1130,6 +1151,9 @@ func TestCoreModel(t *testing.T) {
 		{minikv.SyncAlways, 400},
 	}
 	for _, tt := range tests {
+		if testing.Short() {
+			tt.steps /= 4
+		}
 		t.Run(tt.mode.String(), func(t *testing.T) {
 			rng := rand.New(rand.NewSource(coreSeed(t)))
 			opts := minikv.Options{

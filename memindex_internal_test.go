@@ -86,6 +86,9 @@ func TestMemIndexModel(t *testing.T) {
 		{"medium", 3000, 60000, false},
 		{"large-values", 200, 3000, true},
 	} {
+		if testing.Short() {
+			tc.ops /= 4 // the quick check: a quarter of the operations
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			seed := rand.Uint64()
 			t.Logf("seed %d", seed)

@@ -28,8 +28,8 @@ import (
 //
 // Environment:
 //
-//	MINIKV_PROP_ITERS=N   run every ext property N times (default 100;
-//	                      use 1000 or more for a long run)
+//	MINIKV_PROP_ITERS=N   run every ext property N times (default 100,
+//	                      20 under -short; use 1000 or more for a long run)
 //	MINIKV_PROP_SEED=S    replay the gopter seed that a failure printed
 //	MINIKV_SEED=S         replay the seed printed by TestExtModel or
 //	                      TestExtBatchCrash
@@ -38,15 +38,33 @@ import (
 //	                      million keys in TestExtCompactionLatency, and
 //	                      TestExtBatchManyTinyOpsReopens
 
+// Property iterations: every gopter property (core and ext) runs
+// fullPropIters times, or shortPropIters under go test -short, the quick
+// check; MINIKV_PROP_ITERS raises either. CI runs without -short.
+const (
+	fullPropIters  = 100
+	shortPropIters = 20
+)
+
+// propIters returns the default number of successful tests of a property:
+// fullPropIters, or shortPropIters under -short.
+func propIters() int {
+	if testing.Short() {
+		return shortPropIters
+	}
+	return fullPropIters
+}
+
 // extParams returns the gopter parameters of the ext properties: at least
-// 100 successful tests each, MINIKV_PROP_ITERS of them when that is set
-// higher, and the seed from MINIKV_PROP_SEED when set.
+// propIters() successful tests each (100, or 20 under -short),
+// MINIKV_PROP_ITERS of them when that is set higher, and the seed from
+// MINIKV_PROP_SEED when set.
 func extParams() *gopter.TestParameters {
 	p := gopter.DefaultTestParameters()
 	if s, err := strconv.ParseInt(os.Getenv("MINIKV_PROP_SEED"), 10, 64); err == nil {
 		p = gopter.DefaultTestParametersWithSeed(s)
 	}
-	p.MinSuccessfulTests = 100
+	p.MinSuccessfulTests = propIters()
 	if n, err := strconv.Atoi(os.Getenv("MINIKV_PROP_ITERS")); err == nil && n > p.MinSuccessfulTests {
 		p.MinSuccessfulTests = n
 	}

@@ -25,8 +25,8 @@ import (
 
 // Property tests of the core engine (issue 2), run with gopter.
 //
-// Every property runs 100 times by default. For a longer run, set
-// MINIKV_PROP_ITERS:
+// Every property runs 100 times by default, and shortPropIters (20) times
+// under go test -short. For a longer run, set MINIKV_PROP_ITERS:
 //
 //	MINIKV_PROP_ITERS=1000 go test -run 'TestCoreProp' .
 //
@@ -34,8 +34,9 @@ import (
 // N"); MINIKV_SEED=N go test -run <that test> replays the same inputs.
 
 // coreParams returns the gopter parameters shared by the core properties:
-// at least 100 successful runs, or MINIKV_PROP_ITERS when it is larger,
-// and the seed MINIKV_SEED when it is set.
+// at least propIters() successful runs (100, or 20 under -short), or
+// MINIKV_PROP_ITERS when it is larger, and the seed MINIKV_SEED when it is
+// set.
 func coreParams() *gopter.TestParameters {
 	p := gopter.DefaultTestParameters()
 	if s := os.Getenv("MINIKV_SEED"); s != "" {
@@ -45,6 +46,7 @@ func coreParams() *gopter.TestParameters {
 		}
 		p = gopter.DefaultTestParametersWithSeed(seed)
 	}
+	p.MinSuccessfulTests = propIters()
 	if s := os.Getenv("MINIKV_PROP_ITERS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
