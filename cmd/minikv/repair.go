@@ -281,12 +281,26 @@ func copyFiles(dir, backup string, files []fileSize) error {
 	return errors.Join(d.Sync(), d.Close())
 }
 
+// copyFile copies the regular file src to the new file dst. Anything else
+// in the store's place of a file (a link, a FIFO, a directory) is not a
+// file of the store: it is neither followed nor read, and nothing is
+// copied for it.
 func copyFile(src, dst string) error {
+	fi, err := os.Lstat(src)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if fi2, err := in.Stat(); err != nil || !os.SameFile(fi, fi2) {
+		return errors.Join(err, fmt.Errorf("%s changed while it was copied", src))
+	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
