@@ -430,49 +430,6 @@ func writeFileSync(fsys vfs, name string, data []byte) error {
 	return errors.Join(err, f.Close())
 }
 
-// readSegment reads the WAL segment name for recovery or Verify: its bytes
-// up to the end of its last data, and the file's size. What lies past the
-// returned bytes is zeros. Memory and time are bounded by the bytes the
-// file holds on disk, never by the size it declares: a store's own
-// segments hold about their size (written, or preallocated), and a copy
-// with holes for zeros keeps its data where it was; a sparse file whose
-// data lies far past what it holds on disk is only what a hostile
-// directory holds, and is refused as ErrCorrupt without reading its holes.
-func readSegment(fsys vfs, name string) ([]byte, int64, error) {
-	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	size, err := f.Size()
-	if err != nil {
-		return nil, 0, err
-	}
-	end := size
-	onDisk := allocated(f, size)
-	// A record may hold a long run of zeros, which a copy may turn into a
-	// hole: allow one record's worth beyond twice the bytes on disk.
-	limit := 2*onDisk + maxRecordLen
-	if size > limit {
-		if end, err = dataEnd(f, size); err != nil {
-			return nil, 0, err
-		}
-		if end > limit {
-			return nil, size, &corruptError{file: filepath.Base(name), offset: -1,
-				reason: fmt.Sprintf("sparse file of %d bytes with data up to offset %d, far past the %d bytes it holds on disk", size, end, onDisk)}
-		}
-	}
-	if end > maxSegmentRead {
-		return nil, size, &corruptError{file: filepath.Base(name), offset: -1, reason: "file too large"}
-	}
-	buf := make([]byte, end)
-	// ReaderAt may report io.EOF with a full read that ends the file.
-	if n, err := f.ReadAt(buf, 0); err != nil && !(errors.Is(err, io.EOF) && n == len(buf)) {
-		return nil, size, err
-	}
-	return buf, size, nil
-}
-
 // readFile reads a whole file through the vfs, refusing one larger than max.
 func readFile(fsys vfs, name string, max int64) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
