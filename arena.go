@@ -214,6 +214,12 @@ func (a *arena) chunkBelow(num, den int64) int {
 	return -1
 }
 
+// sparseAfter reports whether chunk id, not the active one, would have
+// live bytes below half of what it holds once killed more of them died.
+func (a *arena) sparseAfter(id int, killed int64) bool {
+	return id != a.cur && (a.live[id]-killed)*2 < int64(a.used[id])
+}
+
 // sparse reports whether chunk id, not the active one, has live bytes below
 // half of what it holds.
 func (a *arena) sparse(id int) bool {

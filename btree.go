@@ -129,25 +129,6 @@ func (t *btree) mutInner(n *inner) *inner {
 	return &m
 }
 
-// recordKey returns the key of the record at the start of rec, or nil when
-// rec does not start with a whole record.
-func recordKey(rec []byte) []byte {
-	// Fast path for the common short header: one-byte key and value lengths.
-	if len(rec) >= 2 && rec[0] < 0x80 && rec[1] < 0x80 {
-		klen := int(rec[0] >> 1)
-		off := 2
-		if rec[0]&1 != 0 {
-			off += 8
-		}
-		if len(rec) < off+klen {
-			return nil
-		}
-		return rec[off : off+klen]
-	}
-	e, _ := decodeEntry(rec)
-	return e.key
-}
-
 func refKey(chunks [][]byte, ref uint64) []byte { return recordKey(chunkRecord(chunks, ref)) }
 
 // childIndex returns the child of n that holds key.
@@ -389,9 +370,13 @@ func (l *leaf) replaceRef(old, new uint64) bool {
 	if i < 0 {
 		return false
 	}
-	l.items[i] = new | l.items[i]&^refMask
+	l.setRef(i, new)
 	return true
 }
+
+// setRef points item i of a mutable leaf at ref instead; the key, so the
+// partial, stays.
+func (l *leaf) setRef(i int, ref uint64) { l.items[i] = ref | l.items[i]&^refMask }
 
 // mutLeafFor makes the path to the leaf that holds key mutable and returns
 // the leaf, or nil if the tree has none; the leaf becomes the finger.
@@ -698,8 +683,7 @@ func (c *cursor) touch() {
 	// filling.
 	for _, it := range items {
 		rec := chunkRecord(c.chunks, itemRef(it))
-		if len(rec) > 1 && rec[0] < 0x80 && rec[1] < 0x80 {
-			size := 2 + int(rec[0]>>1) + int(rec[1]) + 8*int(rec[0]&1)
+		if size, ok := shortEntrySize(rec); ok {
 			for p := 64; p < size && p < 256; p += 64 {
 				sink += rec[p]
 			}

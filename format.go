@@ -240,6 +240,37 @@ func (e *entry) decodeVarints(b []byte) bool {
 	return true
 }
 
+// shortEntrySize returns the size of the entry at the start of rec when
+// its header is the short one (one-byte key and value lengths), read from
+// the header alone; ok is false for any other header. Hot paths use it
+// before decode.
+func shortEntrySize(rec []byte) (size int, ok bool) {
+	if len(rec) < 2 || rec[0] >= 0x80 || rec[1] >= 0x80 {
+		return 0, false
+	}
+	return 2 + int(rec[0]>>1) + int(rec[1]) + 8*int(rec[0]&1), true
+}
+
+// recordKey returns the key of the record at the start of rec, or nil when
+// rec does not start with a whole record.
+func recordKey(rec []byte) []byte {
+	// The common short header: one-byte key and value lengths (as in
+	// shortEntrySize, spelled out: this is every point read's path).
+	if len(rec) >= 2 && rec[0] < 0x80 && rec[1] < 0x80 {
+		klen := int(rec[0] >> 1)
+		off := 2
+		if rec[0]&1 != 0 {
+			off += 8
+		}
+		if len(rec) < off+klen {
+			return nil
+		}
+		return rec[off : off+klen]
+	}
+	e, _ := decodeEntry(rec)
+	return e.key
+}
+
 func uvarintLen(x uint64) int {
 	n := 1
 	for x >= 0x80 {

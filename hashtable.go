@@ -93,6 +93,12 @@ func slotOf(h, ref uint64) uint64 { return h>>fpShift<<fpShift | (ref + 1) }
 
 func slotRef(s uint64) uint64 { return s&refMask - 1 }
 
+// setRef points slot i, which holds a record, at ref instead: the record
+// moved, its key (so its hash bits) stayed.
+func (t *hashTable) setRef(i int, ref uint64) {
+	t.slots[i] = t.slots[i]&^refMask | (ref + 1)
+}
+
 // homeOf returns the home slot of hash h in a table of n slots.
 func homeOf(h uint64, n int) uint64 {
 	if n <= fpHomeMax {

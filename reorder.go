@@ -125,7 +125,7 @@ func (m *memIndex) planReorder(st *reorderState, max int, p *reorderPlan) {
 				panic("minikv: arena record damaged")
 			}
 			id := int(ref >> chunkShift)
-			sparse := id != m.arena.cur && (m.arena.live[id]-p.killed[id])*2 < int64(m.arena.used[id])
+			sparse := m.arena.sparseAfter(id, p.killed[id])
 			inPlace := (!st.started || follows(st.prevEnd, ref) || follows(st.prevNow, ref)) && !sparse
 			st.started, st.prevEnd, st.prevNow = true, ref+uint64(e.size), ref+uint64(e.size)
 			p.lastMoves = false
@@ -172,8 +172,8 @@ func (m *memIndex) applyReorder(st *reorderState, p *reorderPlan) {
 		nref, buf := m.arena.alloc(mv.size)
 		copy(buf, p.stage[staged:staged+mv.size])
 		staged += mv.size
-		m.table.slots[mv.slot] = m.table.slots[mv.slot]&^refMask | (nref + 1)
-		l.items[mv.item] = l.items[mv.item]&^refMask | nref // the key, so its partial, is the same
+		m.table.setRef(mv.slot, nref)
+		l.setRef(mv.item, nref)
 		if mv.exp != 0 {
 			m.dropExpiry(mv.ref)
 			m.addExpiry(nref, mv.exp)
