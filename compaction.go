@@ -288,18 +288,12 @@ func (db *DB) reorderWalk(ctx context.Context, pace *pacer) (moved int, sparse b
 // compactWorker runs a compaction whenever a writer finds the WAL over
 // MaxWALSize, until Close.
 func (db *DB) compactWorker(ctx context.Context) {
-	defer db.wg.Done()
 	var idle <-chan time.Time // ticks while a deferred defragmentation waits
 	var mark int64            // the WAL's length at the last tick
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-db.presyncCh:
-			if err := db.wal.sync(); err != nil && ctx.Err() == nil {
-				db.log.Error("minikv: background sync of a filling segment failed", "err", err)
-			}
-			continue
 		case <-idle:
 			pending, m, err := db.tidyIfIdle(ctx, mark)
 			if err != nil && ctx.Err() == nil {
@@ -344,10 +338,24 @@ func (db *DB) walSize() int64 {
 	return db.wal.size()
 }
 
-// every calls fn every interval until ctx ends. It is the body of a
-// background worker: the caller has counted it in db.wg.
+// presyncWorker fsyncs the WAL when a writer finds the current segment
+// filling (see wal.wantPresync), so that its rotation finds little left to
+// sync, until ctx ends.
+func (db *DB) presyncWorker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-db.presyncCh:
+		}
+		if err := db.wal.sync(); err != nil && ctx.Err() == nil {
+			db.log.Error("minikv: background sync of a filling segment failed", "err", err)
+		}
+	}
+}
+
+// every calls fn every interval until ctx ends.
 func (db *DB) every(ctx context.Context, interval time.Duration, fn func()) {
-	defer db.wg.Done()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -370,27 +378,32 @@ func (db *DB) periodicSync() {
 	}
 }
 
-// startWorkers starts the background goroutines. Close stops them through
-// db.stop and waits for them with db.wg.
+// startWorkers starts the background goroutines, each through spawn, so
+// that Close stops them all (db.cancel) and waits for them (db.wg).
 func (db *DB) startWorkers() {
 	if db.readOnly {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	db.cancel = cancel
+	db.spawn(ctx, db.compactWorker)
+	db.spawn(ctx, db.presyncWorker)
+	if db.opts.SyncMode == SyncPeriodic {
+		db.spawn(ctx, func(ctx context.Context) { db.every(ctx, db.opts.SyncInterval, db.periodicSync) })
+	}
+	if db.opts.TTLCleanInterval > 0 {
+		db.spawn(ctx, func(ctx context.Context) {
+			db.every(ctx, db.opts.TTLCleanInterval, func() { db.cleanRound(ctx) })
+		})
+	}
+}
+
+// spawn runs fn in a goroutine owned by db: counted in db.wg, and given
+// the workers' context, which Close cancels before it waits.
+func (db *DB) spawn(ctx context.Context, fn func(context.Context)) {
 	db.wg.Add(1)
 	go func() {
 		defer db.wg.Done()
-		<-db.stop
-		cancel()
+		fn(ctx)
 	}()
-	db.wg.Add(1)
-	go db.compactWorker(ctx)
-	if db.opts.SyncMode == SyncPeriodic {
-		db.wg.Add(1)
-		go db.every(ctx, db.opts.SyncInterval, db.periodicSync)
-	}
-	if db.opts.TTLCleanInterval > 0 {
-		db.wg.Add(1)
-		go db.every(ctx, db.opts.TTLCleanInterval, func() { db.cleanRound(ctx) })
-	}
 }

@@ -48,10 +48,12 @@ type DB struct {
 	stats    counters
 	recovery recoveryInfo
 
-	stop      chan struct{} // closed by Close to stop the background workers
+	// The background workers (see spawn): Close cancels their context and
+	// waits for them. cancel is nil for a read-only handle, which runs none.
+	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	compactCh chan struct{} // wakes the compaction worker
-	presyncCh chan struct{} // asks the compaction worker to fsync a filling segment
+	presyncCh chan struct{} // asks the presync worker to fsync a filling segment
 }
 
 // Open opens the database in opts.Dir, creating it when missing (unless
@@ -74,7 +76,6 @@ func Open(opts Options) (*DB, error) {
 		log:       opts.Logger,
 		writeSem:  make(chan struct{}, 1),
 		mu:        newIndexLock(),
-		stop:      make(chan struct{}),
 		compactCh: make(chan struct{}, 1),
 		presyncCh: make(chan struct{}, 1),
 	}
@@ -129,7 +130,9 @@ func (db *DB) Close() error {
 	if !db.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	close(db.stop)
+	if db.cancel != nil {
+		db.cancel()
+	}
 	db.wg.Wait()
 	db.compactMu.Lock()
 	defer db.compactMu.Unlock()
