@@ -354,12 +354,6 @@ func (n *inner) removeAt(i int) {
 	n.refit()
 }
 
-// replace swaps the ref of key from old to new; it reports whether old was
-// found.
-func (t *btree) replace(key string, old, new uint64) bool {
-	return t.mutLeafFor(key).replaceRef(old, new)
-}
-
 // replaceRef swaps ref old for new in a mutable leaf (nil: none) and
 // reports whether old was there. The key, so the partial, stays.
 func (l *leaf) replaceRef(old, new uint64) bool {

@@ -570,3 +570,9 @@ func TestNearby(t *testing.T) {
 		}
 	}
 }
+
+// replace swaps the ref of key from old to new; it reports whether old was
+// found.
+func (t *btree) replace(key string, old, new uint64) bool {
+	return t.mutLeafFor(key).replaceRef(old, new)
+}

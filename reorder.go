@@ -88,14 +88,6 @@ type reorderMove struct {
 // number is bounded by the writes between walks and the chunks, and a copy
 // costs about what writing the record to the snapshot costs.
 
-// reorder visits up to max keys from st.from on, copying those not in
-// place to the end of the arena, and advances st.
-func (m *memIndex) reorder(st *reorderState, max int) {
-	var p reorderPlan
-	m.planReorder(st, max, &p)
-	m.applyReorder(st, &p)
-}
-
 // planReorder visits up to max keys from st.from on, advances st, and
 // fills p with the records to copy, their bytes included. It changes
 // nothing in the index, so the writer runs it holding the writer semaphore

@@ -130,3 +130,12 @@ func TestReorderEmptiesSparseChunks(t *testing.T) {
 		t.Fatalf("%d dead bytes of %d left after the walk and relocate", m.arena.dead, m.arena.total)
 	}
 }
+
+// reorder plans and applies one step of the walk at once, as the
+// compaction worker does in two: it visits up to max keys from st.from on, copying those not in
+// place to the end of the arena, and advances st.
+func (m *memIndex) reorder(st *reorderState, max int) {
+	var p reorderPlan
+	m.planReorder(st, max, &p)
+	m.applyReorder(st, &p)
+}
