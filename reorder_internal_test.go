@@ -131,9 +131,10 @@ func TestReorderEmptiesSparseChunks(t *testing.T) {
 	}
 }
 
-// reorder plans and applies one step of the walk at once, as the
-// compaction worker does in two: it visits up to max keys from st.from on, copying those not in
-// place to the end of the arena, and advances st.
+// reorder plans and applies one step of the walk at once (the compaction
+// worker does it in two, the plan without the index lock): it visits up to
+// max keys from st.from on, copying those not in place to the end of the
+// arena, and advances st.
 func (m *memIndex) reorder(st *reorderState, max int) {
 	var p reorderPlan
 	m.planReorder(st, max, &p)
