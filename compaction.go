@@ -89,7 +89,7 @@ func (db *DB) snapshotAtClose() error {
 	if _, err := writeSnapshot(db.fsys, db.dir, seq, v, now); err != nil {
 		return err
 	}
-	old, err := db.switchedManifest(seq, writeManifest(db.fsys, db.dir, manifest{snapshot: snapshotName(seq), walStart: seq}))
+	old, err := db.adoptManifest(seq, writeManifest(db.fsys, db.dir, manifest{snapshot: snapshotName(seq), walStart: seq}))
 	if err != nil {
 		return err
 	}
@@ -157,13 +157,13 @@ func (db *DB) switchManifest(seq uint64) ([]string, error) {
 	err := writeManifest(db.fsys, db.dir, manifest{snapshot: snapshotName(seq), walStart: seq})
 	db.writeSem <- struct{}{}
 	defer db.unlockWriter()
-	return db.switchedManifest(seq, err)
+	return db.adoptManifest(seq, err)
 }
 
-// switchedManifest records the outcome err of writing the MANIFEST for
+// adoptManifest records the outcome err of writing the MANIFEST for
 // the snapshot of seq, as switchManifest does; the caller holds the
 // writer semaphore.
-func (db *DB) switchedManifest(seq uint64, err error) ([]string, error) {
+func (db *DB) adoptManifest(seq uint64, err error) ([]string, error) {
 	man := manifest{snapshot: snapshotName(seq), walStart: seq}
 	if err != nil {
 		return nil, db.wal.fail("manifest switch", err)

@@ -76,7 +76,7 @@ func (db *DB) recover() error {
 		}
 	}
 	db.man = man
-	if err := db.loadSnapshot(); err != nil {
+	if err := db.loadIndex(); err != nil {
 		return err
 	}
 	live := liveSegments(ls.segments, man.walStart)
@@ -107,7 +107,7 @@ func (db *DB) recover() error {
 			return err
 		}
 	}
-	if err := db.openWAL(scans); err != nil {
+	if err := db.resumeWAL(scans); err != nil {
 		return err
 	}
 	if err := db.removeObsolete(ls); err != nil {
@@ -152,7 +152,7 @@ func (db *DB) recoverFromSyncFailure() error {
 	}
 	var old []string
 	if err == nil {
-		old, err = db.switchedManifest(seq, nil)
+		old, err = db.adoptManifest(seq, nil)
 	}
 	if err != nil {
 		return wrapOp("make the state durable after a failed fsync", err)
@@ -202,7 +202,9 @@ func (db *DB) initManifest(ls dirListing) (manifest, error) {
 // maxSegmentRead bounds the size of a segment file recovery reads.
 const maxSegmentRead = 1 << 34
 
-func (db *DB) loadSnapshot() error {
+// loadIndex loads the snapshot the MANIFEST names into a new index (an
+// empty one without a snapshot).
+func (db *DB) loadIndex() error {
 	if db.man.snapshot == "" {
 		db.idx = newMemIndex(0)
 		return nil
@@ -313,9 +315,9 @@ func (db *DB) applyOp(op walOp, now int64) {
 	db.idx.set(key, h, op.value, op.exp)
 }
 
-// openWAL cuts the damage after the last good record, removes the segments
-// after it and opens the last good segment for appending.
-func (db *DB) openWAL(scans []segmentScan) error {
+// resumeWAL cuts the damage after the last good record, removes the
+// segments after it and opens the last good segment for appending.
+func (db *DB) resumeWAL(scans []segmentScan) error {
 	segLimit := db.opts.SegmentSize
 	if len(scans) == 0 {
 		w, err := openWAL(db.fsys, db.dir, db.man.walStart, 0, nil, segLimit, true)
