@@ -23,12 +23,12 @@ import (
 // copied before it is changed. Iterators and compaction read such views
 // without any lock while writers go on.
 type btree struct {
-	height int    // 0: the root is a leaf
-	leafs  *leaf  // root when height == 0
-	inner  *inner // root when height > 0
-	count  int
-	cow    atomic.Uint64 // owner id of the nodes this tree may change in place
-	fing   finger
+	height   int    // 0: the root is a leaf
+	rootLeaf *leaf  // root when height == 0
+	inner    *inner // root when height > 0
+	count    int
+	owner    atomic.Uint64 // owner id of the nodes this tree may change in place
+	finger   finger
 }
 
 // finger is the leaf that the last mutLeafFor reached, with the bounds its
@@ -39,14 +39,14 @@ type btree struct {
 // slow path, remove and bulkLoad drop it before they change anything (the
 // slow path then points it at the leaf that took its key).
 type finger struct {
-	leaf *leaf
-	b    bounds
-	cow  uint64
+	leaf  *leaf
+	b     bounds
+	owner uint64
 }
 
 // at returns the finger's leaf if it holds key and is still valid, else nil.
-func (f *finger) at(key string, cow uint64) *leaf {
-	if f.leaf == nil || f.cow != cow || key < f.b.lo || f.b.hasHi && key >= f.b.hi {
+func (f *finger) at(key string, owner uint64) *leaf {
+	if f.leaf == nil || f.owner != owner || key < f.b.lo || f.b.hasHi && key >= f.b.hi {
 		return nil
 	}
 	return f.leaf
@@ -65,7 +65,7 @@ const (
 // is the key offset of the items' partials; n and pfx are int32 so that the
 // leaf is no larger than it was without pfx (memory per key).
 type leaf struct {
-	cow   uint64
+	owner uint64
 	n     int32
 	pfx   int32
 	items [leafCap]uint64
@@ -74,7 +74,7 @@ type leaf struct {
 // inner is an inner node. Child i holds the keys k with
 // seps[i] <= k < seps[i+1]; seps[0] is unused.
 type inner struct {
-	cow      uint64
+	owner    uint64
 	n        int
 	leafKids bool
 	hoff     int32              // the separators' shared prefix length (innerkeys.go)
@@ -87,45 +87,45 @@ type inner struct {
 
 // treeView is a frozen tree.
 type treeView struct {
-	height int
-	leafs  *leaf
-	inner  *inner
-	count  int
+	height   int
+	rootLeaf *leaf
+	inner    *inner
+	count    int
 }
 
-var cowSeq atomic.Uint64
+var ownerSeq atomic.Uint64
 
 func newBtree() *btree {
 	t := &btree{}
-	t.cow.Store(cowSeq.Add(1))
+	t.owner.Store(ownerSeq.Add(1))
 	return t
 }
 
 // snapshot freezes the current tree and returns it. It may run under a read
 // lock, concurrently with other snapshots, but not with a writer.
 func (t *btree) snapshot() treeView {
-	v := treeView{t.height, t.leafs, t.inner, t.count}
-	t.cow.Store(cowSeq.Add(1))
+	v := treeView{t.height, t.rootLeaf, t.inner, t.count}
+	t.owner.Store(ownerSeq.Add(1))
 	return v
 }
 
 func (t *btree) mutLeaf(l *leaf) *leaf {
-	c := t.cow.Load()
-	if l.cow == c {
+	c := t.owner.Load()
+	if l.owner == c {
 		return l
 	}
 	m := *l
-	m.cow = c
+	m.owner = c
 	return &m
 }
 
 func (t *btree) mutInner(n *inner) *inner {
-	c := t.cow.Load()
-	if n.cow == c {
+	c := t.owner.Load()
+	if n.owner == c {
 		return n
 	}
 	m := *n
-	m.cow = c
+	m.owner = c
 	return &m
 }
 
@@ -148,34 +148,34 @@ func (l *leaf) indexOf(ref uint64) int {
 // between. A leaf with room takes the item at once; a full one goes the
 // way of insert, which splits or spills it.
 func (t *btree) insertIn(l *leaf, chunks [][]byte, key string, ref uint64) {
-	if l == nil || l.n == leafCap || t.fing.at(key, t.cow.Load()) != l {
+	if l == nil || l.n == leafCap || t.finger.at(key, t.owner.Load()) != l {
 		t.insert(chunks, key, ref)
 		return
 	}
 	t.count++
-	t.leafInsert(l, t.fing.b, chunks, key, ref)
+	t.leafInsert(l, t.finger.b, chunks, key, ref)
 }
 
 // insert adds ref for a key not yet in the tree.
 func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
-	t.fing = finger{}
+	t.finger = finger{}
 	t.count++
 	if t.height == 0 {
-		if t.leafs == nil {
-			t.leafs = &leaf{cow: t.cow.Load()}
+		if t.rootLeaf == nil {
+			t.rootLeaf = &leaf{owner: t.owner.Load()}
 		}
-		t.leafs = t.mutLeaf(t.leafs)
-		if sep, right := t.leafInsert(t.leafs, bounds{}, chunks, key, ref); right != nil {
-			root := &inner{cow: t.cow.Load(), n: 2, leafKids: true}
-			root.leaves[0], root.leaves[1], root.seps[1] = t.leafs, right, sep
+		t.rootLeaf = t.mutLeaf(t.rootLeaf)
+		if sep, right := t.leafInsert(t.rootLeaf, bounds{}, chunks, key, ref); right != nil {
+			root := &inner{owner: t.owner.Load(), n: 2, leafKids: true}
+			root.leaves[0], root.leaves[1], root.seps[1] = t.rootLeaf, right, sep
 			root.refit()
-			t.inner, t.leafs, t.height = root, nil, 1
+			t.inner, t.rootLeaf, t.height = root, nil, 1
 		}
 		return
 	}
 	t.inner = t.mutInner(t.inner)
 	if sep, right := t.innerInsert(t.inner, bounds{}, chunks, key, ref); right != nil {
-		root := &inner{cow: t.cow.Load(), n: 2}
+		root := &inner{owner: t.owner.Load(), n: 2}
 		root.kids[0], root.kids[1], root.seps[1] = t.inner, right, sep
 		root.refit()
 		t.inner = root
@@ -200,7 +200,7 @@ func (t *btree) leafInsert(l *leaf, b bounds, chunks [][]byte, key string, ref u
 		}
 		return "", nil
 	}
-	right := &leaf{cow: t.cow.Load(), pfx: l.pfx}
+	right := &leaf{owner: t.owner.Load(), pfx: l.pfx}
 	// An insert past the last item (keys arriving in ascending order) keeps
 	// the full leaf as it is, so sequential loads fill leaves completely.
 	half := leafCap / 2
@@ -245,15 +245,15 @@ func (t *btree) innerInsert(n *inner, b bounds, chunks [][]byte, key string, ref
 		// Point the finger at the leaf that took key, so that the next
 		// key in order does not descend: a leaf's bounds stay what they
 		// are now whatever the splits above it do.
-		cow := t.cow.Load()
+		owner := t.owner.Load()
 		switch {
 		case rightLeaf == nil:
-			t.fing = finger{n.leaves[i], lb, cow}
+			t.finger = finger{n.leaves[i], lb, owner}
 			return "", nil
 		case key < sep:
-			t.fing = finger{n.leaves[i], bounds{lb.lo, sep, true}, cow}
+			t.finger = finger{n.leaves[i], bounds{lb.lo, sep, true}, owner}
 		default:
-			t.fing = finger{rightLeaf, bounds{sep, lb.hi, lb.hasHi}, cow}
+			t.finger = finger{rightLeaf, bounds{sep, lb.hi, lb.hasHi}, owner}
 		}
 	} else {
 		n.kids[i] = t.mutInner(n.kids[i])
@@ -315,7 +315,7 @@ func (t *btree) addChild(n *inner, i int, sep string, l *leaf, k *inner) (string
 	if i == innerCap {
 		half = innerCap - 1 // ascending inserts: keep the left node full
 	}
-	right := &inner{cow: t.cow.Load(), leafKids: n.leafKids, n: n.n - half}
+	right := &inner{owner: t.owner.Load(), leafKids: n.leafKids, n: n.n - half}
 	copy(right.seps[:], n.seps[half:n.n])
 	copy(right.kids[:], n.kids[half:n.n])
 	copy(right.leaves[:], n.leaves[half:n.n])
@@ -375,17 +375,17 @@ func (l *leaf) setRef(i int, ref uint64) { l.items[i] = ref | l.items[i]&^refMas
 // mutLeafFor makes the path to the leaf that holds key mutable and returns
 // the leaf, or nil if the tree has none; the leaf becomes the finger.
 func (t *btree) mutLeafFor(key string) *leaf {
-	cow := t.cow.Load()
-	if l := t.fing.at(key, cow); l != nil {
+	owner := t.owner.Load()
+	if l := t.finger.at(key, owner); l != nil {
 		return l
 	}
 	if t.height == 0 {
-		if t.leafs == nil {
+		if t.rootLeaf == nil {
 			return nil
 		}
-		t.leafs = t.mutLeaf(t.leafs)
-		t.fing = finger{t.leafs, bounds{}, cow}
-		return t.leafs
+		t.rootLeaf = t.mutLeaf(t.rootLeaf)
+		t.finger = finger{t.rootLeaf, bounds{}, owner}
+		return t.rootLeaf
 	}
 	t.inner = t.mutInner(t.inner)
 	n, b := t.inner, bounds{}
@@ -394,7 +394,7 @@ func (t *btree) mutLeafFor(key string) *leaf {
 		b = b.child(n, i)
 		if n.leafKids {
 			n.leaves[i] = t.mutLeaf(n.leaves[i])
-			t.fing = finger{n.leaves[i], b, cow}
+			t.finger = finger{n.leaves[i], b, owner}
 			return n.leaves[i]
 		}
 		n.kids[i] = t.mutInner(n.kids[i])
@@ -405,13 +405,13 @@ func (t *btree) mutLeafFor(key string) *leaf {
 // remove deletes the ref of key; it reports whether it was found. chunks
 // is the arena's table, read to refit leaves whose bounds widen.
 func (t *btree) remove(chunks [][]byte, key string, ref uint64) bool {
-	t.fing = finger{}
+	t.finger = finger{}
 	if t.height == 0 {
-		if t.leafs == nil {
+		if t.rootLeaf == nil {
 			return false
 		}
-		t.leafs = t.mutLeaf(t.leafs)
-		if !t.leafs.removeRef(ref) {
+		t.rootLeaf = t.mutLeaf(t.rootLeaf)
+		if !t.rootLeaf.removeRef(ref) {
 			return false
 		}
 		t.count--
@@ -424,7 +424,7 @@ func (t *btree) remove(chunks [][]byte, key string, ref uint64) bool {
 	t.count--
 	for t.height > 0 && t.inner.n == 1 {
 		if t.inner.leafKids {
-			t.leafs, t.inner = t.inner.leaves[0], nil
+			t.rootLeaf, t.inner = t.inner.leaves[0], nil
 		} else {
 			t.inner = t.inner.kids[0]
 		}
@@ -527,15 +527,15 @@ func (t *btree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
 // and j+1 (the first and the last leaf are unbounded on their outer side),
 // and its partials are computed at the prefix those share.
 func (t *btree) bulkLoad(chunks [][]byte, refs []uint64) {
-	t.fing = finger{}
+	t.finger = finger{}
 	if len(refs) == 0 {
 		return
 	}
-	c := t.cow.Load()
+	c := t.owner.Load()
 	var leaves []*leaf
 	var seps []string
 	for len(refs) > 0 {
-		l := &leaf{cow: c}
+		l := &leaf{owner: c}
 		l.n = int32(copy(l.items[:], refs))
 		refs = refs[l.n:]
 		leaves = append(leaves, l)
@@ -553,7 +553,7 @@ func (t *btree) bulkLoad(chunks [][]byte, refs []uint64) {
 	}
 	t.count += countRefs(leaves)
 	if len(leaves) == 1 {
-		t.leafs = leaves[0]
+		t.rootLeaf = leaves[0]
 		return
 	}
 	level := buildInner(c, seps, leaves, nil)
@@ -593,7 +593,7 @@ func buildInner(c uint64, seps []string, leaves []*leaf, kids []*inner) []lowNod
 	var out []lowNode
 	for start := 0; start < total; start += innerCap {
 		end := min(start+innerCap, total)
-		n := &inner{cow: c, n: end - start, leafKids: leaves != nil}
+		n := &inner{owner: c, n: end - start, leafKids: leaves != nil}
 		for i := start; i < end; i++ {
 			if leaves != nil {
 				n.leaves[i-start] = leaves[i]
@@ -630,7 +630,7 @@ func (c *cursor) seek(v treeView, key string) bool {
 	c.path = c.path[:0]
 	var b bounds
 	if v.height == 0 {
-		c.leaf = v.leafs
+		c.leaf = v.rootLeaf
 	} else {
 		n := v.inner
 		for {

@@ -72,7 +72,7 @@ func (h *treeHarness) del(key string) {
 
 // live returns a view of the tree as it is, without freezing it.
 func (h *treeHarness) live() treeView {
-	return treeView{h.tr.height, h.tr.leafs, h.tr.inner, h.tr.count}
+	return treeView{h.tr.height, h.tr.rootLeaf, h.tr.inner, h.tr.count}
 }
 
 // checkSeek compares a seek for probe with the model.
@@ -169,8 +169,8 @@ func (h *treeHarness) checkTree() int {
 	switch {
 	case h.tr.height > 0:
 		walk(h.tr.inner, bounds{})
-	case h.tr.leafs != nil:
-		walkLeaf(h.tr.leafs, bounds{})
+	case h.tr.rootLeaf != nil:
+		walkLeaf(h.tr.rootLeaf, bounds{})
 	}
 	if seen != len(h.keys) || h.tr.count != len(h.keys) {
 		h.t.Fatalf("tree holds %d keys, count %d, want %d", seen, h.tr.count, len(h.keys))
@@ -293,7 +293,7 @@ func TestLeafSearchTies(t *testing.T) {
 	for _, k := range keys {
 		h.set(k)
 	}
-	l := h.tr.leafs
+	l := h.tr.rootLeaf
 	h.loose = true // offsets set by hand, beyond what the root's bounds give
 	for p := 0; p <= 2; p++ {
 		l.refit(h.a.chunks, p)
@@ -359,7 +359,7 @@ func TestTreeOrders(t *testing.T) {
 						}
 					}
 					h.checkTree()
-					if h.tr.height != 0 || h.tr.leafs != nil && h.tr.leafs.n != 0 {
+					if h.tr.height != 0 || h.tr.rootLeaf != nil && h.tr.rootLeaf.n != 0 {
 						t.Fatalf("tree not empty after deleting everything: height %d", h.tr.height)
 					}
 					h.set("again")
