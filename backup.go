@@ -29,7 +29,7 @@ const backupSeq = 1
 // Backup returns. Backup returns ErrClosed after Close, or the first error
 // of w.
 func (db *DB) Backup(w io.Writer) error {
-	v, now, err := db.backupView()
+	v, now, err := db.freezeForBackup()
 	if err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (db *DB) BackupTo(dir string) error {
 	if err := db.checkBackupDir(dir); err != nil {
 		return err
 	}
-	v, now, err := db.backupView()
+	v, now, err := db.freezeForBackup()
 	if err != nil {
 		return err
 	}
@@ -192,15 +192,15 @@ func withCleanup(err, cleanup error) error {
 	return errors.Join(err, wrapOp("remove what was created", cleanup))
 }
 
-// backupView freezes the index under the read lock, as iterators do, and
+// freezeForBackup freezes the index under the read lock, as iterators do, and
 // returns the view with the time that decides which keys have expired.
-func (db *DB) backupView() (view, int64, error) {
+func (db *DB) freezeForBackup() (frozenIndex, int64, error) {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
 	if db.idx == nil {
-		return view{}, 0, ErrClosed
+		return frozenIndex{}, 0, ErrClosed
 	}
-	return db.idx.view(), db.now(), nil
+	return db.idx.freeze(), db.now(), nil
 }
 
 // checkBackupDir refuses the database's own directory as a backup target.

@@ -18,9 +18,9 @@ import (
 //
 // Code that wants the ref of an item masks it with itemRef.
 //
-// The tree is copy-on-write: snapshot returns a frozen view in O(1) by
+// The tree is copy-on-write: freeze returns a frozen tree in O(1) by
 // giving the tree a new owner id; a node whose id differs from the tree's is
-// copied before it is changed. Iterators and compaction read such views
+// copied before it is changed. Iterators and compaction read frozen trees
 // without any lock while writers go on.
 type btree struct {
 	height   int    // 0: the root is a leaf
@@ -85,8 +85,8 @@ type inner struct {
 	leaves   [innerCap]*leaf
 }
 
-// treeView is a frozen tree.
-type treeView struct {
+// frozenTree is a frozen tree.
+type frozenTree struct {
 	height   int
 	rootLeaf *leaf
 	inner    *inner
@@ -101,10 +101,10 @@ func newBtree() *btree {
 	return t
 }
 
-// snapshot freezes the current tree and returns it. It may run under a read
-// lock, concurrently with other snapshots, but not with a writer.
-func (t *btree) snapshot() treeView {
-	v := treeView{t.height, t.rootLeaf, t.inner, t.count}
+// freeze freezes the current tree and returns it. It may run under a read
+// lock, concurrently with other freezes, but not with a writer.
+func (t *btree) freeze() frozenTree {
+	v := frozenTree{t.height, t.rootLeaf, t.inner, t.count}
 	t.owner.Store(ownerSeq.Add(1))
 	return v
 }
@@ -626,7 +626,7 @@ type pathElem struct {
 }
 
 // seek positions c at the first key >= key; it reports whether there is one.
-func (c *cursor) seek(v treeView, key string) bool {
+func (c *cursor) seek(v frozenTree, key string) bool {
 	c.path = c.path[:0]
 	var b bounds
 	if v.height == 0 {

@@ -55,7 +55,7 @@ func BenchmarkTreeSeek(b *testing.B) {
 	for i := range keys {
 		tr.insert(a.chunks, keys[i], refs[i])
 	}
-	v := tr.snapshot()
+	v := tr.freeze()
 	c := cursor{chunks: a.chunks, ahead: 1}
 	i := 0
 	for b.Loop() {

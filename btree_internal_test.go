@@ -19,13 +19,13 @@ type treeHarness struct {
 	tr    *btree
 	keys  []string          // the model, sorted
 	refs  map[string]uint64 // key -> ref of its current record
-	views []frozenTree
+	views []savedTree
 	loose bool // checkTree accepts leaves whose offset differs from their bounds'
 }
 
-// frozenTree is a snapshot of the tree with the model at that time.
-type frozenTree struct {
-	v      treeView
+// savedTree is a frozen tree with the model at that time.
+type savedTree struct {
+	v      frozenTree
 	chunks [][]byte
 	keys   []string
 }
@@ -71,12 +71,12 @@ func (h *treeHarness) del(key string) {
 }
 
 // live returns a view of the tree as it is, without freezing it.
-func (h *treeHarness) live() treeView {
-	return treeView{h.tr.height, h.tr.rootLeaf, h.tr.inner, h.tr.count}
+func (h *treeHarness) live() frozenTree {
+	return frozenTree{h.tr.height, h.tr.rootLeaf, h.tr.inner, h.tr.count}
 }
 
 // checkSeek compares a seek for probe with the model.
-func (h *treeHarness) checkSeek(v treeView, chunks [][]byte, keys []string, probe string) {
+func (h *treeHarness) checkSeek(v frozenTree, chunks [][]byte, keys []string, probe string) {
 	h.t.Helper()
 	c := cursor{chunks: chunks}
 	ok := c.seek(v, probe)
@@ -97,7 +97,7 @@ func (h *treeHarness) checkSeek(v treeView, chunks [][]byte, keys []string, prob
 }
 
 // checkTreeScan walks a view in full and compares it with keys.
-func checkTreeScan(t *testing.T, v treeView, chunks [][]byte, keys []string) {
+func checkTreeScan(t *testing.T, v frozenTree, chunks [][]byte, keys []string) {
 	t.Helper()
 	c := cursor{chunks: chunks}
 	i := 0
@@ -180,7 +180,7 @@ func (h *treeHarness) checkTree() int {
 
 // freeze takes a snapshot and remembers the model with it.
 func (h *treeHarness) freeze() {
-	h.views = append(h.views, frozenTree{h.tr.snapshot(), h.a.chunks, slices.Clone(h.keys)})
+	h.views = append(h.views, savedTree{h.tr.freeze(), h.a.chunks, slices.Clone(h.keys)})
 }
 
 // checkViews checks that every snapshot still shows its keys.

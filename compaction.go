@@ -124,7 +124,7 @@ func (db *DB) tidyIfIdle(ctx context.Context, mark int64) (bool, int64, error) {
 
 // freeze rotates the WAL to a new segment and captures the index as it is
 // at that boundary: the snapshot holds exactly the segments before seq.
-func (db *DB) freeze(ctx context.Context) (seq uint64, v view, now int64, err error) {
+func (db *DB) freeze(ctx context.Context) (seq uint64, v frozenIndex, now int64, err error) {
 	// Flush the current segment before taking the writer lock, so that the
 	// fsync that seals it under the lock has little left to write.
 	if err := db.wal.sync(); err != nil {
@@ -138,13 +138,13 @@ func (db *DB) freeze(ctx context.Context) (seq uint64, v view, now int64, err er
 }
 
 // freezeLocked is freeze for a caller that holds the writer semaphore.
-func (db *DB) freezeLocked() (seq uint64, v view, now int64, err error) {
+func (db *DB) freezeLocked() (seq uint64, v frozenIndex, now int64, err error) {
 	seq, err = db.wal.rotate()
 	if err != nil {
 		return 0, v, 0, err
 	}
 	db.mu.RLock()
-	v = db.idx.view()
+	v = db.idx.freeze()
 	db.mu.RUnlock()
 	return seq, v, db.now(), nil
 }

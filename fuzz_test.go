@@ -190,7 +190,7 @@ func snapshotSeed(n int) []byte {
 		m.set(k, hashKey(k), []byte(strings.Repeat("v", i)), exp)
 	}
 	var buf bytes.Buffer
-	if _, err := writeSnapshotTo(&buf, 7, m.view(), 1); err != nil {
+	if _, err := writeSnapshotTo(&buf, 7, m.freeze(), 1); err != nil {
 		panic(err)
 	}
 	return buf.Bytes()
@@ -241,7 +241,7 @@ func checkSnapshot(t *testing.T, data []byte) {
 	}
 	var prev string
 	n := 0
-	v := m.view()
+	v := m.freeze()
 	c := cursor{chunks: v.chunks}
 	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
 		e, ok := decodeEntry(chunkRecord(v.chunks, c.ref()))

@@ -46,7 +46,7 @@ type Item struct {
 
 type iterator struct {
 	db      *DB
-	v       view
+	v       frozenIndex
 	c       cursor
 	start   string
 	end     string // exclusive; "" for none
@@ -90,7 +90,7 @@ func (db *DB) newIterator(start, end, prefix string, limit int) (*iterator, erro
 		db.mu.RUnlock()
 		return nil, ErrClosed
 	}
-	v := db.idx.view()
+	v := db.idx.freeze()
 	db.mu.RUnlock()
 	db.stats.scan(uint64(len(start)))
 	return &iterator{db: db, v: v, c: cursor{chunks: v.chunks}, start: start, end: end, prefix: prefix, limit: limit}, nil
@@ -183,7 +183,7 @@ func (it *iterator) inRange(key []byte) bool {
 
 func (it *iterator) finish() {
 	it.done = true
-	it.v = view{}
+	it.v = frozenIndex{}
 	it.c = cursor{}
 	it.rec = entry{}
 	it.rangeLeaf = nil

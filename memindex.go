@@ -182,15 +182,18 @@ func (m *memIndex) expired(now int64, max int) (keys []string) {
 // value and the map's own overhead.
 const mapEntryBytes = 40
 
-// view is a frozen picture of the index for iterators and snapshots.
-type view struct {
-	tree   treeView
+// frozenIndex is the index as it was at one instant, for iterators,
+// snapshots and backups: the tree's frozen root and the chunk table, which
+// writers copy before they change it.
+type frozenIndex struct {
+	tree   frozenTree
 	chunks [][]byte
 }
 
-// view freezes the index in O(1). It may run under a read lock.
-func (m *memIndex) view() view {
-	return view{tree: m.tree.snapshot(), chunks: m.arena.chunks}
+// freeze returns the index as it is now, in O(1). It may run under a read
+// lock.
+func (m *memIndex) freeze() frozenIndex {
+	return frozenIndex{tree: m.tree.freeze(), chunks: m.arena.chunks}
 }
 
 // memoryUsage estimates the bytes the index holds.

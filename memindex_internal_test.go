@@ -26,7 +26,7 @@ func checkIndex(t *testing.T, m *memIndex, model map[string]modelEntry) {
 			t.Fatalf("get %q = %q,%d,%v want %q,%d", k, e.value, e.exp, ok, want.value, want.exp)
 		}
 	}
-	checkView(t, m.view(), model)
+	checkView(t, m.freeze(), model)
 	var live int64
 	for id, c := range m.arena.chunks {
 		if c != nil {
@@ -52,7 +52,7 @@ func checkIndex(t *testing.T, m *memIndex, model map[string]modelEntry) {
 }
 
 // checkView walks a frozen view and compares it with a model.
-func checkView(t *testing.T, v view, model map[string]modelEntry) {
+func checkView(t *testing.T, v frozenIndex, model map[string]modelEntry) {
 	t.Helper()
 	keys := slices.Sorted(maps.Keys(model))
 	c := cursor{chunks: v.chunks}
@@ -95,11 +95,11 @@ func TestMemIndexModel(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 1))
 			m := newMemIndex(0)
 			model := map[string]modelEntry{}
-			type frozen struct {
-				v     view
+			type savedIndex struct {
+				v     frozenIndex
 				model map[string]modelEntry
 			}
-			var views []frozen
+			var views []savedIndex
 			for i := range tc.ops {
 				k := fmt.Sprintf("key%06d", r.IntN(tc.keys))
 				switch op := r.IntN(10); {
@@ -126,7 +126,7 @@ func TestMemIndexModel(t *testing.T) {
 					}
 				}
 				if r.IntN(500) == 0 {
-					views = append(views, frozen{m.view(), maps.Clone(model)})
+					views = append(views, savedIndex{m.freeze(), maps.Clone(model)})
 				}
 				if i%(tc.ops/10) == 0 {
 					checkIndex(t, m, model)
@@ -239,7 +239,7 @@ func TestAscendingInsertsFillLeaves(t *testing.T) {
 	checkIndex(t, m, model)
 	leaves := 0
 	c := cursor{chunks: m.arena.chunks}
-	v := m.view()
+	v := m.freeze()
 	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
 		if c.i == 0 {
 			leaves++

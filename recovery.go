@@ -138,7 +138,7 @@ func (db *DB) recoverFromSyncFailure() error {
 	// a torn tail; sealed first, the same hole would be damage.
 	seq := db.wal.seq + 1
 	db.mu.RLock()
-	v := db.idx.view()
+	v := db.idx.freeze()
 	db.mu.RUnlock()
 	_, err := writeSnapshot(db.fsys, db.dir, seq, v, db.now())
 	if err == nil {

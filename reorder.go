@@ -100,7 +100,7 @@ func (m *memIndex) planReorder(st *reorderState, max int, p *reorderPlan) {
 		p.killed = map[int]int64{}
 	}
 	clear(p.killed)
-	tv := treeView{height: m.tree.height, rootLeaf: m.tree.rootLeaf, inner: m.tree.inner}
+	tv := frozenTree{height: m.tree.height, rootLeaf: m.tree.rootLeaf, inner: m.tree.inner}
 	for max > 0 && !st.done {
 		c := cursor{chunks: m.arena.chunks}
 		if !c.seek(tv, st.from) {

@@ -27,7 +27,7 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 		set(fmt.Sprintf("key%06d", i), fmt.Sprintf("value-%d", i), exp)
 	}
 	set("key010000big", string(make([]byte, largeRecord+1)), 0)
-	before := m.view()
+	before := m.freeze()
 	beforeModel := map[string]modelEntry{}
 	for k, e := range model {
 		beforeModel[k] = e
@@ -62,7 +62,7 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 	var second reorderState
 	m.reorder(&second, 1<<30)
 	checkIndex(t, m, model)
-	v := m.view()
+	v := m.freeze()
 	c := cursor{chunks: v.chunks}
 	adjacent, total := 0, 0
 	prevEnd := uint64(0)

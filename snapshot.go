@@ -14,7 +14,7 @@ import (
 // writeSnapshot writes the live (not expired at now) entries of v, in key
 // order, to the snapshot file for seq, fsyncs it and makes it durable in
 // dir under its final name. It returns the number of entries written.
-func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, error) {
+func writeSnapshot(fsys vfs, dir string, seq uint64, v frozenIndex, now int64) (int, error) {
 	final := filepath.Join(dir, snapshotName(seq))
 	tmp := final + tmpExt
 	f, err := createNew(fsys, tmp)
@@ -40,7 +40,7 @@ func writeSnapshot(fsys vfs, dir string, seq uint64, v view, now int64) (int, er
 }
 
 // writeSnapshotTo streams the snapshot format to w.
-func writeSnapshotTo(w io.Writer, seq uint64, v view, now int64) (int, error) {
+func writeSnapshotTo(w io.Writer, seq uint64, v frozenIndex, now int64) (int, error) {
 	crc := crc32.New(crcTable)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
 	var hdr [snapHeaderSize]byte

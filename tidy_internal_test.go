@@ -27,7 +27,7 @@ func tidyPending(db *DB) bool {
 // tests make them, 60-100% do.
 func orderedFraction(db *DB) float64 {
 	db.mu.RLock()
-	v := db.idx.view()
+	v := db.idx.freeze()
 	db.mu.RUnlock()
 	c := cursor{chunks: v.chunks}
 	adjacent, total := 0, 0
