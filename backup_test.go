@@ -81,7 +81,7 @@ func bkOpen(t *testing.T, opts minikv.Options) *minikv.DB {
 }
 
 func TestBackupToOpensAsCopy(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{})
+	db, _ := openTestDB(t, minikv.Options{})
 	want := bkFill(t, db)
 	if err := db.Compact(); err != nil { // half in the snapshot, half in the WAL
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestBackupToOpensAsCopy(t *testing.T) {
 }
 
 func TestBackupStreamRestore(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{})
+	db, _ := openTestDB(t, minikv.Options{})
 	want := bkFill(t, db)
 	var buf bytes.Buffer
 	if err := db.Backup(&buf); err != nil {
@@ -143,7 +143,7 @@ func TestBackupStreamRestore(t *testing.T) {
 
 func TestBackupLeavesOutExpiredKeys(t *testing.T) {
 	clock := minikv.NewFakeClock()
-	db, _ := mustOpen(t, minikv.WithClock(minikv.Options{TTLCleanInterval: -1}, clock))
+	db, _ := openTestDB(t, minikv.WithClock(minikv.Options{TTLCleanInterval: -1}, clock))
 	if err := db.SetWithTTL("short", []byte("v"), time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestBackupLeavesOutExpiredKeys(t *testing.T) {
 }
 
 func TestBackupFromReadOnlyHandle(t *testing.T) {
-	db, dir := mustOpen(t, minikv.Options{})
+	db, dir := openTestDB(t, minikv.Options{})
 	want := bkFill(t, db)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestBackupFromReadOnlyHandle(t *testing.T) {
 // TestBackupIsConsistentUnderWrites moves units between two counters in
 // batches while backups run; every copy must hold the same total.
 func TestBackupIsConsistentUnderWrites(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	const total = 1000
 	if err := db.Set("a", []byte(strconv.Itoa(total))); err != nil {
 		t.Fatal(err)
@@ -227,7 +227,7 @@ func TestBackupIsConsistentUnderWrites(t *testing.T) {
 }
 
 func TestBackupToRefusesUnsafeTargets(t *testing.T) {
-	db, dir := mustOpen(t, minikv.Options{})
+	db, dir := openTestDB(t, minikv.Options{})
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestBackupToRefusesUnsafeTargets(t *testing.T) {
 }
 
 func TestRestoreRejectsDamagedStreams(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{})
+	db, _ := openTestDB(t, minikv.Options{})
 	bkFill(t, db)
 	var buf bytes.Buffer
 	if err := db.Backup(&buf); err != nil {
@@ -296,7 +296,7 @@ func TestRestoreRejectsDamagedStreams(t *testing.T) {
 }
 
 func TestRestoreRefusesNonEmptyDir(t *testing.T) {
-	db, dir := mustOpen(t, minikv.Options{})
+	db, dir := openTestDB(t, minikv.Options{})
 	var buf bytes.Buffer
 	if err := db.Backup(&buf); err != nil {
 		t.Fatal(err)
@@ -317,7 +317,7 @@ func (w *bkFailingWriter) Write(p []byte) (int, error) {
 }
 
 func TestBackupErrors(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{})
+	db, _ := openTestDB(t, minikv.Options{})
 	if err := db.Set("k", bytes.Repeat([]byte("v"), 4<<20)); err != nil {
 		t.Fatal(err)
 	}

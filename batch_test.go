@@ -338,7 +338,7 @@ func TestExtProp29BatchSizeValidation(t *testing.T) {
 func TestExtBatchSizeLimitExact(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.DisableAutoCompaction = true
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	b := db.NewBatch()
 	for i := range 4 {
 		b.Set(fmt.Sprintf("b%d", i), extBigValue()[:64])
@@ -438,7 +438,7 @@ func TestExtBatchClosedAndReadOnly(t *testing.T) {
 	}
 	ro := opts
 	ro.ReadOnly = true
-	rdb, _ := mustOpen(t, ro)
+	rdb, _ := openTestDB(t, ro)
 	b = rdb.NewBatch()
 	b.Set("k3", []byte("v"))
 	if err := b.Write(); !errors.Is(err, minikv.ErrReadOnly) {

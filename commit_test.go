@@ -31,7 +31,7 @@ func TestCommit_ConcurrentWriters(t *testing.T) {
 	for _, mode := range []minikv.SyncMode{minikv.SyncNever, minikv.SyncAlways} {
 		t.Run("sync="+mode.String(), func(t *testing.T) {
 			opts := minikv.Options{Dir: t.TempDir(), SyncMode: mode, MaxWALSize: 256 << 10, SegmentSize: 64 << 10}
-			db, _ := mustOpen(t, opts)
+			db, _ := openTestDB(t, opts)
 			var (
 				wg       sync.WaitGroup
 				mu       sync.Mutex

@@ -173,7 +173,7 @@ func TestExtAutoCompactionDisabled(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.MaxWALSize = 4 << 10
 	opts.DisableAutoCompaction = true
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	if err := extWriteRandom(db, rand.New(rand.NewPCG(1, 2)), "k", 400, extModel{}); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestExtProp19CompactionManifest(t *testing.T) {
 	// Each iteration copies the files the MANIFEST names, the open segment
 	// among them, which is preallocated to SegmentSize: keep it small.
 	opts.SegmentSize = 64 << 10
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	model := extModel{}
 	extCheck(t, "after Compact the MANIFEST names a new snapshot and WAL start that together hold everything", prop.ForAll(
 		func(seed uint64, n int) string {
@@ -269,7 +269,7 @@ func TestExtProp20CompactionDeletesOldWAL(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.SegmentSize = 4 << 10 // several segments
 	opts.DisableAutoCompaction = true
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	model := extModel{}
 	extCheck(t, "after Compact no WAL segment or snapshot before the new ones remains", prop.ForAll(
 		func(seed uint64, n int) string {
@@ -411,7 +411,7 @@ func TestExtCompactionLatency(t *testing.T) {
 	}
 	opts, _ := extOpts(t)
 	opts.DisableAutoCompaction = true
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	val := bytes.Repeat([]byte("v"), 64)
 	for i := 0; i < n; i += 1000 {
 		b := db.NewBatch()
@@ -659,7 +659,7 @@ func TestExtCompactWhileClosing(t *testing.T) {
 			t.Fatalf("Compact racing Close: %v", err)
 		}
 	}
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	if err := extCheckAll(db, model, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
@@ -670,7 +670,7 @@ func TestExtCompactWhileClosing(t *testing.T) {
 func TestExtConcurrentCompacts(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.DisableAutoCompaction = true
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	var wg sync.WaitGroup
 	models := make([]extModel, 3)
 	errs := make(chan error, 6)
@@ -706,7 +706,7 @@ func TestExtConcurrentCompacts(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	rdb, _ := mustOpen(t, ro)
+	rdb, _ := openTestDB(t, ro)
 	if err := rdb.Compact(); !errors.Is(err, minikv.ErrReadOnly) {
 		t.Fatalf("Compact on a read-only DB = %v; want ErrReadOnly", err)
 	}

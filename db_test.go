@@ -325,7 +325,7 @@ func coreCloseOK(t testing.TB, db *minikv.DB) {
 // index or the next open.
 func TestCoreInputValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
-	db, dir := mustOpen(t, opts)
+	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
 	if err := db.Set("keep", []byte("me")); err != nil {
 		t.Fatal(err)
@@ -377,7 +377,7 @@ func TestCoreInputValidation(t *testing.T) {
 // empty value are stored and read back, also after reopen.
 func TestCoreSizeLimitsAccepted(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
-	db, dir := mustOpen(t, opts)
+	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
 	key := strings.Repeat("K", minikv.MaxKeySize)
 	value := bytes.Repeat([]byte{0xA5}, minikv.MaxValueSize)
@@ -414,7 +414,7 @@ func TestCoreSizeLimitsAccepted(t *testing.T) {
 // Get hands out a copy.
 func TestCoreCopiesInAndOut(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
-	db, dir := mustOpen(t, opts)
+	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
 	buf := []byte("original")
 	if err := db.Set("k", buf); err != nil {
@@ -453,7 +453,7 @@ func TestCoreCopiesInAndOut(t *testing.T) {
 // TestCoreDeleteAndExists walks a key through set, delete and set again,
 // checking Exists and Get at each step; deleting a missing key succeeds.
 func TestCoreDeleteAndExists(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	tests := []struct {
 		name       string
 		op         func() error
@@ -551,7 +551,7 @@ func TestCorePermissionsAndManifest(t *testing.T) {
 // TestCoreManifestOnFreshOpen checks that a new database has a MANIFEST from
 // its first Open.
 func TestCoreManifestOnFreshOpen(t *testing.T) {
-	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
 		t.Fatalf("no MANIFEST after opening a new database: %v", err)
 	}
@@ -574,7 +574,7 @@ func TestCoreOpenRequiresDir(t *testing.T) {
 // writable open would tidy up. It returns the directory and its contents.
 func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
 	t.Helper()
-	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	want := map[string]string{coreFixtureKey: "41"}
 	if err := db.Set(coreFixtureKey, []byte("41")); err != nil {
 		t.Fatal(err)
@@ -691,7 +691,7 @@ func TestCoreReadOnlyMissingDir(t *testing.T) {
 func TestCoreClosed(t *testing.T) {
 	for _, ro := range []bool{false, true} {
 		t.Run(fmt.Sprintf("read-only=%v", ro), func(t *testing.T) {
-			db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+			db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err := db.Set(coreFixtureKey, []byte("41")); err != nil {
 				t.Fatal(err)
 			}
@@ -733,7 +733,7 @@ func TestCoreSyncModesSurviveReopen(t *testing.T) {
 	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncPeriodic, minikv.SyncNever} {
 		t.Run(mode.String(), func(t *testing.T) {
 			opts := minikv.Options{SyncMode: mode, SyncInterval: 5 * time.Millisecond}
-			db, dir := mustOpen(t, opts)
+			db, dir := openTestDB(t, opts)
 			opts.Dir = dir
 			model := map[string]string{}
 			for i := range 60 {
@@ -1034,7 +1034,7 @@ func TestCoreCorruptFiles(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+			db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 			for i := range 30 {
 				if err := db.Set(fmt.Sprint("snap", i), []byte("in the snapshot")); err != nil {
 					t.Fatal(err)
@@ -1079,7 +1079,7 @@ func TestCoreCorruptFiles(t *testing.T) {
 // TestCoreMissingManifestWithWAL checks that a directory with WAL records
 // but no MANIFEST is ErrCorrupt.
 func TestCoreMissingManifestWithWAL(t *testing.T) {
-	db, dir := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -1162,7 +1162,7 @@ func TestCoreModel(t *testing.T) {
 				SegmentSize:  int64(512 << rng.Intn(4)),
 				MaxWALSize:   int64(4096 << rng.Intn(4)),
 			}
-			db, dir := mustOpen(t, opts)
+			db, dir := openTestDB(t, opts)
 			opts.Dir = dir
 			coreRunModel(t, rng, db, opts, tt.steps)
 		})
@@ -1479,7 +1479,7 @@ func TestCoreCloseDuringWrites(t *testing.T) {
 	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncNever} {
 		t.Run(mode.String(), func(t *testing.T) {
 			opts := minikv.Options{SyncMode: mode, SegmentSize: 4096, MaxWALSize: 16384}
-			db, dir := mustOpen(t, opts)
+			db, dir := openTestDB(t, opts)
 			opts.Dir = dir
 			const writers = 4
 			acked := make([][]string, writers)

@@ -16,7 +16,7 @@ import (
 // TestErrors_SayHowMuch: a refused key, value, batch, TTL or increment says
 // what was given and what the limit is, and still matches its sentinel.
 func TestErrors_SayHowMuch(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{})
+	db, _ := openTestDB(t, minikv.Options{})
 	if err := db.Set("n", []byte("9223372036854775807")); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestErrors_SayHowMuch(t *testing.T) {
 // TestErrors_LongValueQuotedShort: a huge value named in an error is cut,
 // so that the message stays one readable line.
 func TestErrors_LongValueQuotedShort(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{})
+	db, _ := openTestDB(t, minikv.Options{})
 	if err := db.Set("big", []byte(strings.Repeat("x\n", 5000))); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestOpen_NotADirectory(t *testing.T) {
 // TestTTL_NoExpiry: a key without expiry has the TTL NoExpiry, which is
 // negative.
 func TestTTL_NoExpiry(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{})
+	db, _ := openTestDB(t, minikv.Options{})
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}

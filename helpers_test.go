@@ -33,9 +33,11 @@ func runChild() int {
 	return f()
 }
 
-// mustOpen opens a database in a new temporary directory and closes it when
-// the test ends.
-func mustOpen(t testing.TB, opts minikv.Options) (*minikv.DB, string) {
+// openTestDB opens a database with opts (in a new temporary directory when
+// opts.Dir is empty), closes it when the test ends, and returns it with its
+// directory. Most black-box tests open their store with it (extOpen
+// chooses the options of the property tests for it).
+func openTestDB(t testing.TB, opts minikv.Options) (*minikv.DB, string) {
 	t.Helper()
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()

@@ -425,7 +425,7 @@ func TestExtProp47ContextCancellation(t *testing.T) {
 func TestExtContextSyncWaitReturns(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.SyncMode = minikv.SyncAlways
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	var wg sync.WaitGroup
 	var cancelled atomic.Int64
 	for g := range 8 {
@@ -580,7 +580,7 @@ func TestExtOpsInvalidArguments(t *testing.T) {
 	}
 	ro := opts
 	ro.ReadOnly = true
-	rdb, _ := mustOpen(t, ro)
+	rdb, _ := openTestDB(t, ro)
 	for name, err := range map[string]error{
 		"SetNX": extErr(rdb.SetNX("n", nil)), "Incr": extErr(rdb.Incr("k")),
 		"CAS": extErr(rdb.CompareAndSwap("k", []byte("1"), []byte("2"))), "GetAndSet": extErr(rdb.GetAndSet("k", nil)),
@@ -651,7 +651,7 @@ func TestExtContextEndsDuringGroupCommit(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.SyncMode = minikv.SyncAlways
 	opts, gate := minikv.WithSyncGate(opts)
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	gate.Shut()
 	leader := make(chan error, 1)
 	go func() { leader <- db.Set("leader", []byte("1")) }()

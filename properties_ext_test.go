@@ -93,7 +93,7 @@ func extOpts(t testing.TB) (minikv.Options, *minikv.FakeClock) {
 func extOpen(t testing.TB) (*minikv.DB, *minikv.FakeClock, minikv.Options) {
 	t.Helper()
 	opts, clock := extOpts(t)
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	return db, clock, opts
 }
 
@@ -297,7 +297,7 @@ func TestExtModel(t *testing.T) {
 		Dir: t.TempDir(), SyncMode: minikv.SyncNever,
 		MaxWALSize: 48 << 10, SegmentSize: 8 << 10, TTLCleanInterval: 2 * time.Millisecond,
 	}, clock)
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	s := &extSim{t: t, rng: rng, db: db, clock: clock, opts: opts, model: extModel{}}
 	steps := extEnvInt("MINIKV_MODEL_STEPS", 3000)
 	for s.step = 0; s.step < steps; s.step++ {

@@ -184,7 +184,7 @@ func coreErr(err error) string {
 
 // Feature: minikv-embedded-database, Property 1: Set-Get round trip
 func TestCoreProp01SetGetRoundTrip(t *testing.T) {
-	db, _ := mustOpen(t, minikv.Options{SyncMode: minikv.SyncNever})
+	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	props := gopter.NewProperties(coreParams())
 	props.Property("Get returns a copy of what the last Set stored", prop.ForAll(
 		func(key string, first, second []byte) string {
@@ -349,7 +349,7 @@ func TestCoreProp05ExistsReflectsState(t *testing.T) {
 // Feature: minikv-embedded-database, Property 6: Key size validation
 func TestCoreProp06KeySizeValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
-	db, dir := mustOpen(t, opts)
+	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
 	model := map[string]string{}
 	props := gopter.NewProperties(coreParams())
@@ -411,7 +411,7 @@ func TestCoreProp06KeySizeValidation(t *testing.T) {
 // Feature: minikv-embedded-database, Property 7: Value size validation
 func TestCoreProp07ValueSizeValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
-	db, dir := mustOpen(t, opts)
+	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
 	buf := make([]byte, minikv.MaxValueSize+64)
 	for i := range buf {

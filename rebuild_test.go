@@ -18,7 +18,7 @@ import (
 func rebuildStore(t *testing.T) (string, map[string]string) {
 	t.Helper()
 	opts := minikv.Options{Dir: t.TempDir(), DisableAutoCompaction: true, SegmentSize: 4096}
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	want := map[string]string{}
 	set := func(i int) {
 		k, v := fmt.Sprintf("k%03d", i), fmt.Sprintf("value %d", i)
@@ -167,7 +167,7 @@ func TestRebuildManifest_RefusesALoss(t *testing.T) {
 
 // TestRebuildManifest_Locked: the store must be closed.
 func TestRebuildManifest_Locked(t *testing.T) {
-	_, dir := mustOpen(t, minikv.Options{})
+	_, dir := openTestDB(t, minikv.Options{})
 	if _, err := minikv.RebuildManifest(dir); !errors.Is(err, minikv.ErrLocked) {
 		t.Fatalf("RebuildManifest of an open store: %v; want ErrLocked", err)
 	}

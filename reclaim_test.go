@@ -35,7 +35,7 @@ func heapInUse() int64 {
 func TestTTL_ExpiryReclaimsMemory(t *testing.T) {
 	n := reclaimKeys()
 	opts, clock := extOpts(t)
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	if err := db.Set("keep", []byte("forever")); err != nil {
 		t.Fatal(err)
 	}
@@ -104,13 +104,13 @@ func TestDelete_ReclaimsMemory(t *testing.T) {
 	// What the remaining keys take in a store that never held the others.
 	opts, _ := extOpts(t)
 	opts.DisableAutoCompaction = true
-	ref, _ := mustOpen(t, opts)
+	ref, _ := openTestDB(t, opts)
 	fill(ref, kept)
 	wantUsage := ref.Stats().MemoryUsage
 
 	opts, _ = extOpts(t)
 	opts.DisableAutoCompaction = true
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	fill(db, func(int) bool { return true })
 	peakUsage, peakHeap := db.Stats().MemoryUsage, heapInUse()-heap0
 	for i := 0; i < n; i += 100 {

@@ -40,7 +40,7 @@ func extGenStatsOps() gopter.Gen {
 func TestExtProp49Stats(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.DisableAutoCompaction = true
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	var want minikv.Stats // the counters expected so far
 	model := extModel{}
 	var ns extNamespace
@@ -346,7 +346,7 @@ func extGenDumpKeys() gopter.Gen {
 // reports both.
 func TestStats_PercentilesFromFirstOperations(t *testing.T) {
 	opts, _ := extOpts(t)
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}

@@ -406,7 +406,7 @@ func TestExtCleanerMixedMemory(t *testing.T) {
 func TestExtCleanerBackground(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.TTLCleanInterval = 2 * time.Millisecond
-	db, _ := mustOpen(t, opts)
+	db, _ := openTestDB(t, opts)
 	extFillTTL(t, db, "t/", 300, 10, time.Second)
 	if err := db.Set("keep", nil); err != nil {
 		t.Fatal(err)
