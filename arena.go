@@ -219,9 +219,3 @@ func (a *arena) chunkBelow(num, den int64) int {
 func (a *arena) sparseAfter(id int, killed int64) bool {
 	return id != a.cur && (a.live[id]-killed)*2 < int64(a.used[id])
 }
-
-// sparse reports whether chunk id, not the active one, has live bytes below
-// half of what it holds.
-func (a *arena) sparse(id int) bool {
-	return id != a.cur && a.live[id]*2 < int64(a.used[id])
-}

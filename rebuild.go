@@ -125,21 +125,20 @@ func planManifest(fsys vfs, dir string, ls dirListing) (*ManifestPlan, error) {
 		}
 	}
 	live := liveSegments(ls.segments, p.WALStart)
-	for i, seq := range live {
-		want := p.WALStart + uint64(i)
-		if seq != want {
-			missing := segmentName(want)
-			if p.Lost != "" {
-				p.Lost += "; "
-			}
-			p.Lost += "WAL segment " + missing + " is missing"
-			for _, later := range live[i:] {
-				p.Skipped = append(p.Skipped, VerifyProblem{File: segmentName(later), Offset: -1,
-					Reason: "comes after the missing WAL segment " + missing})
-			}
-			break
-		}
+	n := contiguous(live, p.WALStart)
+	for _, seq := range live[:n] {
 		p.Segments = append(p.Segments, segmentName(seq))
+	}
+	if n < len(live) {
+		missing := segmentName(p.WALStart + uint64(n))
+		if p.Lost != "" {
+			p.Lost += "; "
+		}
+		p.Lost += "WAL segment " + missing + " is missing"
+		for _, later := range live[n:] {
+			p.Skipped = append(p.Skipped, VerifyProblem{File: segmentName(later), Offset: -1,
+				Reason: "comes after the missing WAL segment " + missing})
+		}
 	}
 	return p, nil
 }

@@ -230,12 +230,22 @@ func liveSegments(all []uint64, start uint64) []uint64 {
 }
 
 func checkContiguous(live []uint64, start uint64) error {
-	for i, seq := range live {
-		if seq != start+uint64(i) {
-			return &corruptError{file: segmentName(start + uint64(i)), offset: -1, reason: "WAL segment missing"}
-		}
+	if n := contiguous(live, start); n < len(live) {
+		return &corruptError{file: segmentName(start + uint64(n)), offset: -1, reason: "WAL segment missing"}
 	}
 	return nil
+}
+
+// contiguous returns how many of the live segments, from the first on,
+// are numbered start, start+1, ... without a gap; segment start+n is the
+// first one missing when n < len(live).
+func contiguous(live []uint64, start uint64) int {
+	for i, seq := range live {
+		if seq != start+uint64(i) {
+			return i
+		}
+	}
+	return len(live)
 }
 
 // replay applies the live segments in order. Damage that a crash cannot

@@ -115,7 +115,7 @@ func TestReorderEmptiesSparseChunks(t *testing.T) {
 	for id, c := range m.arena.chunks {
 		if c != nil {
 			live += m.arena.live[id]
-			if m.arena.sparse(id) {
+			if m.arena.sparseAfter(id, 0) {
 				leftover += m.arena.live[id]
 			}
 		}

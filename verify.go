@@ -140,14 +140,11 @@ func verifyFS(fsys vfs, dir string) (*VerifyReport, error) {
 	r.Snapshot, r.WALStart = man.snapshot, man.walStart
 	r.listStale(ls, man)
 	live := liveSegments(ls.segments, man.walStart)
-	for i, seq := range live {
-		if want := man.walStart + uint64(i); seq != want {
-			if r.Rebuild == nil { // a plan stops there and says so
-				r.problem(segmentName(want), -1, "WAL segment missing")
-			}
-			live = live[:i]
-			break
+	if n := contiguous(live, man.walStart); n < len(live) {
+		if r.Rebuild == nil { // a plan stops there and says so
+			r.problem(segmentName(man.walStart+uint64(n)), -1, "WAL segment missing")
 		}
+		live = live[:n]
 	}
 	return r, r.result(r.checkSegments(fsys, dir, live))
 }

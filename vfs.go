@@ -230,26 +230,23 @@ func (osFS) Lock(name string, exclusive bool) (io.Closer, error) {
 // maxHolderLine bounds what is read of a LOCK file.
 const maxHolderLine = 256
 
-// writeHolder writes this process's line into the LOCK file name.
-func writeHolder(name string) {
+// setHolder replaces the content of the LOCK file name with line ("" to
+// empty it).
+func setHolder(name, line string) {
 	f, err := osFS{}.OpenFile(name, os.O_WRONLY, 0)
 	if err != nil {
 		return
 	}
-	host, _ := os.Hostname()
-	line := fmt.Sprintf("pid %d host %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
-	if f.Truncate(0) == nil {
+	if f.Truncate(0) == nil && line != "" {
 		_, _ = f.Write([]byte(line))
 	}
 	_ = f.Close()
 }
 
-// clearHolder empties the LOCK file name before its writer lets go.
-func clearHolder(name string) {
-	if f, err := (osFS{}).OpenFile(name, os.O_WRONLY, 0); err == nil {
-		_ = f.Truncate(0)
-		_ = f.Close()
-	}
+// holderLine is this process's line for the LOCK file.
+func holderLine() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("pid %d host %s since %s\n", os.Getpid(), host, time.Now().UTC().Format(time.RFC3339))
 }
 
 // lockHolder says, for an ErrLocked message, who holds the lock on name
@@ -294,17 +291,17 @@ type flockCloser struct {
 	note bool   // the holder line was written
 }
 
-// noteHolder writes the holder line of an exclusive lock; see writeHolder.
+// noteHolder writes the holder line of an exclusive lock (see above).
 func (c *flockCloser) noteHolder() {
 	if c.name != "" && !c.note {
 		c.note = true
-		writeHolder(c.name)
+		setHolder(c.name, holderLine())
 	}
 }
 
 func (c *flockCloser) Close() error {
 	if c.note {
-		clearHolder(c.name)
+		setHolder(c.name, "")
 	}
 	return errors.Join(c.fl.Unlock(), c.fl.Close())
 }
