@@ -21,7 +21,10 @@ package minikv
 //
 // Chunks start small (minChunk) and double up to chunkSize as the arena
 // grows, so that a small database holds little memory. A record larger than
-// largeRecord gets a chunk of its own, at offset 0.
+// largeRecord gets a chunk of its own, at offset 0. Under a memory limit
+// every shared chunk has one size, a 64th of the limit (see
+// arena.setChunkSize), so that moving the live records of one chunk into a
+// fresh one never holds more than one chunk beyond what the store held.
 // Chunks are only ever dropped from the table, never reused in place, so an
 // iterator that holds an old table keeps reading valid records; the garbage
 // collector frees a dropped chunk once the last such reader is gone.
@@ -52,14 +55,53 @@ type arena struct {
 	// allocation that needs it. It is not in the table and no reader sees
 	// it, so it is made without the index lock.
 	spare []byte
+
+	// fixed is the size of every shared chunk under a memory limit, and 0
+	// without one (chunks then grow from minChunk to chunkSize).
+	fixed int
 }
 
 func newArena() *arena { return &arena{cur: -1} }
 
+// setChunkSize makes every later shared chunk size bytes (a power of two
+// up to chunkSize), with records over a quarter of it in chunks of their
+// own, and stops reserve from making chunks ahead of need.
+func (a *arena) setChunkSize(size int) { a.fixed = size }
+
+// largeRec returns the size from which a record gets a chunk of its own.
+func (a *arena) largeRec() int {
+	if a.fixed > 0 {
+		return a.fixed / 4
+	}
+	return largeRecord
+}
+
+// activeFree returns the bytes left at the end of the active chunk.
+func (a *arena) activeFree() int64 {
+	if a.cur < 0 {
+		return 0
+	}
+	return int64(len(a.chunks[a.cur]) - int(a.used[a.cur]))
+}
+
+// growth returns the bytes of new chunks that allocating records of small
+// bytes in all (each at most largeRec) and of large bytes (each in a chunk
+// of its own) would add, at most: a chunk may end with up to a record's
+// worth unused.
+func (a *arena) growth(small, large int64) int64 {
+	free := a.activeFree()
+	if small <= free {
+		return large
+	}
+	size := int64(a.nextChunkSize(0))
+	room := max(size-int64(a.largeRec()), 1)
+	return large + (small-free+room-1)/room*size
+}
+
 // alloc reserves n bytes for a new live record and returns its ref and the
 // bytes to fill.
 func (a *arena) alloc(n int) (uint64, []byte) {
-	if n > largeRecord {
+	if n > a.largeRec() {
 		id := a.newChunk(n)
 		a.used[id] = int32(min(n, 1<<31-1))
 		a.live[id] += int64(n)
@@ -78,6 +120,9 @@ func (a *arena) alloc(n int) (uint64, []byte) {
 // nextChunkSize returns the size of the next shared chunk: an eighth of
 // what the arena holds, between minChunk and chunkSize, and at least n.
 func (a *arena) nextChunkSize(n int) int {
+	if a.fixed > 0 {
+		return max(a.fixed, n)
+	}
 	size := minChunk
 	for size < chunkSize && int64(size) < a.total/8 {
 		size *= 2
@@ -93,7 +138,7 @@ func (a *arena) nextChunkSize(n int) int {
 // its pages. A writer calls it before taking the index lock, so that
 // readers do not wait while the kernel maps fresh pages.
 func (a *arena) reserve(n int) {
-	if n <= 0 || n > largeRecord || a.cur >= 0 && int(a.used[a.cur])+n <= len(a.chunks[a.cur]) {
+	if n <= 0 || a.fixed > 0 || n > largeRecord || a.cur >= 0 && int(a.used[a.cur])+n <= len(a.chunks[a.cur]) {
 		return
 	}
 	size := a.nextChunkSize(n)
@@ -191,7 +236,7 @@ func (a *arena) retireActive() bool {
 		return false
 	}
 	size := len(a.chunks[a.cur])
-	if size > minChunk && a.live[a.cur]*4 < int64(size) && a.nextChunkSize(0) < size {
+	if size > minChunk && a.fixed == 0 && a.live[a.cur]*4 < int64(size) && a.nextChunkSize(0) < size {
 		a.cur = -1
 		return true
 	}

@@ -150,6 +150,12 @@ func (db *DB) apply(r *writeReq) {
 	if r.kind == reqRMW && !db.decideRMW(r) {
 		return
 	}
+	if db.opts.MaxMemory > 0 && !r.del {
+		if err := db.makeRoom(r); err != nil {
+			r.err = err
+			return
+		}
+	}
 	if len(r.rec) == 0 {
 		// Decided just now (or built under the lock): encode it with the
 		// durable point as it stands, so that prepare sees its size.

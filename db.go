@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +49,8 @@ type DB struct {
 	man      manifest // the MANIFEST in force; under compactMu and writeSem
 	stats    counters
 	recovery recoveryInfo
+	// evictRng picks EvictLRU's samples; under writeSem and mu.
+	evictRng *rand.Rand
 
 	// The background workers (see spawn): Close cancels their context and
 	// waits for them. cancel is nil for a read-only handle, which runs none.
@@ -65,6 +69,12 @@ type DB struct {
 func Open(opts Options) (*DB, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("minikv: Options.Dir is required")
+	}
+	if opts.MaxMemory < 0 {
+		return nil, fmt.Errorf("minikv: Options.MaxMemory is negative (%d)", opts.MaxMemory)
+	}
+	if opts.Eviction < NoEviction || opts.Eviction > EvictLRU {
+		return nil, fmt.Errorf("minikv: Options.Eviction is not a policy (%d)", int(opts.Eviction))
 	}
 	opts = opts.withDefaults()
 	db := &DB{

@@ -41,6 +41,11 @@ var (
 	ErrBatchUsed = errors.New("minikv: batch already written or discarded")
 	// ErrBadPattern is returned by Keys for a malformed glob pattern.
 	ErrBadPattern = errors.New("minikv: malformed pattern")
+	// ErrMemoryLimit is returned by a write that would take
+	// Stats().MemoryUsage past Options.MaxMemory when the eviction policy
+	// finds nothing to evict (always, with NoEviction). The write has
+	// written nothing. It is wrapped with the figures.
+	ErrMemoryLimit = errors.New("minikv: memory limit reached")
 )
 
 // corruptError records where a file failed its checks. It matches
@@ -78,6 +83,20 @@ func (e *limitError) Unwrap() error { return e.sentinel }
 func tooLarge(sentinel error, size, limit int) error {
 	return &limitError{sentinel, size, limit}
 }
+
+// memoryError says how far a write would pass the memory limit. It
+// matches ErrMemoryLimit with errors.Is.
+type memoryError struct {
+	need, limit, usage int64
+	policy             EvictionPolicy
+}
+
+func (e *memoryError) Error() string {
+	return fmt.Sprintf("%v: %d bytes in use, the write would add %d, and writes are admitted up to %d of MaxMemory %d (eviction policy %v found nothing more to evict)",
+		ErrMemoryLimit, e.usage, e.need-e.usage, admitLimit(e.limit), e.limit, e.policy)
+}
+
+func (e *memoryError) Unwrap() error { return ErrMemoryLimit }
 
 // notDirError says that the directory given to Open is something else. It
 // matches syscall.ENOTDIR with errors.Is.

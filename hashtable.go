@@ -3,6 +3,7 @@ package minikv
 import (
 	"hash/maphash"
 	"math/bits"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -29,6 +30,12 @@ import (
 type hashTable struct {
 	slots []uint64
 	count int
+	// stamps, under EvictLRU only (nil otherwise), holds beside each slot
+	// the index clock at the last read or write of its key (see
+	// memIndex.clock), and moves with the slot. Readers store into it
+	// atomically under the shared index lock; writers, holding it
+	// exclusively, move its entries with plain stores.
+	stamps []uint32
 }
 
 const (
@@ -140,29 +147,31 @@ func (t *hashTable) prefetch(h uint64) {
 	prefetch(uintptr(unsafe.Pointer(&t.slots[homeOf(h, len(t.slots))])))
 }
 
-// insertAt fills the empty slot i that find returned for a missing key.
-func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) {
+// insertAt fills the empty slot i that find returned for a missing key,
+// and returns the slot the key went to (another one if the table grew).
+func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) int {
 	if t.full() {
-		t.insert(h, ref, a)
-		return
+		return t.insert(h, ref, a)
 	}
 	t.slots[i] = slotOf(h, ref)
 	t.count++
+	return i
 }
 
 // full reports whether one more key would pass the maximum load.
 func (t *hashTable) full() bool { return (t.count+1)*16 > len(t.slots)*maxLoad }
 
-// insert adds a slot for a key known to be absent.
-func (t *hashTable) insert(h, ref uint64, a *arena) {
+// insert adds a slot for a key known to be absent and returns its index.
+func (t *hashTable) insert(h, ref uint64, a *arena) int {
 	if t.full() {
 		t.resize(nextTableSize(len(t.slots)), a)
 	}
-	t.place(slotOf(h, ref), h)
 	t.count++
+	return t.place(slotOf(h, ref), h)
 }
 
-func (t *hashTable) place(s, h uint64) {
+// place puts s in the first empty slot from h's home and returns its index.
+func (t *hashTable) place(s, h uint64) int {
 	n := uint64(len(t.slots))
 	i := homeOf(h, len(t.slots))
 	for t.slots[i] != 0 {
@@ -171,6 +180,7 @@ func (t *hashTable) place(s, h uint64) {
 		}
 	}
 	t.slots[i] = s
+	return int(i)
 }
 
 // remove empties slot i and shifts the following run back so that every
@@ -194,6 +204,9 @@ func (t *hashTable) remove(i int, a *arena) {
 			// Move s back to i when its home is not cyclically in (i, j].
 			if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
 				t.slots[i] = s
+				if t.stamps != nil {
+					t.stamps[i] = t.stamps[j]
+				}
 				i = j
 				break
 			}
@@ -232,13 +245,62 @@ func (t *hashTable) maybeShrink(a *arena) {
 
 // resize moves every slot into a table of n slots.
 func (t *hashTable) resize(n int, a *arena) {
-	old := t.slots
+	old, oldStamps := t.slots, t.stamps
 	t.slots = makeSlots(n)
-	for _, s := range old {
+	if oldStamps != nil {
+		t.stamps = make([]uint32, n)
+	}
+	for j, s := range old {
 		if s != 0 {
-			t.place(s, t.slotHash(s, max(n, len(old)), a))
+			i := t.place(s, t.slotHash(s, max(n, len(old)), a))
+			if oldStamps != nil {
+				t.stamps[i] = oldStamps[j]
+			}
 		}
 	}
+}
+
+// keepStamps gives the table a stamp per slot, all 0 (older than any
+// clock value but the first).
+func (t *hashTable) keepStamps() {
+	if t.stamps == nil {
+		t.stamps = make([]uint32, len(t.slots))
+	}
+}
+
+// touch records that slot i's key was used at clock now. It may run
+// under the shared index lock: it writes only when the stamp changes, so
+// that reads of a hot key do not keep taking its cache line from other
+// cores.
+func (t *hashTable) touch(i int, now uint32) {
+	if p := &t.stamps[i]; atomic.LoadUint32(p) != now {
+		atomic.StoreUint32(p, now)
+	}
+}
+
+// oldest looks at up to n occupied slots from start on and returns the one
+// whose stamp is oldest at clock now, or -1 when the table is empty. The
+// slots follow the hash order, which has nothing to do with age, so a run
+// of them is a random sample that costs a few cache lines.
+func (t *hashTable) oldest(start uint64, n int, now uint32) int {
+	if t.count == 0 {
+		return -1
+	}
+	best, age := -1, uint32(0)
+	size := uint64(len(t.slots))
+	i := start % size
+	for seen := uint64(0); n > 0 && seen < size; seen++ {
+		if t.slots[i] != 0 {
+			n--
+			if a := now - atomic.LoadUint32(&t.stamps[i]); best < 0 || a > age {
+				best, age = int(i), a
+			}
+		}
+		if i++; i == size {
+			i = 0
+		}
+	}
+	return best
 }
 
 // recordKeyIs reports whether the record at the start of rec has key.

@@ -1,6 +1,9 @@
 package minikv
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // memIndex is the in-memory state of the database: every live record in the
 // arena, a hash table for point reads, a copy-on-write B+tree for ordered
@@ -32,6 +35,14 @@ type memIndex struct {
 		chunk *byte
 		off   int
 	}
+	// clock is the LRU clock under EvictLRU: a write and a read stamp
+	// their key's slot with it (hashTable.stamps). It advances once every
+	// 16 writes (ticks counts them), which keeps the line that holds it
+	// mostly unchanged for the readers that load it; it starts at 1, so
+	// that the keys a reopen loads (stamped 0) count as older than any
+	// key used since.
+	clock atomic.Uint32
+	ticks uint64
 }
 
 func newMemIndex(capacity int) *memIndex {
@@ -49,6 +60,9 @@ func (m *memIndex) lookup(key string, h uint64) (uint64, bool) {
 	i := m.table.lookup(m.arena, key, h)
 	if i < 0 {
 		return 0, false
+	}
+	if m.table.stamps != nil {
+		m.table.touch(i, m.clock.Load())
 	}
 	return slotRef(m.table.slots[i]), true
 }
@@ -80,16 +94,45 @@ func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
 	l := m.tree.mutLeafFor(key)
 	i, found := m.table.find(m.arena, key, h)
 	if !found {
-		m.table.insertAt(i, h, ref, m.arena)
+		i = m.table.insertAt(i, h, ref, m.arena)
 		m.tree.insertIn(l, m.arena.chunks, key, ref)
-		return
+	} else {
+		old := slotRef(m.table.slots[i])
+		m.table.slots[i] = slotOf(h, ref)
+		if !l.replaceRef(old, ref) {
+			panic("minikv: index out of step: key in hash table but not in tree")
+		}
+		m.release(old)
 	}
-	old := slotRef(m.table.slots[i])
-	m.table.slots[i] = slotOf(h, ref)
-	if !l.replaceRef(old, ref) {
+	if m.table.stamps != nil {
+		m.table.stamps[i] = m.tick()
+	}
+}
+
+// tick counts a write and returns the LRU clock to stamp it with.
+func (m *memIndex) tick() uint32 {
+	m.ticks++
+	if m.ticks&15 == 0 {
+		m.clock.Store(uint32(m.ticks>>4) + 1)
+	}
+	return m.clock.Load()
+}
+
+// moveRecord copies the live record at ref, decoded as e, whose key is in
+// hash-table slot i, to the active chunk, and points the index at the
+// copy. Unlike set, it keeps the key's LRU stamp: a move is not a use.
+func (m *memIndex) moveRecord(i int, ref uint64, e entry) {
+	nref, buf := m.arena.alloc(e.size)
+	copy(buf, m.arena.record(ref)[:e.size])
+	m.table.setRef(i, nref)
+	if !m.tree.mutLeafFor(string(e.key)).replaceRef(ref, nref) {
 		panic("minikv: index out of step: key in hash table but not in tree")
 	}
-	m.release(old)
+	if e.exp != 0 {
+		m.dropExpiry(ref)
+		m.addExpiry(nref, e.exp)
+	}
+	m.arena.kill(ref, e.size)
 }
 
 // del removes key; it reports whether the key was present (expired or not).
@@ -196,17 +239,6 @@ func (m *memIndex) freeze() frozenIndex {
 	return frozenIndex{tree: m.tree.freeze(), chunks: m.arena.chunks}
 }
 
-// memoryUsage estimates the bytes the index holds.
-func (m *memIndex) memoryUsage() int64 {
-	leaves := int64(m.tree.count)/(leafCap/2) + 1
-	return m.arena.total +
-		int64(len(m.table.slots))*8 +
-		leaves*int64(unsafe.Sizeof(leaf{})) +
-		leaves/(innerCap/2)*int64(unsafe.Sizeof(inner{})) +
-		int64(len(m.expiring))*mapEntryBytes +
-		int64(cap(m.expiry))*int64(unsafe.Sizeof(expiryItem{}))
-}
-
 // relocate moves up to max live records out of a sparse chunk into the
 // active one, so that the chunk can be freed; it reports whether a sparse
 // chunk remains.
@@ -240,14 +272,12 @@ func (m *memIndex) relocateBelow(max int, num, den int64) bool {
 		}
 		ref := uint64(id)<<chunkShift | uint64(off)
 		off += e.size
-		key := string(e.key)
-		h := hashBytes(e.key)
-		i := m.table.lookup(m.arena, key, h)
+		i := m.table.lookup(m.arena, string(e.key), hashBytes(e.key))
 		if i < 0 || slotRef(m.table.slots[i]) != ref {
 			continue
 		}
 		max--
-		m.set(key, h, e.value, e.exp)
+		m.moveRecord(i, ref, e)
 		if c := m.arena.chunks[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
 			dropped = true // the chunk emptied and was dropped
 			break

@@ -37,6 +37,36 @@ func (m SyncMode) String() string {
 	return "SyncMode(" + strconv.Itoa(int(m)) + ")"
 }
 
+// EvictionPolicy says what a write does when the store is at
+// Options.MaxMemory.
+type EvictionPolicy int
+
+const (
+	// NoEviction fails a write that would take Stats().MemoryUsage past
+	// MaxMemory with ErrMemoryLimit, writing nothing. Deletes always work
+	// and make room.
+	NoEviction EvictionPolicy = iota
+	// EvictTTL first evicts keys that have an expiry, soonest expiry first,
+	// and fails like NoEviction once none is left.
+	EvictTTL
+	// EvictLRU evicts the keys read or written least recently,
+	// approximately: the oldest of a sample, as Redis's allkeys-lru does.
+	EvictLRU
+)
+
+// String returns the policy's name.
+func (p EvictionPolicy) String() string {
+	switch p {
+	case NoEviction:
+		return "noeviction"
+	case EvictTTL:
+		return "ttl"
+	case EvictLRU:
+		return "lru"
+	}
+	return "EvictionPolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
 // Size limits. They bound what one call may write, so that a WAL record, a
 // snapshot entry and a batch always fit in memory.
 const (
@@ -105,6 +135,22 @@ type Options struct {
 	// the directory (a short-lived tool, say, or the process being
 	// replaced) before it returns ErrLocked. Zero fails at once.
 	LockTimeout time.Duration
+
+	// MaxMemory bounds Stats().MemoryUsage, in bytes: the arena of
+	// records with its dead space, the hash table, the tree and the expiry
+	// structures. Zero means no limit. A write that would pass it evicts
+	// keys or fails, as Eviction says. The store keeps the last 64th of the
+	// limit (at least 4 KiB, at most 4 MiB) as room to move live records
+	// out of chunks that evictions and deletes left sparse, so writes are
+	// admitted up to MaxMemory minus that. A store opened with more than
+	// its limit keeps every key; its writes evict (or fail) until it is
+	// under. Read-only handles ignore it. See docs/memory.md for how it
+	// relates to the process's RSS and GOGC.
+	MaxMemory int64
+
+	// Eviction is what a write does at MaxMemory; the default is
+	// NoEviction.
+	Eviction EvictionPolicy
 
 	// Logger receives compaction, recovery and background-error events.
 	// Nil discards them.

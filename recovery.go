@@ -91,6 +91,7 @@ func (db *DB) recover() error {
 	if db.readOnly {
 		return nil
 	}
+	db.idx.fitLimit(db.opts.MaxMemory)
 	// The files found may have been created or renamed by a handle that
 	// failed before it synced the directory (the process goes on, so the
 	// entries are visible but not durable). Sync it before the first write
@@ -207,6 +208,7 @@ const maxSegmentRead = 1 << 34
 func (db *DB) loadIndex() error {
 	if db.man.snapshot == "" {
 		db.idx = newMemIndex(0)
+		db.limitIndex()
 		return nil
 	}
 	idx, info, err := loadSnapshot(db.fsys, filepath.Join(db.dir, db.man.snapshot), db.now())
@@ -220,8 +222,18 @@ func (db *DB) loadIndex() error {
 		return &corruptError{file: db.man.snapshot, offset: 20, reason: "WAL sequence does not match the MANIFEST"}
 	}
 	db.idx = idx
+	db.limitIndex()
 	db.recovery.keys = int64(info.entries)
 	return nil
+}
+
+// limitIndex prepares the new index for the memory limit, before the WAL
+// is replayed into it. A read-only handle takes no writes, so it needs
+// neither LRU stamps nor fixed chunks.
+func (db *DB) limitIndex() {
+	if !db.readOnly {
+		db.idx.setLimit(db.opts.MaxMemory, db.opts.Eviction)
+	}
 }
 
 func liveSegments(all []uint64, start uint64) []uint64 {

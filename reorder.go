@@ -121,7 +121,7 @@ func (m *memIndex) planReorder(st *reorderState, max int, p *reorderPlan) {
 			inPlace := (!st.started || follows(st.prevEnd, ref) || follows(st.prevNow, ref)) && !sparse
 			st.started, st.prevEnd, st.prevNow = true, ref+uint64(e.size), ref+uint64(e.size)
 			p.lastMoves = false
-			if inPlace || e.size > largeRecord {
+			if inPlace || e.size > m.arena.largeRec() {
 				continue
 			}
 			slot, found := m.table.find(m.arena, string(e.key), hashBytes(e.key))

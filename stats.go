@@ -19,7 +19,8 @@ type Stats struct {
 	Deletes int64 // keys deleted by callers since Open
 	Scans   int64 // iterators and Keys calls since Open
 
-	Expired     int64 // expired keys removed by the background cleaner
+	Expired     int64 // expired keys removed by the cleaner or to make room under MaxMemory
+	Evicted     int64 // keys evicted to stay within Options.MaxMemory
 	Compactions int64 // compactions finished since Open
 
 	// Latency percentiles of Get and Set (Set in every form, including
@@ -56,6 +57,7 @@ type opStripe struct {
 type counters struct {
 	stripe      [stripes]opStripe
 	expired     atomic.Int64
+	evicted     atomic.Int64
 	compactions atomic.Int64
 	getLat      histogram
 	setLat      histogram
@@ -92,6 +94,7 @@ func (c *counters) fill(s *Stats) {
 		s.Scans += st.scans.Load()
 	}
 	s.Expired = c.expired.Load()
+	s.Evicted = c.evicted.Load()
 	s.Compactions = c.compactions.Load()
 	s.GetP50, s.GetP95, s.GetP99 = c.getLat.percentiles()
 	s.SetP50, s.SetP95, s.SetP99 = c.setLat.percentiles()

@@ -1,0 +1,381 @@
+package minikv
+
+import (
+	"math/rand/v2"
+	"unsafe"
+)
+
+// The memory limit (Options.MaxMemory) and eviction (Options.Eviction).
+//
+// MemoryUsage is what the index holds: the arena's chunks whole (live
+// records, dead ones and the unused end of the active chunk), the hash
+// table with its LRU stamps, the tree, and the expiry map and heap. Under
+// a limit every shared chunk has one size, C, a 64th of the limit (see
+// chunkFor), and a write is admitted only if the index, with the write's
+// records and the growth they cause, stays within MaxMemory - C. That last
+// C is where the records of a sparse chunk are moved to when it is
+// emptied, so that emptying a chunk never passes the limit either.
+//
+// A write that does not fit, before it touches the WAL, makes room under
+// the writer lock (DB.makeRoom), taking the cheapest step first:
+//
+//  1. It moves the live records out of the chunk with the most dead bytes,
+//     when that chunk is at least a quarter dead or the arena an eighth:
+//     deletes, overwrites and earlier evictions left that space, and
+//     moving turns it into room in the active chunk.
+//  2. It deletes keys whose expiry has passed, as the cleaner would.
+//  3. It evicts, as the policy says: the soonest expiries from the expiry
+//     heap (EvictTTL), or the least recently used key of each of a few
+//     samples of the hash table (EvictLRU). The evictions are logged as
+//     one batch record of deletes before they are applied, so a restart
+//     does not bring them back.
+//  4. With nothing left to evict it moves any chunk with dead bytes, and
+//     then fails with ErrMemoryLimit, having written nothing of its own.
+//
+// Deletes never need room. A delete's record dies at once in the arena,
+// and the next write that needs room takes it back by step 1.
+
+// writeCost is what a write adds to the index: keys new keys, records of
+// small bytes in shared chunks and of large bytes in chunks of their own,
+// exps records with an expiry.
+type writeCost struct {
+	keys         int
+	small, large int64
+	exps         int
+}
+
+// add counts a record of size bytes with expiry exp (0 for none).
+func (c *writeCost) add(a *arena, size int, exp int64) {
+	if size > a.largeRec() {
+		c.large += int64(size)
+	} else {
+		c.small += int64(size)
+	}
+	if exp != 0 {
+		c.exps++
+	}
+}
+
+func (c writeCost) zero() bool { return c.small == 0 && c.large == 0 }
+
+// memoryUsage returns the bytes the index holds.
+func (m *memIndex) memoryUsage() int64 { return m.usage(writeCost{}) }
+
+// usage returns the bytes the index would hold after a write of cost c:
+// the growth of the arena, the table, the tree and the expiry structures
+// included.
+func (m *memIndex) usage(c writeCost) int64 {
+	slots := len(m.table.slots)
+	for (m.table.count+c.keys)*16 > slots*maxLoad {
+		slots = nextTableSize(slots)
+	}
+	slotBytes := int64(8)
+	if m.table.stamps != nil {
+		slotBytes += 4
+	}
+	leaves := int64(m.tree.count+c.keys)/(leafCap/2) + 1
+	heap := cap(m.expiry)
+	if n := len(m.expiry) + c.exps; n > heap {
+		heap = n + n/4 // about what append grows a large slice to
+	}
+	return m.arena.total + int64(len(m.arena.spare)) + m.arena.growth(c.small, c.large) +
+		int64(slots)*slotBytes +
+		leaves*int64(unsafe.Sizeof(leaf{})) +
+		leaves/(innerCap/2)*int64(unsafe.Sizeof(inner{})) +
+		int64(len(m.expiring)+c.exps)*mapEntryBytes +
+		int64(heap)*int64(unsafe.Sizeof(expiryItem{}))
+}
+
+// chunkFor returns the shared chunk size under a limit of max bytes: a
+// 64th of it, rounded down to a power of two, from 4 KiB to chunkSize.
+func chunkFor(max int64) int {
+	size := 4 << 10
+	for size < chunkSize && int64(size)*2*64 <= max {
+		size *= 2
+	}
+	return size
+}
+
+// admitLimit returns the usage up to which writes are admitted under a
+// limit of max bytes: max less one chunk, the room that emptying a sparse
+// chunk needs.
+func admitLimit(max int64) int64 { return max - int64(chunkFor(max)) }
+
+// setLimit prepares the index for a memory limit of max bytes (0: none)
+// under policy: fixed-size chunks, and LRU stamps for EvictLRU.
+func (m *memIndex) setLimit(max int64, policy EvictionPolicy) {
+	if max <= 0 {
+		return
+	}
+	m.arena.setChunkSize(chunkFor(max))
+	if policy == EvictLRU {
+		m.table.keepStamps()
+		m.clock.Store(max32(m.clock.Load(), 1))
+	}
+}
+
+func max32(a, b uint32) uint32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// sparsest returns the chunk, other than the active one, with the most
+// bytes not live (dead records and an unused end), and that many bytes;
+// -1 when no chunk has any.
+func (a *arena) sparsest() (id int, dead int64) {
+	id = -1
+	for i, c := range a.chunks {
+		if c == nil || i == a.cur {
+			continue
+		}
+		if d := int64(len(c)) - a.live[i]; d > dead {
+			id, dead = i, d
+		}
+	}
+	return id, dead
+}
+
+// relocateChunk moves every live record out of chunk id, which is then
+// freed.
+func (m *memIndex) relocateChunk(id int) {
+	chunk := m.arena.chunks[id][:m.arena.used[id]]
+	for off := 0; off < len(chunk) && m.arena.live[id] > 0; {
+		e, ok := decodeEntry(chunk[off:])
+		if !ok {
+			panic("minikv: arena record damaged")
+		}
+		ref := uint64(id)<<chunkShift | uint64(off)
+		off += e.size
+		i := m.table.lookup(m.arena, string(e.key), hashBytes(e.key))
+		if i < 0 || slotRef(m.table.slots[i]) != ref {
+			continue
+		}
+		m.moveRecord(i, ref, e)
+	}
+	if m.reloc.chunk == unsafe.SliceData(chunk) {
+		m.reloc.chunk, m.reloc.off = nil, 0
+	}
+}
+
+// reclaimForRoom empties the sparsest chunk when that is worth its copying
+// (step 1 of makeRoom), or any chunk with dead bytes when anyway is set
+// (step 4). It reports whether it emptied one.
+func (m *memIndex) reclaimForRoom(anyway bool) bool {
+	id, dead := m.arena.sparsest()
+	if id < 0 {
+		return false
+	}
+	size := int64(len(m.arena.chunks[id]))
+	if !anyway && dead*4 < size && m.arena.waste()*8 < m.arena.total {
+		return false
+	}
+	m.relocateChunk(id)
+	return true
+}
+
+// fitLimit empties chunks that replay left sparse (records set and then
+// deleted or evicted) while the index holds more than a limit of max
+// bytes admits and that gains room. It does not evict: a store that
+// holds more live records than its limit keeps them, and its writes
+// evict (or fail) until it is under.
+func (m *memIndex) fitLimit(max int64) {
+	if max <= 0 {
+		return
+	}
+	m.arena.cur = -1 // the active chunk may be sparse too
+	last := m.memoryUsage()
+	for m.memoryUsage() > admitLimit(max) && m.reclaimForRoom(true) {
+		// As in makeRoom: progress is the bytes held less the room at the
+		// end of the active chunk going down.
+		held := m.memoryUsage() - m.arena.activeFree()
+		if held >= last {
+			return
+		}
+		last = held
+	}
+}
+
+// lruSample is how many keys EvictLRU compares for each key it evicts.
+// Redis's default is 5; 16 costs a few more cache lines (the slots are
+// read in a run) and comes closer to an exact LRU.
+const lruSample = 16
+
+// victims returns up to n keys to evict under policy, other than skip,
+// whose records hold at least want bytes if so many can be found: for
+// EvictTTL the soonest expiries, for EvictLRU the oldest of samples of
+// lruSample keys. The keys stay in the index; the caller deletes them.
+func (m *memIndex) victims(policy EvictionPolicy, skip string, want int64, n int, rng *rand.Rand) []string {
+	var keys []string
+	var got int64
+	switch policy {
+	case EvictTTL:
+		var back []expiryItem
+		for len(keys) < n && got < want && len(m.expiry) > 0 {
+			it := m.expiry.pop()
+			if exp, ok := m.expiring[it.ref]; !ok || exp != it.exp {
+				m.stale--
+				continue
+			}
+			back = append(back, it)
+			e, _ := decodeEntry(m.arena.record(it.ref))
+			if string(e.key) == skip {
+				continue
+			}
+			keys = append(keys, string(e.key))
+			got += int64(e.size)
+		}
+		// The victims' entries go back: deleting them marks them stale,
+		// as for any delete.
+		for _, it := range back {
+			m.expiry.push(it)
+		}
+	case EvictLRU:
+		if m.table.stamps == nil {
+			return nil
+		}
+		now := m.clock.Load()
+		for tries := 0; len(keys) < n && got < want && tries < 2*n; tries++ {
+			i := m.table.oldest(rng.Uint64(), lruSample, now)
+			if i < 0 {
+				break
+			}
+			rec := m.arena.record(slotRef(m.table.slots[i]))
+			e, _ := decodeEntry(rec)
+			// Stamped as new, so that later samples pass it by.
+			m.table.stamps[i] = now
+			if string(e.key) == skip {
+				continue
+			}
+			keys = append(keys, string(e.key))
+			got += int64(e.size)
+		}
+	}
+	return keys
+}
+
+// evictBatch is the most keys one round of makeRoom evicts, in one WAL
+// record.
+const evictBatch = 64
+
+// writeCost returns what r adds to the index, read under the index lock.
+func (db *DB) writeCost(r *writeReq) writeCost {
+	m := db.idx
+	var c writeCost
+	switch {
+	case r.kind == reqBatch:
+		for _, op := range r.ops {
+			if op.code != opDelete {
+				c.keys++
+				c.add(m.arena, entrySize(len(op.key), op.n, op.exp), op.exp)
+			}
+		}
+	case r.del:
+	default:
+		if m.table.lookup(m.arena, r.key, r.h) < 0 {
+			c.keys = 1
+		}
+		c.add(m.arena, entrySize(len(r.key), len(r.value), r.exp), r.exp)
+	}
+	return c
+}
+
+// makeRoom makes room for r under the memory limit, as the comment at the
+// top of this file says, or returns ErrMemoryLimit. The caller holds the
+// writer lock.
+func (db *DB) makeRoom(r *writeReq) error {
+	limit := admitLimit(db.opts.MaxMemory)
+	policy := db.opts.Eviction
+	skip := ""
+	if r.kind != reqBatch {
+		skip = r.key
+	}
+	// moved says that the last round emptied a chunk, and stuck that a
+	// round that did so gained nothing (the chunk's dead bytes were only
+	// an end too short for the next record): then only an eviction moves
+	// the write on.
+	moved, stuck := false, false
+	last := int64(0)
+	for {
+		db.mu.Lock()
+		m := db.idx
+		c := db.writeCost(r)
+		if c.zero() {
+			db.mu.Unlock()
+			return nil
+		}
+		need := m.usage(c)
+		if need <= limit {
+			db.mu.Unlock()
+			return nil
+		}
+		// Emptying a chunk turns its dead bytes into room in the active
+		// chunk, which need counts only once the write wants it: progress
+		// is need less that room going down.
+		held := need - m.arena.activeFree()
+		if moved && held >= last {
+			stuck = true
+		}
+		moved, last = false, held
+		if !stuck && m.reclaimForRoom(false) {
+			moved = true
+			db.mu.Unlock()
+			continue
+		}
+		now := db.now()
+		expired := m.expired(now, evictBatch)
+		var evicted []string
+		if len(expired) == 0 {
+			evicted = m.victims(policy, skip, need-limit, evictBatch, db.evictRand())
+		}
+		if len(expired) == 0 && len(evicted) == 0 {
+			if !stuck && m.reclaimForRoom(true) {
+				moved = true
+				db.mu.Unlock()
+				continue
+			}
+			usage := m.memoryUsage()
+			db.mu.Unlock()
+			return &memoryError{need: need, usage: usage, limit: db.opts.MaxMemory, policy: policy}
+		}
+		db.mu.Unlock()
+		if err := db.evict(append(expired, evicted...), now); err != nil {
+			return err
+		}
+		stuck = false
+		db.stats.expired.Add(int64(len(expired)))
+		db.stats.evicted.Add(int64(len(evicted)))
+	}
+}
+
+// roomToMove reports whether records of small bytes in all can be copied
+// within the memory limit (always, without one): the background moves
+// (reorder, relocate) check it first. The caller holds the writer lock.
+func (db *DB) roomToMove(small int64) bool {
+	return db.opts.MaxMemory == 0 || db.idx.usage(writeCost{small: small}) <= db.opts.MaxMemory
+}
+
+// evictRand returns the generator of LRU sample positions, made on first
+// use. The caller holds the writer lock and the index lock.
+func (db *DB) evictRand() *rand.Rand {
+	if db.evictRng == nil {
+		db.evictRng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	return db.evictRng
+}
+
+// evict logs the deletion of keys as one batch record and applies it. The
+// caller holds the writer lock.
+func (db *DB) evict(keys []string, now int64) error {
+	ops := make([]batchOp, len(keys))
+	for i, key := range keys {
+		ops[i] = batchOp{code: opDelete, key: key, h: hashKey(key)}
+	}
+	r := getReq()
+	r.kind, r.ops, r.ts = reqBatch, ops, now
+	db.apply(r)
+	err := r.err
+	putReq(r)
+	return err
+}
