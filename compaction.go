@@ -196,7 +196,7 @@ func (db *DB) defragment(ctx context.Context) error {
 	for more := true; more; {
 		err := db.pacedStep(ctx, &pace, func() {
 			db.mu.Lock()
-			more = db.roomToMove(1) && db.idx.relocate(relocateStep)
+			more = db.roomToRelocate() && db.idx.relocate(relocateStep)
 			db.mu.Unlock()
 		})
 		if err != nil {
@@ -268,7 +268,7 @@ func (db *DB) reorderWalk(ctx context.Context, pace *pacer) (moved int, sparse b
 	for !st.done {
 		err := db.pacedStep(ctx, pace, func() {
 			db.idx.planReorder(&st, reorderStep, &p)
-			if len(p.moves) > 0 && !db.roomToMove(int64(len(p.stage))) {
+			if len(p.moves) > 0 && !db.roomToMove(int64(len(p.stage)), len(p.moves)) {
 				st.done = true // under a memory limit, the copies must fit
 				return
 			}

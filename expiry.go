@@ -11,6 +11,9 @@ type expiryItem struct {
 type expiryHeap []expiryItem
 
 func (h *expiryHeap) push(it expiryItem) {
+	if len(*h) == cap(*h) {
+		*h = append(make(expiryHeap, 0, heapCap(len(*h)+1)), *h...)
+	}
 	*h = append(*h, it)
 	q := *h
 	for i := len(q) - 1; i > 0; {
@@ -22,6 +25,11 @@ func (h *expiryHeap) push(it expiryItem) {
 		i = p
 	}
 }
+
+// heapCap returns the capacity the heap grows to when it must hold n
+// entries: a quarter more, so that the memory limit (memIndex.usage) can
+// tell what a push will cost.
+func heapCap(n int) int { return n + n/4 + 16 }
 
 // pop removes and returns the entry with the soonest expiry; the heap must
 // not be empty.

@@ -1,6 +1,7 @@
 package minikv
 
 import (
+	"math"
 	"math/rand/v2"
 	"unsafe"
 )
@@ -76,7 +77,7 @@ func (m *memIndex) usage(c writeCost) int64 {
 	leaves := int64(m.tree.count+c.keys)/(leafCap/2) + 1
 	heap := cap(m.expiry)
 	if n := len(m.expiry) + c.exps; n > heap {
-		heap = n + n/4 // about what append grows a large slice to
+		heap = heapCap(n)
 	}
 	return m.arena.total + int64(len(m.arena.spare)) + m.arena.growth(c.small, c.large) +
 		int64(slots)*slotBytes +
@@ -160,19 +161,44 @@ func (m *memIndex) relocateChunk(id int) {
 }
 
 // reclaimForRoom empties the sparsest chunk when that is worth its copying
-// (step 1 of makeRoom), or any chunk with dead bytes when anyway is set
-// (step 4). It reports whether it emptied one.
-func (m *memIndex) reclaimForRoom(anyway bool) bool {
+// (step 1 of makeRoom), or when anyway is set (step 4) any chunk with a
+// 16th of it dead, as long as the copies fit under max bytes. It reports
+// whether it emptied one.
+func (m *memIndex) reclaimForRoom(anyway bool, max int64) bool {
 	id, dead := m.arena.sparsest()
 	if id < 0 {
 		return false
 	}
 	size := int64(len(m.arena.chunks[id]))
-	if !anyway && dead*4 < size && m.arena.waste()*8 < m.arena.total {
+	if dead*16 < size || !anyway && dead*4 < size && m.arena.waste()*8 < m.arena.total {
+		return false
+	}
+	if m.usage(m.moveCost(id)) > max {
 		return false
 	}
 	m.relocateChunk(id)
 	return true
+}
+
+// moveCost returns what moving the live records of chunk id adds before
+// the chunk is freed: their bytes, and an expiry-heap entry for each one
+// with an expiry.
+func (m *memIndex) moveCost(id int) writeCost {
+	c := writeCost{small: m.arena.live[id]}
+	chunk := m.arena.chunks[id][:m.arena.used[id]]
+	for off := 0; off < len(chunk); {
+		e, ok := decodeEntry(chunk[off:])
+		if !ok {
+			panic("minikv: arena record damaged")
+		}
+		if e.exp != 0 {
+			if exp, ok := m.expiring[uint64(id)<<chunkShift|uint64(off)]; ok && exp == e.exp {
+				c.exps++
+			}
+		}
+		off += e.size
+	}
+	return c
 }
 
 // fitLimit empties chunks that replay left sparse (records set and then
@@ -186,7 +212,7 @@ func (m *memIndex) fitLimit(max int64) {
 	}
 	m.arena.cur = -1 // the active chunk may be sparse too
 	last := m.memoryUsage()
-	for m.memoryUsage() > admitLimit(max) && m.reclaimForRoom(true) {
+	for m.memoryUsage() > admitLimit(max) && m.reclaimForRoom(true, math.MaxInt64) {
 		// As in makeRoom: progress is the bytes held less the room at the
 		// end of the active chunk going down.
 		held := m.memoryUsage() - m.arena.activeFree()
@@ -297,6 +323,10 @@ func (db *DB) makeRoom(r *writeReq) error {
 	// the write on.
 	moved, stuck := false, false
 	last := int64(0)
+	// moves bounds the chunks emptied between two evictions: each one
+	// gains something, but with many chunks a little dead each, the gains
+	// may not add up to what the write needs.
+	moves := 0
 	for {
 		db.mu.Lock()
 		m := db.idx
@@ -314,12 +344,13 @@ func (db *DB) makeRoom(r *writeReq) error {
 		// chunk, which need counts only once the write wants it: progress
 		// is need less that room going down.
 		held := need - m.arena.activeFree()
-		if moved && held >= last {
+		if moved && held >= last || moves > len(m.arena.chunks) {
 			stuck = true
 		}
 		moved, last = false, held
-		if !stuck && m.reclaimForRoom(false) {
+		if !stuck && m.reclaimForRoom(false, db.opts.MaxMemory) {
 			moved = true
+			moves++
 			db.mu.Unlock()
 			continue
 		}
@@ -330,8 +361,9 @@ func (db *DB) makeRoom(r *writeReq) error {
 			evicted = m.victims(policy, skip, need-limit, evictBatch, db.evictRand())
 		}
 		if len(expired) == 0 && len(evicted) == 0 {
-			if !stuck && m.reclaimForRoom(true) {
+			if !stuck && m.reclaimForRoom(true, db.opts.MaxMemory) {
 				moved = true
+				moves++
 				db.mu.Unlock()
 				continue
 			}
@@ -343,17 +375,24 @@ func (db *DB) makeRoom(r *writeReq) error {
 		if err := db.evict(append(expired, evicted...), now); err != nil {
 			return err
 		}
-		stuck = false
+		stuck, moves = false, 0
 		db.stats.expired.Add(int64(len(expired)))
 		db.stats.evicted.Add(int64(len(evicted)))
 	}
 }
 
-// roomToMove reports whether records of small bytes in all can be copied
-// within the memory limit (always, without one): the background moves
-// (reorder, relocate) check it first. The caller holds the writer lock.
-func (db *DB) roomToMove(small int64) bool {
-	return db.opts.MaxMemory == 0 || db.idx.usage(writeCost{small: small}) <= db.opts.MaxMemory
+// roomToMove reports whether records of small bytes in all, exps of them
+// with an expiry, can be copied within the memory limit (always, without
+// one): the background moves (reorder, relocate) check it first. The
+// caller holds the writer lock.
+func (db *DB) roomToMove(small int64, exps int) bool {
+	return db.opts.MaxMemory == 0 || db.idx.usage(writeCost{small: small, exps: exps}) <= db.opts.MaxMemory
+}
+
+// roomToRelocate is roomToMove for a relocation step: up to a chunk's
+// bytes and relocateStep expiries.
+func (db *DB) roomToRelocate() bool {
+	return db.roomToMove(int64(db.idx.arena.nextChunkSize(0)), relocateStep)
 }
 
 // evictRand returns the generator of LRU sample positions, made on first

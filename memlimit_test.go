@@ -1,12 +1,18 @@
 package minikv_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	randv2 "math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/leanovate/gopter"
+	"github.com/leanovate/gopter/gen"
+	"github.com/leanovate/gopter/prop"
 	"github.com/minikv/minikv"
 )
 
@@ -229,4 +235,151 @@ func TestMemoryLimit_EvictTTL(t *testing.T) {
 			t.Fatalf("key without expiry %d: %v", i, err)
 		}
 	}
+}
+
+// TestMemoryLimit_Properties checks, under each policy and limits from 48
+// to 256 KiB, over 1000 random writes of 1 byte to 3 KiB values on 2000
+// keys:
+//   - MemoryUsage never passes MaxMemory;
+//   - the store holds only what was written, each key with its last value
+//     (evictions only delete);
+//   - NoEviction never loses an acknowledged write, and EvictTTL never
+//     evicts a key without an expiry;
+//   - a reopen keeps exactly what the store held before it: evicted keys
+//     stay gone.
+//
+// It runs propIters() times; MINIKV_PROP_ITERS=1000 runs more.
+func TestMemoryLimit_Properties(t *testing.T) {
+	props := gopter.NewProperties(coreParams())
+	props.Property("the limit holds, evictions only delete, and reopen keeps what was held", prop.ForAll(
+		func(seed int64, policy int, limitKB int) string {
+			return checkLimitRun(t, uint64(seed), minikv.EvictionPolicy(policy), int64(limitKB)<<10)
+		},
+		gen.Int64(), gen.IntRange(0, 2), gen.IntRange(48, 256)))
+	props.TestingRun(t)
+}
+
+func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max int64) string {
+	rng := randv2.New(randv2.NewPCG(seed, 1))
+	opts := minikv.Options{Dir: t.TempDir(), SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: policy}
+	db, err := minikv.Open(opts)
+	if err != nil {
+		return coreErr(err)
+	}
+	defer func() { db.Close() }()
+	model := map[string]string{}
+	withTTL := map[string]bool{}
+	value := func() []byte {
+		n := 1 + rng.IntN(200)
+		if rng.IntN(10) == 0 {
+			n = rng.IntN(3000)
+		}
+		return bytes.Repeat([]byte{byte('a' + rng.IntN(26))}, n)
+	}
+	for step := range 1000 {
+		key := fmt.Sprintf("k%04d", rng.IntN(2000))
+		var err error
+		switch op := rng.IntN(10); {
+		case op < 5:
+			v := value()
+			if err = db.Set(key, v); err == nil {
+				model[key], withTTL[key] = string(v), false
+			}
+		case op < 7:
+			v := value()
+			if err = db.SetWithTTL(key, v, time.Hour); err == nil {
+				model[key], withTTL[key] = string(v), true
+			}
+		case op < 8:
+			if err = db.Delete(key); err == nil {
+				delete(model, key)
+			}
+		case op < 9:
+			b := db.NewBatch()
+			staged := map[string]string{}
+			for range 1 + rng.IntN(8) {
+				k, v := fmt.Sprintf("k%04d", rng.IntN(2000)), value()
+				b.Set(k, v)
+				staged[k] = string(v)
+			}
+			if err = b.Write(); err == nil {
+				for k, v := range staged {
+					model[k], withTTL[k] = v, false
+				}
+			}
+		default:
+			if policy != minikv.NoEviction {
+				continue // Incr would start over on an evicted key
+			}
+			cur, ok := model[key]
+			if _, perr := strconv.ParseInt(cur, 10, 64); ok && perr != nil {
+				continue
+			}
+			var n int64
+			if n, err = db.Incr(key); err == nil {
+				model[key], withTTL[key] = strconv.FormatInt(n, 10), false
+			}
+		}
+		if err != nil && !errors.Is(err, minikv.ErrMemoryLimit) {
+			return coreFail("step %d: %v", step, err)
+		}
+		if u := db.Stats().MemoryUsage; u > max {
+			return coreFail("step %d: MemoryUsage %d passes MaxMemory %d (policy %v) after %v", step, u, max, policy, err)
+		}
+	}
+	held := map[string]string{}
+	it, err := db.Scan("", 0)
+	if err != nil {
+		return coreErr(err)
+	}
+	for it.Next() {
+		held[it.Key()] = string(it.Value())
+	}
+	it.Close()
+	for k, v := range held {
+		if w, ok := model[k]; !ok || w != v {
+			return coreFail("the store holds %s = %.20q..., the last write was %.20q... (written: %v)", k, v, w, ok)
+		}
+	}
+	evicted := 0
+	for k := range model {
+		if _, ok := held[k]; ok {
+			continue
+		}
+		evicted++
+		if policy == minikv.NoEviction {
+			return coreFail("NoEviction lost acknowledged key %s", k)
+		}
+		if policy == minikv.EvictTTL && !withTTL[k] {
+			return coreFail("EvictTTL evicted %s, which has no expiry", k)
+		}
+	}
+	if s := db.Stats(); s.Evicted < int64(evicted) {
+		return coreFail("%d written keys are gone but Stats.Evicted is %d", evicted, s.Evicted)
+	}
+	if err := db.Close(); err != nil {
+		return coreErr(err)
+	}
+	if db, err = minikv.Open(opts); err != nil {
+		return coreErr(err)
+	}
+	n := 0
+	it, err = db.Scan("", 0)
+	if err != nil {
+		return coreErr(err)
+	}
+	for it.Next() {
+		n++
+		if v, ok := held[it.Key()]; !ok || v != string(it.Value()) {
+			return coreFail("after reopen %s = %.20q..., held before: %v", it.Key(), it.Value(), ok)
+		}
+	}
+	it.Close()
+	if n != len(held) {
+		return coreFail("after reopen %d keys, %d before", n, len(held))
+	}
+	if u := db.Stats().MemoryUsage; u > max {
+		return coreFail("after reopen MemoryUsage %d passes MaxMemory %d", u, max)
+	}
+	return ""
 }

@@ -187,7 +187,7 @@ func (db *DB) reclaim(ctx context.Context) error {
 			db.mu.Lock()
 			if db.idx != nil {
 				retired := db.idx.arena.retireActive()
-				moved := db.roomToMove(1) && db.idx.relocateBelow(relocateStep, 3, 4)
+				moved := db.roomToRelocate() && db.idx.relocateBelow(relocateStep, 3, 4)
 				progress = retired || moved || db.idx.arena.chunkBelow(3, 4) >= 0
 			}
 			db.mu.Unlock()
