@@ -64,14 +64,16 @@ type arena struct {
 func newArena() *arena { return &arena{cur: -1} }
 
 // setChunkSize makes every later shared chunk size bytes (a power of two
-// up to chunkSize), with records over a quarter of it in chunks of their
-// own, and stops reserve from making chunks ahead of need.
+// up to chunkSize), with records over a 16th of it in chunks of their own
+// (so that a chunk's unused end is small, and the live records of a chunk
+// three quarters full fit in one fresh chunk), and stops reserve from
+// making chunks ahead of need.
 func (a *arena) setChunkSize(size int) { a.fixed = size }
 
 // largeRec returns the size from which a record gets a chunk of its own.
 func (a *arena) largeRec() int {
 	if a.fixed > 0 {
-		return a.fixed / 4
+		return a.fixed / 16
 	}
 	return largeRecord
 }

@@ -1241,3 +1241,158 @@ func BenchmarkStatsCost(b *testing.B) {
 		}
 	}
 }
+
+// --- a bounded cache --------------------------------------------------------
+
+// The cache workload of issue 16: 1M distinct keys drawn from a zipfian
+// distribution (YCSB's constant 0.99), read through a cache that holds
+// about 200K of them. A read that misses sets its key (the cache is filled
+// on demand), and one op in ten sets its key outright; values are 100
+// bytes. Each sub-benchmark first runs 2M ops untimed, so the cache is
+// full and evicting, and reports the hit rate of the timed ops:
+//
+//	go test -run '^$' -bench 'CacheZipf' -benchmem
+//
+// minikv-lru is a store with EvictLRU and a MaxMemory that holds about
+// 200K keys (cacheMaxMemory); map-list-lru is an exact LRU of 200K keys
+// (a map and container/list, exactLRU in memlimit_test.go), under a mutex
+// in the parallel form.
+const (
+	cacheKeys      = 1_000_000
+	cacheHeld      = 200_000
+	cacheMaxMemory = 33 << 20
+	cacheWarm      = 2_000_000
+	cacheDraws     = 1 << 22
+)
+
+// cacheWorkload returns the keys of the cache workload and a sequence of
+// zipfian draws of them, made once per process.
+var cacheWorkload = sync.OnceValues(func() ([]string, []int32) {
+	keys := make([]string, cacheKeys)
+	for i := range keys {
+		keys[i] = cacheKey(i)
+	}
+	z := newZipf(cacheKeys, 1)
+	draws := make([]int32, cacheDraws)
+	for i := range draws {
+		draws[i] = int32(z.next())
+	}
+	return keys, draws
+})
+
+// cacheOps runs the cache workload from draw i on through get and set,
+// n ops, and returns its hits and reads.
+func cacheOps(i, n int, get func(string) bool, set func(string, []byte)) (hits, reads int) {
+	keys, draws := cacheWorkload()
+	value := make([]byte, benchValueLen)
+	for ; n > 0; n-- {
+		key := keys[draws[i&(cacheDraws-1)]]
+		i++
+		if i%10 == 0 {
+			set(key, value)
+			continue
+		}
+		reads++
+		if get(key) {
+			hits++
+		} else {
+			set(key, value)
+		}
+	}
+	return hits, reads
+}
+
+func BenchmarkCacheZipf(b *testing.B) {
+	if testing.Short() {
+		b.Skip("1M keys; not under -short")
+	}
+	storeCache := func(b *testing.B) (get func(string) bool, set func(string, []byte)) {
+		db, err := minikv.Open(minikv.Options{Dir: b.TempDir(), SyncMode: minikv.SyncNever, MaxMemory: cacheMaxMemory, Eviction: minikv.EvictLRU})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			s := db.Stats()
+			b.ReportMetric(float64(s.KeyCount), "keys-held")
+			db.Close()
+		})
+		return func(k string) bool { return db.View(k, func([]byte) error { return nil }) == nil },
+			func(k string, v []byte) {
+				if err := db.Set(k, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+	}
+	mapCache := func(b *testing.B) (get func(string) bool, set func(string, []byte)) {
+		var mu sync.Mutex
+		c := newExactLRU(cacheHeld)
+		return func(k string) bool {
+				mu.Lock()
+				_, ok := c.get(k)
+				mu.Unlock()
+				return ok
+			}, func(k string, v []byte) {
+				mu.Lock()
+				c.set(k, append([]byte(nil), v...)) // a cache keeps its own copy
+				mu.Unlock()
+			}
+	}
+	for _, c := range []struct {
+		name string
+		make func(*testing.B) (func(string) bool, func(string, []byte))
+	}{{"minikv-lru", storeCache}, {"map-list-lru", mapCache}} {
+		b.Run(c.name, func(b *testing.B) {
+			get, set := c.make(b)
+			cacheOps(0, cacheWarm, get, set)
+			b.ReportAllocs()
+			hits, reads, i := 0, 0, cacheWarm
+			for b.Loop() {
+				h, r := cacheOps(i, 1, get, set)
+				hits, reads, i = hits+h, reads+r, i+1
+			}
+			b.ReportMetric(100*float64(hits)/float64(max(reads, 1)), "hit%")
+		})
+		b.Run(c.name+"/parallel", func(b *testing.B) {
+			get, set := c.make(b)
+			cacheOps(0, cacheWarm, get, set)
+			var hits, reads, next atomic.Int64
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				h, r := 0, 0
+				i := int(next.Add(1)) * 1_000_003
+				for pb.Next() {
+					dh, dr := cacheOps(i, 1, get, set)
+					h, r, i = h+dh, r+dr, i+1
+				}
+				hits.Add(int64(h))
+				reads.Add(int64(r))
+			})
+			b.ReportMetric(100*float64(hits.Load())/float64(max(reads.Load(), 1)), "hit%")
+		})
+	}
+}
+
+// BenchmarkGetLRU is BenchmarkGet on a store opened with EvictLRU and a
+// limit it is far from (the reads stamp their keys, nothing is evicted),
+// beside the same store without a limit: what EvictLRU costs a read.
+func BenchmarkGetLRU(b *testing.B) {
+	for _, lru := range []bool{false, true} {
+		name := "nolimit"
+		opts := minikv.Options{Dir: b.TempDir(), SyncMode: minikv.SyncNever}
+		if lru {
+			name, opts.MaxMemory, opts.Eviction = "lru", 1<<40, minikv.EvictLRU
+		}
+		b.Run(name, func(b *testing.B) {
+			benchSizes(b, benchSizes2, func(b *testing.B, n int) {
+				opts.Dir = b.TempDir()
+				db, err := minikv.Open(opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				benchFill(b, db, n)
+				benchGets(b, n, db.Get)
+			})
+		})
+	}
+}

@@ -2,9 +2,12 @@ package minikv_test
 
 import (
 	"bytes"
+	"container/list"
 	"errors"
 	"fmt"
+	"math"
 	randv2 "math/rand/v2"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -382,4 +385,149 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 		return coreFail("after reopen MemoryUsage %d passes MaxMemory %d", u, max)
 	}
 	return ""
+}
+
+// zipf draws ranks in [0, n) with the Zipfian distribution of YCSB
+// (constant 0.99), by the method of Gray et al., "Quickly generating
+// billion-record synthetic databases" (1994): rank 0 is the most popular.
+type zipf struct {
+	n                        float64
+	theta, alpha, zetan, eta float64
+	half                     float64 // 1 + 0.5^theta
+	rng                      *randv2.Rand
+}
+
+func newZipf(n int, seed uint64) *zipf {
+	const theta = 0.99
+	z := &zipf{n: float64(n), theta: theta, alpha: 1 / (1 - theta), rng: randv2.New(randv2.NewPCG(seed, 2))}
+	for i := 1; i <= n; i++ {
+		z.zetan += 1 / math.Pow(float64(i), theta)
+	}
+	zeta2 := 1 + 1/math.Pow(2, theta)
+	z.eta = (1 - math.Pow(2/z.n, 1-theta)) / (1 - zeta2/z.zetan)
+	z.half = 1 + math.Pow(0.5, theta)
+	return z
+}
+
+func (z *zipf) next() int {
+	u := z.rng.Float64()
+	uz := u * z.zetan
+	if uz < 1 {
+		return 0
+	}
+	if uz < z.half {
+		return 1
+	}
+	return min(int(z.n*math.Pow(z.eta*u-z.eta+1, z.alpha)), int(z.n)-1)
+}
+
+// exactLRU is a least-recently-used cache of keys, exact: a map and a
+// doubly linked list, most recent at the front. It is the yardstick of
+// EvictLRU's hit rate and speed.
+type exactLRU struct {
+	capacity int
+	order    *list.List
+	items    map[string]*list.Element
+}
+
+type lruEntry struct {
+	key   string
+	value []byte
+}
+
+func newExactLRU(capacity int) *exactLRU {
+	return &exactLRU{capacity: capacity, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *exactLRU) get(key string) ([]byte, bool) {
+	e, ok := c.items[key]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToFront(e)
+	return e.Value.(*lruEntry).value, true
+}
+
+func (c *exactLRU) set(key string, value []byte) {
+	if e, ok := c.items[key]; ok {
+		e.Value.(*lruEntry).value = value
+		c.order.MoveToFront(e)
+		return
+	}
+	c.items[key] = c.order.PushFront(&lruEntry{key, value})
+	if c.order.Len() > c.capacity {
+		last := c.order.Back()
+		c.order.Remove(last)
+		delete(c.items, last.Value.(*lruEntry).key)
+	}
+}
+
+// cacheKey names rank i of the zipfian cache workload.
+func cacheKey(i int) string { return "item:" + strconv.Itoa(i) }
+
+// runCacheWorkload runs ops of the cache workload against get and set:
+// read a zipfian key and, on a miss, set it (a cache filled on demand);
+// one op in ten sets its key outright. It returns the hit rate of the
+// reads in the second half, once the cache is warm.
+func runCacheWorkload(z *zipf, ops int, value []byte, get func(string) bool, set func(string, []byte)) float64 {
+	hits, reads := 0, 0
+	for i := range ops {
+		key := cacheKey(z.next())
+		if i%10 == 9 {
+			set(key, value)
+			continue
+		}
+		hit := get(key)
+		if !hit {
+			set(key, value)
+		}
+		if i >= ops/2 {
+			reads++
+			if hit {
+				hits++
+			}
+		}
+	}
+	return float64(hits) / float64(reads)
+}
+
+// TestMemoryLimit_LRUHitRate runs the zipfian cache workload through a
+// store under EvictLRU and through an exact LRU of the same number of
+// keys, and checks that the store's hit rate is within 5 points of the
+// exact one. It is deterministic for a seed (printed); MINIKV_SOAK=1
+// runs the issue's size, 1M distinct keys through room for about 200K.
+func TestMemoryLimit_LRUHitRate(t *testing.T) {
+	keys, ops, max := 100_000, 600_000, int64(4<<20)
+	if os.Getenv("MINIKV_SOAK") != "" {
+		keys, ops, max = 1_000_000, 6_000_000, 33<<20
+	}
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d (keys %d, ops %d, MaxMemory %d)", seed, keys, ops, max)
+	z := newZipf(keys, seed)
+	value := make([]byte, 100)
+	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: minikv.EvictLRU})
+	var fail error
+	got := runCacheWorkload(z, ops, value,
+		func(k string) bool { _, err := db.Get(k); return err == nil },
+		func(k string, v []byte) {
+			if err := db.Set(k, v); err != nil && fail == nil {
+				fail = err
+			}
+		})
+	if fail != nil {
+		t.Fatalf("Set under EvictLRU: %v", fail)
+	}
+	held, _ := db.Count()
+	s := db.Stats()
+	checkUnderLimit(t, db, max, "after the workload")
+	z = newZipf(keys, seed)
+	lru := newExactLRU(held)
+	want := runCacheWorkload(z, ops, value,
+		func(k string) bool { _, ok := lru.get(k); return ok },
+		lru.set)
+	t.Logf("EvictLRU hit rate %.2f%%, exact LRU of %d keys %.2f%% (evicted %d, MemoryUsage %d of %d)",
+		100*got, held, 100*want, s.Evicted, s.MemoryUsage, max)
+	if got < want-0.05 {
+		t.Fatalf("EvictLRU hit rate %.2f%% is more than 5 points under the exact LRU's %.2f%%", 100*got, 100*want)
+	}
 }
