@@ -119,7 +119,7 @@ func restoreInto(fsys vfs, r io.Reader, dir string, made *[]string) error {
 	if err := copyToFile(fsys, tmp, r); err != nil {
 		return err
 	}
-	_, info, err := loadSnapshot(fsys, tmp, 0)
+	_, info, err := loadSnapshot(fsys, tmp, 0, 0)
 	// Everything the MANIFEST will hold is checked as the MANIFEST's reader
 	// checks it, so that an accepted stream always opens.
 	if err == nil && (info.walSeq == 0 || info.walSeq > maxWALSeq) {

@@ -99,7 +99,11 @@ func Open(opts Options) (*DB, error) {
 		return nil, notDir(db.fsys, db.dir, err)
 	}
 	db.lock = lock
-	if err := db.recover(); err != nil {
+	err = db.recover()
+	if err == nil {
+		err = db.fitAtOpen()
+	}
+	if err != nil {
 		errs := []error{err}
 		if db.wal != nil {
 			errs = append(errs, db.wal.close())

@@ -232,7 +232,7 @@ func FuzzDecodeSnapshot(f *testing.F) {
 
 func checkSnapshot(t *testing.T, data []byte) {
 	t.Helper()
-	m, info, err := decodeSnapshot(bytes.NewReader(data), int64(len(data)), int64(len(data)), math.MinInt64)
+	m, info, err := decodeSnapshot(bytes.NewReader(data), int64(len(data)), int64(len(data)), math.MinInt64, 0)
 	if err != nil {
 		return
 	}

@@ -1,7 +1,7 @@
 package minikv
 
 import (
-	"math"
+	"errors"
 	"math/rand/v2"
 	"unsafe"
 )
@@ -219,15 +219,15 @@ func (m *memIndex) fitLimit(max int64) {
 		return
 	}
 	m.arena.cur = -1 // the active chunk may be sparse too
-	last := m.memoryUsage()
-	for m.memoryUsage() > admitLimit(max) && m.reclaimForRoom(true, math.MaxInt64) {
-		// As in makeRoom: progress is the bytes held less the room at the
-		// end of the active chunk going down.
-		held := m.memoryUsage() - m.arena.activeFree()
-		if held >= last {
+	// Each move gains the chunk's dead bytes less at most a record's worth
+	// left at the end of the chunk moved into; a chunk with less dead than
+	// that is not worth it. Every chunk is moved at most once or so.
+	for n := len(m.arena.chunks); n > 0 && m.memoryUsage() > admitLimit(max); n-- {
+		id, dead := m.arena.sparsest()
+		if id < 0 || dead <= int64(m.arena.largeRec()) {
 			return
 		}
-		last = held
+		m.relocateChunk(id)
 	}
 }
 
@@ -319,12 +319,40 @@ func (db *DB) writeCost(r *writeReq) writeCost {
 // top of this file says, or returns ErrMemoryLimit. The caller holds the
 // writer lock.
 func (db *DB) makeRoom(r *writeReq) error {
-	limit := admitLimit(db.opts.MaxMemory)
-	policy := db.opts.Eviction
 	skip := ""
 	if r.kind != reqBatch {
 		skip = r.key
 	}
+	return db.room(func() (writeCost, bool) {
+		c := db.writeCost(r)
+		return c, !c.zero()
+	}, skip)
+}
+
+// fitAtOpen brings a store just opened under its memory limit, if it is
+// over: it empties the chunks that replay left sparse and, with a policy
+// that evicts, evicts as a write would. Under NoEviction, a store with
+// more live records than its limit keeps them (its writes fail until
+// deletes make room). The caller is Open, before any other goroutine
+// runs.
+func (db *DB) fitAtOpen() error {
+	if db.readOnly || db.opts.MaxMemory <= 0 {
+		return nil
+	}
+	db.idx.fitLimit(db.opts.MaxMemory)
+	err := db.room(func() (writeCost, bool) { return writeCost{}, true }, "")
+	if errors.Is(err, ErrMemoryLimit) {
+		return nil
+	}
+	return err
+}
+
+// room makes room under the memory limit for the write whose cost cost
+// returns (with false when it needs none), evicting no key named skip.
+// The caller holds the writer lock.
+func (db *DB) room(cost func() (writeCost, bool), skip string) error {
+	limit := admitLimit(db.opts.MaxMemory)
+	policy := db.opts.Eviction
 	// moved says that the last round emptied a chunk, and stuck that a
 	// round that did so gained nothing (the chunk's dead bytes were only
 	// an end too short for the next record): then only an eviction moves
@@ -338,8 +366,8 @@ func (db *DB) makeRoom(r *writeReq) error {
 	for {
 		db.mu.Lock()
 		m := db.idx
-		c := db.writeCost(r)
-		if c.zero() {
+		c, any := cost()
+		if !any {
 			db.mu.Unlock()
 			return nil
 		}

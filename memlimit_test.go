@@ -248,8 +248,8 @@ func TestMemoryLimit_EvictTTL(t *testing.T) {
 //     (evictions only delete);
 //   - NoEviction never loses an acknowledged write, and EvictTTL never
 //     evicts a key without an expiry;
-//   - a reopen keeps exactly what the store held before it: evicted keys
-//     stay gone.
+//   - a reopen keeps what the store held before it, but for the keys Open
+//     evicts (counted) to fit a fresh arena: evicted keys stay gone.
 //
 // It runs propIters() times; MINIKV_PROP_ITERS=1000 runs more.
 func TestMemoryLimit_Properties(t *testing.T) {
@@ -378,11 +378,21 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 		}
 	}
 	it.Close()
-	if n != len(held) {
-		return coreFail("after reopen %d keys, %d before", n, len(held))
+	// A reopen replays the WAL into a fresh arena, which can hold a few
+	// records' worth more than the one it replaces: Open then evicts, as a
+	// write would, and only then.
+	if ev := db.Stats().Evicted; n+int(ev) != len(held) || policy == minikv.NoEviction && ev != 0 {
+		return coreFail("after reopen %d keys and %d evicted by Open, %d before", n, ev, len(held))
 	}
-	if u := db.Stats().MemoryUsage; u > max {
-		return coreFail("after reopen MemoryUsage %d passes MaxMemory %d", u, max)
+	// Open evicts until it is under the limit when the policy finds keys
+	// to evict; otherwise (NoEviction, or EvictTTL with no expiry left)
+	// the fresh layout may pass it, by no more than a record.
+	slack := int64(0)
+	if policy != minikv.EvictLRU {
+		slack = 3000 + 64
+	}
+	if u := db.Stats().MemoryUsage; u > max+slack {
+		return coreFail("after reopen MemoryUsage %d passes MaxMemory %d by more than %d", u, max, slack)
 	}
 	return ""
 }

@@ -142,10 +142,12 @@ type Options struct {
 	// keys or fails, as Eviction says. The store keeps the last 64th of the
 	// limit (at least 4 KiB, at most 4 MiB) as room to move live records
 	// out of chunks that evictions and deletes left sparse, so writes are
-	// admitted up to MaxMemory minus that. A store opened with more than
-	// its limit keeps every key; its writes evict (or fail) until it is
-	// under. Read-only handles ignore it. See docs/memory.md for how it
-	// relates to the process's RSS and GOGC.
+	// admitted up to MaxMemory minus that. Open brings a store that comes
+	// out over its limit (opened with a lower one, say) under it as a
+	// write would, evicting by the policy; one that cannot evict keeps its
+	// keys, and its writes fail until deletes make room. Read-only handles
+	// ignore the limit. See docs/memory.md for how MemoryUsage relates to
+	// the process's RSS and GOGC.
 	MaxMemory int64
 
 	// Eviction is what a write does at MaxMemory; the default is

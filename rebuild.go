@@ -99,7 +99,7 @@ func planManifest(fsys vfs, dir string, ls dirListing) (*ManifestPlan, error) {
 	for i := len(ls.snapshots) - 1; i >= 0 && p.Snapshot == ""; i-- {
 		seq := ls.snapshots[i]
 		name := snapshotName(seq)
-		_, info, err := loadSnapshot(fsys, filepath.Join(dir, name), math.MinInt64)
+		_, info, err := loadSnapshot(fsys, filepath.Join(dir, name), math.MinInt64, 0)
 		var ce *corruptError
 		switch {
 		case errors.As(err, &ce):

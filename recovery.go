@@ -91,7 +91,6 @@ func (db *DB) recover() error {
 	if db.readOnly {
 		return nil
 	}
-	db.idx.fitLimit(db.opts.MaxMemory)
 	// The files found may have been created or renamed by a handle that
 	// failed before it synced the directory (the process goes on, so the
 	// entries are visible but not durable). Sync it before the first write
@@ -211,7 +210,7 @@ func (db *DB) loadIndex() error {
 		db.limitIndex()
 		return nil
 	}
-	idx, info, err := loadSnapshot(db.fsys, filepath.Join(db.dir, db.man.snapshot), db.now())
+	idx, info, err := loadSnapshot(db.fsys, filepath.Join(db.dir, db.man.snapshot), db.now(), db.limitChunk())
 	if errors.Is(err, fs.ErrNotExist) {
 		return manifestCorrupt("names missing snapshot " + db.man.snapshot)
 	}
@@ -225,6 +224,15 @@ func (db *DB) loadIndex() error {
 	db.limitIndex()
 	db.recovery.keys = int64(info.entries)
 	return nil
+}
+
+// limitChunk returns the fixed chunk size of the memory limit, 0 without
+// one (or for a read-only handle).
+func (db *DB) limitChunk() int {
+	if db.readOnly || db.opts.MaxMemory <= 0 {
+		return 0
+	}
+	return chunkFor(db.opts.MaxMemory)
 }
 
 // limitIndex prepares the new index for the memory limit, before the WAL

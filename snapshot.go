@@ -100,8 +100,10 @@ type snapshotInfo struct {
 }
 
 // loadSnapshot reads a snapshot file into a new index, dropping entries
-// expired at now. Any inconsistency is an ErrCorrupt naming the file.
-func loadSnapshot(fsys vfs, path string, now int64) (*memIndex, snapshotInfo, error) {
+// expired at now, in arena chunks of chunk bytes (0: the growing sizes of
+// a store without a memory limit). Any inconsistency is an ErrCorrupt
+// naming the file.
+func loadSnapshot(fsys vfs, path string, now int64, chunk int) (*memIndex, snapshotInfo, error) {
 	name := filepath.Base(path)
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
@@ -112,7 +114,7 @@ func loadSnapshot(fsys vfs, path string, now int64) (*memIndex, snapshotInfo, er
 	if err != nil {
 		return nil, snapshotInfo{}, wrapOp(fmt.Sprintf("stat snapshot %s", name), err)
 	}
-	m, info, err := decodeSnapshot(f, size, allocated(f, size), now)
+	m, info, err := decodeSnapshot(f, size, allocated(f, size), now, chunk)
 	if err != nil {
 		var ce *corruptError
 		if errors.As(err, &ce) {
@@ -149,7 +151,7 @@ func allocated(f file, size int64) int64 {
 // alloc are on disk. The index is presized by the entries those bytes can
 // hold, not by the count the footer claims: a sparse file may claim
 // billions in a few kilobytes, and the index grows as entries arrive.
-func decodeSnapshot(r io.ReaderAt, size, alloc int64, now int64) (*memIndex, snapshotInfo, error) {
+func decodeSnapshot(r io.ReaderAt, size, alloc int64, now int64, chunk int) (*memIndex, snapshotInfo, error) {
 	var info snapshotInfo
 	if size < snapHeaderSize+snapFooterSize {
 		return nil, info, snapCorrupt(-1, "file too short")
@@ -180,6 +182,9 @@ func decodeSnapshot(r io.ReaderAt, size, alloc int64, now int64) (*memIndex, sna
 	info.walSeq = binary.LittleEndian.Uint64(hdr[20:])
 	presize := int(min(count, uint64(max(alloc, 0))/minEntrySize, maxPresize))
 	m := newMemIndex(presize)
+	if chunk > 0 {
+		m.arena.setChunkSize(chunk)
+	}
 	if err := loadEntries(br, m, int(count), presize, body, now); err != nil {
 		return nil, info, err
 	}

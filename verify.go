@@ -199,7 +199,7 @@ func (r *VerifyReport) checkSnapshot(fsys vfs, dir string, man manifest) error {
 	if man.snapshot == "" {
 		return nil
 	}
-	_, info, err := loadSnapshot(fsys, filepath.Join(dir, man.snapshot), math.MinInt64)
+	_, info, err := loadSnapshot(fsys, filepath.Join(dir, man.snapshot), math.MinInt64, 0)
 	var ce *corruptError
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

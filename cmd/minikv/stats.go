@@ -53,6 +53,7 @@ type statsJSON struct {
 	Deletes          int64 `json:"deletes"`
 	Scans            int64 `json:"scans"`
 	Expired          int64 `json:"expired"`
+	Evicted          int64 `json:"evicted"`
 	Compactions      int64 `json:"compactions"`
 	GetP50           int64 `json:"get_p50_ns"`
 	GetP95           int64 `json:"get_p95_ns"`
@@ -72,7 +73,7 @@ func newStatsJSON(s minikv.Stats) statsJSON {
 	return statsJSON{
 		KeyCount: s.KeyCount, WALSize: s.WALSize, SnapshotCount: s.SnapshotCount, MemoryUsage: s.MemoryUsage,
 		Reads: s.Reads, Writes: s.Writes, Deletes: s.Deletes, Scans: s.Scans,
-		Expired: s.Expired, Compactions: s.Compactions,
+		Expired: s.Expired, Evicted: s.Evicted, Compactions: s.Compactions,
 		GetP50: s.GetP50.Nanoseconds(), GetP95: s.GetP95.Nanoseconds(), GetP99: s.GetP99.Nanoseconds(),
 		SetP50: s.SetP50.Nanoseconds(), SetP95: s.SetP95.Nanoseconds(), SetP99: s.SetP99.Nanoseconds(),
 		RecoveredRecords: s.RecoveredRecords, RecoveredKeys: s.RecoveredKeys,
