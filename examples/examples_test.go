@@ -20,7 +20,7 @@ const repoRoot = ".."
 // want lists lines each example must print.
 var want = map[string][]string{
 	"basic":  {"get user:2 = grace", "get user:3 after delete: minikv: key not found", "scan user:1 = ada", "after reopen: 3 keys, user:1 = ada"},
-	"cache":  {`ada    -> "profile of ada" (hit)`, "hits 3, misses 3", "after the TTL:", "hits 3, misses 4"},
+	"cache":  {`ada    -> "profile of ada" (hit)`, "hits 3, misses 3", "after the TTL:", "hits 3, misses 4", "bounded cache: 200000 lookups", "memory within the limit: true"},
 	"batch":  {"total 1000", "saw a half-applied transfer 0 times", "invalid batch: minikv: empty key", "after reopening: alice"},
 	"search": {"indexed 5 documents, 35 postings", `"quick fox"        -> 2 match(es)`, "words of doc 3: and animals are clever foxes quick", `"sun"              -> 0 match(es)`},
 }

@@ -3,13 +3,21 @@
 // and otherwise computed, stored with a TTL and returned. It counts hits
 // and misses, then waits for the entries to expire to show that an expired
 // entry is a miss again.
+//
+// Then it bounds a cache by memory instead of time: a store with
+// MaxMemory 2 MiB and EvictLRU takes lookups of 200,000 users, a few of
+// them popular, and keeps the ones read most recently, evicting the rest;
+// it prints its hit rate and shows that its memory stayed within the
+// limit.
 package main
 
 import (
 	"errors"
 	"fmt"
 	"log"
+	"math/rand"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/minikv/minikv"
@@ -92,4 +100,70 @@ func main() {
 	fmt.Println("after the TTL:")
 	lookup("ada")
 	fmt.Printf("hits %d, misses %d\n", c.hits, c.misses)
+
+	if err := boundedCache(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// boundedCache runs a read-through cache bounded by memory: entries have
+// no TTL, and the store evicts the least recently used ones to stay within
+// MaxMemory.
+func boundedCache() error {
+	dir, err := os.MkdirTemp("", "minikv-lru-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	const limit = 2 << 20
+	db, err := minikv.Open(minikv.Options{
+		Dir:       dir,
+		SyncMode:  minikv.SyncNever,
+		MaxMemory: limit,           // Stats().MemoryUsage stays within 2 MiB
+		Eviction:  minikv.EvictLRU, // a full cache drops what was used longest ago
+	})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	// A fast loader this time: 200 bytes per user, computed.
+	c := &cache{db: db, load: func(user string) (string, error) {
+		return fmt.Sprintf("profile of %s %0180d", user, 0), nil
+	}}
+	// Lookups follow a Zipf distribution, as the keys of real caches
+	// often do: a few users are asked for all the time, most rarely.
+	users := rand.NewZipf(rand.New(rand.NewSource(1)), 1.1, 1, 200_000-1)
+	peak := int64(0)
+	for i := range 200_000 {
+		if _, _, err := c.getForever("user" + strconv.FormatUint(users.Uint64(), 10)); err != nil {
+			return err
+		}
+		if i%1000 == 0 {
+			peak = max(peak, db.Stats().MemoryUsage)
+		}
+	}
+	s := db.Stats()
+	fmt.Printf("bounded cache: %d lookups, hit rate %.0f%%, %d entries held, %d evicted\n",
+		c.hits+c.misses, 100*float64(c.hits)/float64(c.hits+c.misses), s.KeyCount, s.Evicted)
+	fmt.Printf("memory within the limit: %v\n", max(peak, s.MemoryUsage) <= limit)
+	return nil
+}
+
+// getForever is get for entries without a TTL: they stay until evicted.
+func (c *cache) getForever(key string) (string, bool, error) {
+	v, err := c.db.Get("cache:" + key)
+	if err == nil {
+		c.hits++
+		return string(v), true, nil
+	}
+	if !errors.Is(err, minikv.ErrNotFound) { // evicted entries are not found too
+		return "", false, err
+	}
+	c.misses++
+	s, err := c.load(key)
+	if err != nil {
+		return "", false, err
+	}
+	return s, false, c.db.Set("cache:"+key, []byte(s))
 }
