@@ -376,6 +376,13 @@ func (db *DB) room(cost func() (writeCost, bool), skip string) error {
 			db.mu.Unlock()
 			return nil
 		}
+		if c.small+c.large > limit-(m.memoryUsage()-m.arena.total) {
+			// It would not fit in an empty arena: evicting everything
+			// first would only empty the store.
+			usage := m.memoryUsage()
+			db.mu.Unlock()
+			return &memoryError{need: need, usage: usage, limit: db.opts.MaxMemory, policy: policy}
+		}
 		// Emptying a chunk turns its dead bytes into room in the active
 		// chunk, which need counts only once the write wants it: progress
 		// is need less that room going down.

@@ -191,6 +191,22 @@ func TestMemoryLimit_EvictLRU(t *testing.T) {
 	checkUnderLimit(t, db, max, "writes after reopen")
 }
 
+func TestMemoryLimit_WriteLargerThanTheLimitEvictsNothing(t *testing.T) {
+	const max = 1 << 20
+	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: minikv.EvictLRU})
+	for i := range 1000 {
+		if err := db.Set(limitKey(i), limitValue(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Set("huge", make([]byte, max)); !errors.Is(err, minikv.ErrMemoryLimit) {
+		t.Fatalf("Set of a value as large as the limit = %v, want ErrMemoryLimit", err)
+	}
+	if s := db.Stats(); s.Evicted != 0 || s.KeyCount != 1000 {
+		t.Fatalf("a hopeless write evicted %d keys (%d left)", s.Evicted, s.KeyCount)
+	}
+}
+
 func TestMemoryLimit_EvictTTL(t *testing.T) {
 	const max = 1 << 20
 	opts := minikv.Options{SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: minikv.EvictTTL}
