@@ -69,17 +69,6 @@ func bkEqual(t *testing.T, got, want map[string]string) {
 	}
 }
 
-// bkOpen opens dir and closes it when the test ends.
-func bkOpen(t *testing.T, opts minikv.Options) *minikv.DB {
-	t.Helper()
-	db, err := minikv.Open(opts)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", opts.Dir, err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 func TestBackupToOpensAsCopy(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{})
 	want := bkFill(t, db)
@@ -111,7 +100,7 @@ func TestBackupToOpensAsCopy(t *testing.T) {
 		t.Errorf("writer beside a reader of the copy: %v, want ErrLocked", err)
 	}
 	ro.Close()
-	cp := bkOpen(t, minikv.Options{Dir: dst})
+	cp, _ := openTestDB(t, minikv.Options{Dir: dst})
 	bkEqual(t, bkContents(t, cp), want)
 	if ttl, err := cp.TTL("ttl:a"); err != nil || ttl <= 59*time.Minute {
 		t.Errorf("TTL(ttl:a) in copy = %v, %v; want about an hour", ttl, err)
@@ -138,7 +127,8 @@ func TestBackupStreamRestore(t *testing.T) {
 	if err := minikv.Restore(&buf, dst); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
-	bkEqual(t, bkContents(t, bkOpen(t, minikv.Options{Dir: dst})), want)
+	cp, _ := openTestDB(t, minikv.Options{Dir: dst})
+	bkEqual(t, bkContents(t, cp), want)
 }
 
 func TestBackupLeavesOutExpiredKeys(t *testing.T) {
@@ -155,7 +145,7 @@ func TestBackupLeavesOutExpiredKeys(t *testing.T) {
 	if err := db.BackupTo(dst); err != nil {
 		t.Fatal(err)
 	}
-	cp := bkOpen(t, minikv.WithClock(minikv.Options{Dir: dst, ReadOnly: true}, clock))
+	cp, _ := openTestDB(t, minikv.WithClock(minikv.Options{Dir: dst, ReadOnly: true}, clock))
 	bkEqual(t, bkContents(t, cp), map[string]string{"long": "v"})
 	if ttl, err := cp.TTL("long"); err != nil || ttl != time.Hour-2*time.Second {
 		t.Errorf("TTL(long) = %v, %v; want %v", ttl, err, time.Hour-2*time.Second)
@@ -168,12 +158,13 @@ func TestBackupFromReadOnlyHandle(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	ro := bkOpen(t, minikv.Options{Dir: dir, ReadOnly: true})
+	ro, _ := openTestDB(t, minikv.Options{Dir: dir, ReadOnly: true})
 	dst := filepath.Join(t.TempDir(), "copy")
 	if err := ro.BackupTo(dst); err != nil {
 		t.Fatalf("BackupTo from a read-only handle: %v", err)
 	}
-	bkEqual(t, bkContents(t, bkOpen(t, minikv.Options{Dir: dst})), want)
+	cp, _ := openTestDB(t, minikv.Options{Dir: dst})
+	bkEqual(t, bkContents(t, cp), want)
 }
 
 // TestBackupIsConsistentUnderWrites moves units between two counters in

@@ -24,14 +24,14 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// TestExtBatchSizeBoundsWAL is the regression test of a batch that passed
+// TestBatch_SizeBoundsWAL is the regression test of a batch that passed
 // the MaxBatchSize check but encoded to a WAL record larger than recovery
 // accepts: Size counted only keys and values, while each operation also
 // costs an op code, an expiry and two lengths in the record, up to 12
 // times the counted bytes for one-byte keys. Such a batch made the next
 // Open fail with ErrCorrupt. The WAL bytes of a written batch must stay
 // within what Size reports, plus the record's framing.
-func TestExtBatchSizeBoundsWAL(t *testing.T) {
+func TestBatch_SizeBoundsWAL(t *testing.T) {
 	db, _, opts := extOpen(t)
 	tests := []struct {
 		name string
@@ -80,12 +80,12 @@ func TestExtBatchSizeBoundsWAL(t *testing.T) {
 	}
 }
 
-// TestExtBatchManyTinyOpsReopens writes the batch that first showed the
+// TestBatch_ManyTinyOpsReopens writes the batch that first showed the
 // bug: six million one-byte sets, 6 MB by the old count, a 72 MB record.
 // Either Write refuses it or the database opens again with it. It needs
 // about a gigabyte of memory and some seconds, so it runs only with
 // MINIKV_SOAK=1.
-func TestExtBatchManyTinyOpsReopens(t *testing.T) {
+func TestBatch_ManyTinyOpsReopens(t *testing.T) {
 	if os.Getenv("MINIKV_SOAK") == "" {
 		t.Skip("set MINIKV_SOAK=1 to run")
 	}
@@ -173,7 +173,7 @@ func extPrefill(db *minikv.DB, p string, kvs map[string]string) (extModel, error
 }
 
 // Feature: minikv-embedded-database, Property 26: Batch operations are buffered
-func TestExtProp26BatchBuffered(t *testing.T) {
+func TestProp26_BatchBuffered(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "batch operations are invisible until Write, then all visible", prop.ForAll(
@@ -202,7 +202,7 @@ func TestExtProp26BatchBuffered(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 27: Batch write is atomic
-func TestExtProp27BatchAtomic(t *testing.T) {
+func TestProp27_BatchAtomic(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	var ns extNamespace
 	bad := []func(minikv.Batch){
@@ -249,7 +249,7 @@ func TestExtProp27BatchAtomic(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 28: Batch discard abandons operations
-func TestExtProp28BatchDiscard(t *testing.T) {
+func TestProp28_BatchDiscard(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "a discarded batch writes nothing and cannot be written later", prop.ForAll(
@@ -280,7 +280,7 @@ func TestExtProp28BatchDiscard(t *testing.T) {
 var extBigValue = sync.OnceValue(func() []byte { return make([]byte, minikv.MaxValueSize+1) })
 
 // Feature: minikv-embedded-database, Property 29: Batch size validation
-func TestExtProp29BatchSizeValidation(t *testing.T) {
+func TestProp29_BatchSizeValidation(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "Size grows with every operation; Write refuses a batch over MaxBatchSize or with an oversized value, writing nothing", prop.ForAll(
@@ -332,10 +332,10 @@ func TestExtProp29BatchSizeValidation(t *testing.T) {
 		gen.Weighted([]gen.WeightedGen{{Weight: 20, Gen: gen.Const(false)}, {Weight: 1, Gen: gen.Const(true)}})))
 }
 
-// TestExtBatchSizeLimitExact writes a batch of exactly MaxBatchSize bytes,
+// TestBatch_SizeLimitExact writes a batch of exactly MaxBatchSize bytes,
 // which must be accepted and survive reopen, and one of a byte more, which
 // must be refused.
-func TestExtBatchSizeLimitExact(t *testing.T) {
+func TestBatch_SizeLimitExact(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
@@ -378,7 +378,7 @@ func TestExtBatchSizeLimitExact(t *testing.T) {
 	}
 }
 
-func TestExtBatchSemantics(t *testing.T) {
+func TestBatch_Semantics(t *testing.T) {
 	db, _, _ := extOpen(t)
 	if err := db.Set("b", []byte("old")); err != nil {
 		t.Fatal(err)
@@ -419,7 +419,7 @@ func TestExtBatchSemantics(t *testing.T) {
 	}
 }
 
-func TestExtBatchClosedAndReadOnly(t *testing.T) {
+func TestBatch_ClosedAndReadOnly(t *testing.T) {
 	opts, _ := extOpts(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
@@ -449,10 +449,10 @@ func TestExtBatchClosedAndReadOnly(t *testing.T) {
 	}
 }
 
-// TestExtBatchReadersNeverSeeHalf runs batch writers that each replace a
+// TestBatch_ReadersNeverSeeHalf runs batch writers that each replace a
 // whole group of keys while readers check, through snapshots (iterators),
 // Count and Keys, that every group they see is whole.
-func TestExtBatchReadersNeverSeeHalf(t *testing.T) {
+func TestBatch_ReadersNeverSeeHalf(t *testing.T) {
 	db, _, _ := extOpen(t)
 	const group = 16
 	write := func(id int) error {
@@ -577,12 +577,12 @@ func extSegments(t *testing.T, dir string) []string {
 	return m
 }
 
-// TestExtBatchTornAtEveryOffset cuts the WAL inside a batch record at every
+// TestBatch_TornAtEveryOffset cuts the WAL inside a batch record at every
 // byte, and separately damages every byte of it: recovery must see the
 // batch whole or not at all, keep everything before it, and let the next
 // write survive the next reopen. Under -short it cuts at every 7th byte
 // and next to the record's ends (coreShortCut).
-func TestExtBatchTornAtEveryOffset(t *testing.T) {
+func TestBatch_TornAtEveryOffset(t *testing.T) {
 	db, _, opts := extOpen(t)
 	for _, k := range []string{"keep", "gone", "over"} {
 		if err := db.Set(k, []byte("before")); err != nil {
@@ -785,7 +785,7 @@ func extCrashVerify(t *testing.T, dir string, acked int) (int, int64) {
 	return newest, db.Stats().TornBytes
 }
 
-func TestExtBatchCrash(t *testing.T) {
+func TestBatch_Crash(t *testing.T) {
 	kills := 20
 	if os.Getenv("MINIKV_SOAK") != "" {
 		kills = 300

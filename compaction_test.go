@@ -120,7 +120,7 @@ func extWaitFor(cond func() bool) bool {
 }
 
 // Feature: minikv-embedded-database, Property 14: Compaction triggers on WAL size
-func TestExtProp14CompactionTriggers(t *testing.T) {
+func TestProp14_CompactionTriggers(t *testing.T) {
 	extCheck(t, "writing past MaxWALSize compacts in the background: Compactions grows and the WAL shrinks", prop.ForAll(
 		func(maxKB int, seed uint64) string {
 			opts, clock := extOpts(t)
@@ -167,9 +167,9 @@ func extErrString(err error) string {
 	return ""
 }
 
-// TestExtAutoCompactionDisabled checks the other side of Property 14: with
+// TestCompact_AutoDisabled checks the other side of Property 14: with
 // DisableAutoCompaction the WAL grows past MaxWALSize and stays there.
-func TestExtAutoCompactionDisabled(t *testing.T) {
+func TestCompact_AutoDisabled(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.MaxWALSize = 4 << 10
 	opts.DisableAutoCompaction = true
@@ -220,7 +220,7 @@ func extCopyFiles(t testing.TB, src string, names []string) string {
 }
 
 // Feature: minikv-embedded-database, Property 19: Compaction updates MANIFEST
-func TestExtProp19CompactionManifest(t *testing.T) {
+func TestProp19_CompactionManifest(t *testing.T) {
 	opts, clock := extOpts(t)
 	// Each iteration copies the files the MANIFEST names, the open segment
 	// among them, which is preallocated to SegmentSize: keep it small.
@@ -265,7 +265,7 @@ func TestExtProp19CompactionManifest(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 20: Compaction deletes old WAL
-func TestExtProp20CompactionDeletesOldWAL(t *testing.T) {
+func TestProp20_CompactionDeletesOldWAL(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.SegmentSize = 4 << 10 // several segments
 	opts.DisableAutoCompaction = true
@@ -307,7 +307,7 @@ func TestExtProp20CompactionDeletesOldWAL(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 21: Compaction allows concurrent operations
-func TestExtProp21CompactionConcurrent(t *testing.T) {
+func TestProp21_CompactionConcurrent(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	var ns extNamespace
 	runs := 0
@@ -400,11 +400,11 @@ func extCompactionWorker(db *minikv.DB, rng *rand.Rand, p string, model extModel
 	return nil
 }
 
-// TestExtCompactionLatency compacts a store with many keys while
+// TestCompact_Latency compacts a store with many keys while
 // goroutines Get and Set, and logs the largest latency each saw. It asserts
 // only correctness: the machine is shared, so timings are reported, not
 // checked. MINIKV_SOAK=1 uses a million keys.
-func TestExtCompactionLatency(t *testing.T) {
+func TestCompact_Latency(t *testing.T) {
 	n := 100_000
 	if os.Getenv("MINIKV_SOAK") != "" {
 		n = 1_000_000
@@ -488,10 +488,10 @@ func TestExtCompactionLatency(t *testing.T) {
 	}
 }
 
-// TestExtCompactionCrashStates builds the directory states that a crash at
+// TestCompact_CrashStates builds the directory states that a crash at
 // each step of a compaction can leave, from copies taken before and after
 // one, and checks that each opens with all the data and ends clean.
-func TestExtCompactionCrashStates(t *testing.T) {
+func TestCompact_CrashStates(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.SegmentSize = 1 << 10
 	opts.DisableAutoCompaction = true
@@ -637,9 +637,9 @@ func extReadFiles(t testing.TB, dir string, names []string) map[string][]byte {
 	return out
 }
 
-// TestExtCompactWhileClosing races Close against Compact: either may win,
+// TestCompact_WhileClosing races Close against Compact: either may win,
 // but nothing panics or leaks, and the data is intact afterwards.
-func TestExtCompactWhileClosing(t *testing.T) {
+func TestCompact_WhileClosing(t *testing.T) {
 	opts, clock := extOpts(t)
 	model := extModel{}
 	for round := range 10 {
@@ -665,9 +665,9 @@ func TestExtCompactWhileClosing(t *testing.T) {
 	}
 }
 
-// TestExtConcurrentCompacts runs several Compact calls at once with writers:
+// TestCompact_Concurrent runs several Compact calls at once with writers:
 // they run one at a time, each counts, and nothing is lost.
-func TestExtConcurrentCompacts(t *testing.T) {
+func TestCompact_Concurrent(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)

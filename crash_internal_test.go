@@ -1,9 +1,9 @@
 package minikv
 
 // Crash-safety loops: simulated power loss and injected I/O faults, run on
-// the in-memory file system of memfs_test.go. The real SIGKILL loop is in
+// the in-memory file system of memfs_internal_test.go. The real SIGKILL loop is in
 // crash_kill_test.go, the corruption tables in corrupt_internal_test.go and
-// the fuzz targets in fuzz_test.go.
+// the fuzz targets in fuzz_internal_test.go and fuzz_test.go.
 //
 // The CI run uses fixed seeds and tries every crash and fault point. Under
 // go test -short, the quick check, the loops try every 7th point (see

@@ -320,10 +320,10 @@ func coreCloseOK(t testing.TB, db *minikv.DB) {
 	}
 }
 
-// TestCoreInputValidation checks that an empty or oversized key or value
+// TestDB_InputValidation checks that an empty or oversized key or value
 // gets its error from every method, and that nothing reaches the WAL, the
 // index or the next open.
-func TestCoreInputValidation(t *testing.T) {
+func TestDB_InputValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
@@ -373,9 +373,9 @@ func TestCoreInputValidation(t *testing.T) {
 	}
 }
 
-// TestCoreSizeLimitsAccepted checks that the largest key and value and an
+// TestDB_SizeLimitsAccepted checks that the largest key and value and an
 // empty value are stored and read back, also after reopen.
-func TestCoreSizeLimitsAccepted(t *testing.T) {
+func TestDB_SizeLimitsAccepted(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
@@ -410,9 +410,9 @@ func TestCoreSizeLimitsAccepted(t *testing.T) {
 	}
 }
 
-// TestCoreCopiesInAndOut checks that Set copies the caller's buffer and that
+// TestDB_CopiesInAndOut checks that Set copies the caller's buffer and that
 // Get hands out a copy.
-func TestCoreCopiesInAndOut(t *testing.T) {
+func TestDB_CopiesInAndOut(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
@@ -450,9 +450,9 @@ func TestCoreCopiesInAndOut(t *testing.T) {
 	}
 }
 
-// TestCoreDeleteAndExists walks a key through set, delete and set again,
+// TestDB_DeleteAndExists walks a key through set, delete and set again,
 // checking Exists and Get at each step; deleting a missing key succeeds.
-func TestCoreDeleteAndExists(t *testing.T) {
+func TestDB_DeleteAndExists(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	tests := []struct {
 		name       string
@@ -488,10 +488,10 @@ func TestCoreDeleteAndExists(t *testing.T) {
 	}
 }
 
-// TestCorePermissionsAndManifest checks that Open creates missing parent
+// TestOpen_PermissionsAndManifest checks that Open creates missing parent
 // directories with mode 0700, that every file is 0600, and that the MANIFEST
 // names the snapshot after Compact.
-func TestCorePermissionsAndManifest(t *testing.T) {
+func TestOpen_PermissionsAndManifest(t *testing.T) {
 	parent := t.TempDir()
 	dir := filepath.Join(parent, "a", "db")
 	db, err := minikv.Open(minikv.Options{Dir: dir, SyncMode: minikv.SyncNever})
@@ -548,9 +548,9 @@ func TestCorePermissionsAndManifest(t *testing.T) {
 	}
 }
 
-// TestCoreManifestOnFreshOpen checks that a new database has a MANIFEST from
+// TestOpen_ManifestOnFresh checks that a new database has a MANIFEST from
 // its first Open.
-func TestCoreManifestOnFreshOpen(t *testing.T) {
+func TestOpen_ManifestOnFresh(t *testing.T) {
 	db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
 		t.Fatalf("no MANIFEST after opening a new database: %v", err)
@@ -560,8 +560,8 @@ func TestCoreManifestOnFreshOpen(t *testing.T) {
 	}
 }
 
-// TestCoreOpenRequiresDir checks that Options.Dir is required.
-func TestCoreOpenRequiresDir(t *testing.T) {
+// TestOpen_RequiresDir checks that Options.Dir is required.
+func TestOpen_RequiresDir(t *testing.T) {
 	db, err := minikv.Open(minikv.Options{})
 	if err == nil {
 		db.Close()
@@ -621,10 +621,10 @@ func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
 	return dir, want
 }
 
-// TestCoreReadOnly opens, read-only, a directory that a writer would tidy
+// TestOpen_ReadOnly opens, read-only, a directory that a writer would tidy
 // (torn tail, temp file, with and without a LOCK file): every write fails
 // with ErrReadOnly, every read works, and no file changes in any way.
-func TestCoreReadOnly(t *testing.T) {
+func TestOpen_ReadOnly(t *testing.T) {
 	for _, withLock := range []bool{true, false} {
 		t.Run(fmt.Sprintf("lock file present=%v", withLock), func(t *testing.T) {
 			dir, want := coreReadOnlyFixture(t)
@@ -671,9 +671,9 @@ func TestCoreReadOnly(t *testing.T) {
 	}
 }
 
-// TestCoreReadOnlyMissingDir checks that a read-only open does not create a
+// TestOpen_ReadOnlyMissingDir checks that a read-only open does not create a
 // missing directory.
-func TestCoreReadOnlyMissingDir(t *testing.T) {
+func TestOpen_ReadOnlyMissingDir(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "absent")
 	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: true})
 	if err == nil {
@@ -685,10 +685,10 @@ func TestCoreReadOnlyMissingDir(t *testing.T) {
 	}
 }
 
-// TestCoreClosed checks that after Close every method returns ErrClosed, on
+// TestDB_Closed checks that after Close every method returns ErrClosed, on
 // writable and read-only handles, that Close twice is harmless and that an
 // iterator made before Close stops with ErrClosed.
-func TestCoreClosed(t *testing.T) {
+func TestDB_Closed(t *testing.T) {
 	for _, ro := range []bool{false, true} {
 		t.Run(fmt.Sprintf("read-only=%v", ro), func(t *testing.T) {
 			db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
@@ -727,9 +727,9 @@ func TestCoreClosed(t *testing.T) {
 	}
 }
 
-// TestCoreSyncModesSurviveReopen checks a clean close and reopen in every
+// TestDB_SyncModesSurviveReopen checks a clean close and reopen in every
 // sync mode.
-func TestCoreSyncModesSurviveReopen(t *testing.T) {
+func TestDB_SyncModesSurviveReopen(t *testing.T) {
 	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncPeriodic, minikv.SyncNever} {
 		t.Run(mode.String(), func(t *testing.T) {
 			opts := minikv.Options{SyncMode: mode, SyncInterval: 5 * time.Millisecond}
@@ -789,11 +789,11 @@ func coreTornOps() []coreOp {
 	return ops
 }
 
-// TestCoreTornTail cuts the last WAL segment at every byte offset of its
+// TestRecovery_TornTail cuts the last WAL segment at every byte offset of its
 // last records (or of the whole segment, when the log has several) and
 // checks each cut with coreCheckCut. Under -short it checks every 7th
 // offset and those at and next to each record boundary.
-func TestCoreTornTail(t *testing.T) {
+func TestRecovery_TornTail(t *testing.T) {
 	tests := []struct {
 		name        string
 		segmentSize int64
@@ -918,9 +918,9 @@ func coreCheckCut(t *testing.T, dir, src, seg string, data []byte, segStart int6
 	}
 }
 
-// TestCoreWALTailPadding appends zero padding or garbage after the last
+// TestRecovery_WALTailPadding appends zero padding or garbage after the last
 // record: Open keeps every record and the next write survives a restart.
-func TestCoreWALTailPadding(t *testing.T) {
+func TestRecovery_WALTailPadding(t *testing.T) {
 	tests := []struct {
 		name     string
 		tail     []byte
@@ -998,10 +998,10 @@ func coreFlipIn(ext string, at func(size int) int) func(t *testing.T, dir string
 	}
 }
 
-// TestCoreCorruptFiles damages a snapshot, the MANIFEST or the middle of the
+// TestRecovery_CorruptFiles damages a snapshot, the MANIFEST or the middle of the
 // WAL: Open fails with ErrCorrupt naming the file, never a panic or an empty
 // store, and changes nothing on disk.
-func TestCoreCorruptFiles(t *testing.T) {
+func TestRecovery_CorruptFiles(t *testing.T) {
 	middle := func(n int) int { return n / 2 }
 	tests := []coreDamage{
 		{"snapshot body", coreFlipIn(".snap", middle), ".snap"},
@@ -1076,9 +1076,9 @@ func TestCoreCorruptFiles(t *testing.T) {
 	}
 }
 
-// TestCoreMissingManifestWithWAL checks that a directory with WAL records
+// TestRecovery_MissingManifestWithWAL checks that a directory with WAL records
 // but no MANIFEST is ErrCorrupt.
-func TestCoreMissingManifestWithWAL(t *testing.T) {
+func TestRecovery_MissingManifestWithWAL(t *testing.T) {
 	db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -1097,9 +1097,9 @@ func TestCoreMissingManifestWithWAL(t *testing.T) {
 	}
 }
 
-// TestCoreMissingMiddleSegment checks that a gap in the WAL segment numbers
+// TestRecovery_MissingMiddleSegment checks that a gap in the WAL segment numbers
 // is ErrCorrupt naming the missing segment.
-func TestCoreMissingMiddleSegment(t *testing.T) {
+func TestRecovery_MissingMiddleSegment(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
 	if _, _, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, coreTornOps()); err != nil {
 		t.Fatal(err)
@@ -1136,12 +1136,12 @@ func coreSeed(t *testing.T) int64 {
 	return seed
 }
 
-// TestCoreModel runs random sequences of Set, Delete, Get, Exists, Count,
+// TestModel_PointOps runs random sequences of Set, Delete, Get, Exists, Count,
 // close-and-reopen and Compact against a plain map. Small segments and a
 // small MaxWALSize make segment rotation and background compaction happen
 // while the sequence runs. Under -short each mode runs a quarter of the
 // steps.
-func TestCoreModel(t *testing.T) {
+func TestModel_PointOps(t *testing.T) {
 	tests := []struct {
 		mode  minikv.SyncMode
 		steps int
@@ -1312,9 +1312,9 @@ func coreWriteGolden(dir string) error {
 	)
 }
 
-// TestCoreGoldenFormat opens a copy of the golden database and checks every
+// TestFormat_Golden opens a copy of the golden database and checks every
 // key, the TTLs and the recovery figures.
-func TestCoreGoldenFormat(t *testing.T) {
+func TestFormat_Golden(t *testing.T) {
 	if os.Getenv("MINIKV_UPDATE_GOLDEN") == "1" {
 		if err := os.RemoveAll(coreGoldenDir); err != nil {
 			t.Fatal(err)
@@ -1374,108 +1374,10 @@ func coreCheckGolden(t *testing.T, golden string) {
 	}
 }
 
-// coreFuzzSeeds returns the golden file with ext, and damaged and cut
-// copies of it, as seeds for a fuzz target.
-func coreFuzzSeeds(f *testing.F, ext string) {
-	names, err := coreFilesWithExt(coreGoldenDir, ext)
-	if err != nil || len(names) != 1 {
-		f.Fatalf("golden %s file: %v %v", ext, names, err)
-	}
-	data, err := os.ReadFile(filepath.Join(coreGoldenDir, names[0]))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(data)
-	f.Add([]byte{})
-	f.Add(make([]byte, 64))
-	for _, n := range []int{1, 7, 13, len(data) / 2, len(data) - 1} {
-		f.Add(data[:n])
-		flipped := bytes.Clone(data)
-		flipped[n] ^= 0x40
-		f.Add(flipped)
-	}
-}
-
-// FuzzCoreWALSegment opens a database whose only WAL segment holds
-// arbitrary bytes. Open must either fail with ErrCorrupt or succeed, and
-// then a new write must survive a restart beside what was recovered.
-func FuzzCoreWALSegment(f *testing.F) {
-	coreFuzzSeeds(f, ".wal")
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := filepath.Join(t.TempDir(), "db")
-		opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1}
-		db, err := minikv.Open(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Close(); err != nil {
-			t.Fatal(err)
-		}
-		wals, _ := coreFilesWithExt(dir, ".wal")
-		if len(wals) != 1 {
-			t.Fatalf("a new database has WAL segments %v", wals)
-		}
-		if err := os.WriteFile(filepath.Join(dir, wals[0]), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		coreFuzzReopen(t, opts)
-	})
-}
-
-// FuzzCoreSnapshot opens the golden database with its snapshot replaced
-// by arbitrary bytes: ErrCorrupt or a working database, never a panic.
-func FuzzCoreSnapshot(f *testing.F) {
-	coreFuzzSeeds(f, ".snap")
-	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := filepath.Join(t.TempDir(), "db")
-		if err := coreCopyDir(coreGoldenDir, dir); err != nil {
-			t.Fatal(err)
-		}
-		snaps, _ := coreFilesWithExt(dir, ".snap")
-		if err := os.WriteFile(filepath.Join(dir, snaps[0]), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		coreFuzzReopen(t, minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1})
-	})
-}
-
-// coreFuzzReopen opens a database made of untrusted files. An error must
-// be ErrCorrupt; an open database must be consistent, take a write and
-// show it, with everything else unchanged, after a restart.
-func coreFuzzReopen(t *testing.T, opts minikv.Options) {
-	db, err := minikv.Open(opts)
-	if err != nil {
-		if !errors.Is(err, minikv.ErrCorrupt) {
-			t.Fatalf("Open error %v is not ErrCorrupt", err)
-		}
-		return
-	}
-	defer db.Close()
-	got, err := coreContents(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Set("fuzz:after", []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db2, err := minikv.Open(opts)
-	if err != nil {
-		t.Fatalf("reopen after a write: %v", err)
-	}
-	defer db2.Close()
-	got["fuzz:after"] = "x"
-	if msg := coreCheckContents(db2, got); msg != "" {
-		t.Fatalf("after a write and a restart: %s", msg)
-	}
-}
-
-// TestCoreCloseDuringWrites closes a database while goroutines write and
+// TestDB_CloseDuringWrites closes a database while goroutines write and
 // read. Every call returns success or ErrClosed, and every write that
 // returned nil is there after a reopen.
-func TestCoreCloseDuringWrites(t *testing.T) {
+func TestDB_CloseDuringWrites(t *testing.T) {
 	for _, mode := range []minikv.SyncMode{minikv.SyncAlways, minikv.SyncNever} {
 		t.Run(mode.String(), func(t *testing.T) {
 			opts := minikv.Options{SyncMode: mode, SegmentSize: 4096, MaxWALSize: 16384}
@@ -1547,13 +1449,13 @@ func TestCoreCloseDuringWrites(t *testing.T) {
 	}
 }
 
-// TestCoreDamageInSealedSegment damages a WAL segment that is not the last
+// TestRecovery_DamageInSealedSegment damages a WAL segment that is not the last
 // one. With valid records in a later segment that is ErrCorrupt, and
 // SalvageCorruptWAL opens the prefix before the damage; with only an empty
 // segment after it, it is a torn tail. Either way the later segments must
 // not come back: a write after the open, and a restart, show exactly the
 // prefix and the write.
-func TestCoreDamageInSealedSegment(t *testing.T) {
+func TestRecovery_DamageInSealedSegment(t *testing.T) {
 	tests := []struct {
 		name        string
 		emptyAfter  bool // replace every later segment by an empty file
@@ -1690,12 +1592,12 @@ func coreFileSizeChild() int {
 	return 0
 }
 
-// TestCoreWriteFailureRefusesWrites runs a child under a file size limit
+// TestDB_WriteFailureRefusesWrites runs a child under a file size limit
 // (ulimit -f), so that a WAL append really fails with EFBIG. The child
 // checks that the database then refuses writes with that cause and keeps
 // serving reads; a reopen without the limit has every acknowledged write,
 // not the failed one, and takes new writes that survive a restart.
-func TestCoreWriteFailureRefusesWrites(t *testing.T) {
+func TestDB_WriteFailureRefusesWrites(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("needs a POSIX shell's ulimit")
 	}

@@ -63,7 +63,7 @@ func extGenPrefix() gopter.Gen {
 }
 
 // Feature: minikv-embedded-database, Property 30: Scan prefix filtering
-func TestExtProp30ScanPrefix(t *testing.T) {
+func TestProp30_ScanPrefix(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "Scan(prefix) yields exactly the keys with that prefix", prop.ForAll(
@@ -79,7 +79,7 @@ func TestExtProp30ScanPrefix(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 31: ScanRange filtering
-func TestExtProp31ScanRange(t *testing.T) {
+func TestProp31_ScanRange(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "ScanRange(start, end) yields exactly start <= k < end; empty end is unbounded", prop.ForAll(
@@ -116,7 +116,7 @@ func extGenBinaryKVs() gopter.Gen {
 }
 
 // Feature: minikv-embedded-database, Property 32: Iterator returns sorted keys
-func TestExtProp32SortedOrder(t *testing.T) {
+func TestProp32_SortedOrder(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "iterators yield keys in strictly ascending byte order", prop.ForAll(
@@ -166,7 +166,7 @@ func extGenMutations() gopter.Gen {
 }
 
 // Feature: minikv-embedded-database, Property 33: Iterator snapshot isolation
-func TestExtProp33SnapshotIsolation(t *testing.T) {
+func TestProp33_SnapshotIsolation(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "writes after an iterator is created are invisible to it", prop.ForAll(
@@ -260,7 +260,7 @@ func extWriteTTLKeys(db *minikv.DB, clock *minikv.FakeClock, p string, keys []ex
 }
 
 // Feature: minikv-embedded-database, Property 34: Iterator skips expired keys
-func TestExtProp34IteratorSkipsExpired(t *testing.T) {
+func TestProp34_IteratorSkipsExpired(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "iterators skip keys expired when created and keys that expire before they are read", prop.ForAll(
@@ -457,7 +457,7 @@ func extRandomClass(rng *rand.Rand, sb *strings.Builder) extGlobTok {
 }
 
 // Feature: minikv-embedded-database, Property 35: Keys pattern matching
-func TestExtProp35KeysPattern(t *testing.T) {
+func TestProp35_KeysPattern(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "Keys(pattern) returns, sorted, exactly the keys a reference glob matcher accepts", prop.ForAll(
@@ -512,9 +512,9 @@ func extGlobEscape(s string) string {
 	return sb.String()
 }
 
-// TestExtGlobReference checks the reference matcher itself on cases whose
+// TestKeys_GlobReference checks the reference matcher itself on cases whose
 // answer is known, so that Property 35 does not compare two wrong answers.
-func TestExtGlobReference(t *testing.T) {
+func TestKeys_GlobReference(t *testing.T) {
 	tests := []struct {
 		pattern, s string
 		want       bool
@@ -555,7 +555,7 @@ type extCountOp struct {
 }
 
 // Feature: minikv-embedded-database, Property 36: Count returns non-expired key count
-func TestExtProp36Count(t *testing.T) {
+func TestProp36_Count(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	model := extModel{}
 	extCheck(t, "Count and Stats().KeyCount equal the number of live keys", prop.ForAll(
@@ -598,7 +598,7 @@ func TestExtProp36Count(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 37: Iterator limit
-func TestExtProp37Limit(t *testing.T) {
+func TestProp37_Limit(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "a limit > 0 yields the first min(limit, n) keys; limit <= 0 yields all", prop.ForAll(
@@ -622,7 +622,7 @@ func TestExtProp37Limit(t *testing.T) {
 		extGenKVs(), gen.IntRange(-3, 25), extGenPrefix()))
 }
 
-func TestExtIteratorNextBeforeKey(t *testing.T) {
+func TestIterator_NextBeforeKey(t *testing.T) {
 	db, _, _ := extOpen(t)
 	if err := db.Set("a", []byte("1")); err != nil {
 		t.Fatal(err)
@@ -651,7 +651,7 @@ func TestExtIteratorNextBeforeKey(t *testing.T) {
 	}
 }
 
-func TestExtIteratorBounds(t *testing.T) {
+func TestIterator_Bounds(t *testing.T) {
 	db, _, _ := extOpen(t)
 	keys := []string{"\x00", "a", "ab", "b", "b\xff", "c", "\xff\xff"}
 	for _, k := range keys {
@@ -703,7 +703,7 @@ func TestExtIteratorBounds(t *testing.T) {
 	}
 }
 
-func TestExtIteratorCloseTwice(t *testing.T) {
+func TestIterator_CloseTwice(t *testing.T) {
 	db, _, _ := extOpen(t)
 	for _, k := range []string{"a", "b"} {
 		if err := db.Set(k, nil); err != nil {
@@ -731,7 +731,7 @@ func TestExtIteratorCloseTwice(t *testing.T) {
 	}
 }
 
-func TestExtIteratorAfterDBClose(t *testing.T) {
+func TestIterator_AfterDBClose(t *testing.T) {
 	opts, _ := extOpts(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
@@ -809,7 +809,7 @@ func TestExtIteratorAfterDBClose(t *testing.T) {
 	}
 }
 
-func TestExtRangeSeqStopsEarly(t *testing.T) {
+func TestIterator_RangeSeqStopsEarly(t *testing.T) {
 	db, _, _ := extOpen(t)
 	for i := range 10 {
 		if err := db.Set(fmt.Sprintf("k%d", i), []byte{byte(i)}); err != nil {
@@ -841,7 +841,7 @@ func TestExtRangeSeqStopsEarly(t *testing.T) {
 	}
 }
 
-func TestExtKeysBadPattern(t *testing.T) {
+func TestKeys_BadPattern(t *testing.T) {
 	db, _, _ := extOpen(t)
 	if err := db.Set("a[b", nil); err != nil {
 		t.Fatal(err)
@@ -862,10 +862,10 @@ func TestExtKeysBadPattern(t *testing.T) {
 	}
 }
 
-// TestExtIteratorHoldsNoLock writes, compacts and closes nothing while an
+// TestIterator_HoldsNoLock writes, compacts and closes nothing while an
 // iterator is half read: an iterator that kept the index lock between Next
 // calls would block these writes forever.
-func TestExtIteratorHoldsNoLock(t *testing.T) {
+func TestIterator_HoldsNoLock(t *testing.T) {
 	db, _, _ := extOpen(t)
 	for i := range 100 {
 		if err := db.Set(fmt.Sprintf("k%03d", i), []byte("v")); err != nil {
@@ -916,10 +916,10 @@ func TestExtIteratorHoldsNoLock(t *testing.T) {
 	}
 }
 
-// TestExtScanBoundsManyLeaves checks prefix and range scans whose bounds
+// TestIterator_ScanBoundsManyLeaves checks prefix and range scans whose bounds
 // fall inside, at the edge of and across many B+tree leaves, where Next
 // skips the per-key bound check for leaves known to be in range.
-func TestExtScanBoundsManyLeaves(t *testing.T) {
+func TestIterator_ScanBoundsManyLeaves(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var keys []string
 	for i := range 6000 {

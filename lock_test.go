@@ -180,8 +180,8 @@ func coreTryOpen(dir string, readOnly bool) error {
 	return db.Close()
 }
 
-// TestCoreLockSameProcess checks the lock between handles of one process.
-func TestCoreLockSameProcess(t *testing.T) {
+// TestLock_SameProcess checks the lock between handles of one process.
+func TestLock_SameProcess(t *testing.T) {
 	dir := t.TempDir()
 	writer, err := minikv.Open(minikv.Options{Dir: dir})
 	if err != nil {
@@ -237,9 +237,9 @@ func TestCoreLockSameProcess(t *testing.T) {
 	}
 }
 
-// TestCoreLockChildProcess checks the lock between this process and a child,
+// TestLock_ChildProcess checks the lock between this process and a child,
 // in both directions, and that a killed writer releases it.
-func TestCoreLockChildProcess(t *testing.T) {
+func TestLock_ChildProcess(t *testing.T) {
 	dir := t.TempDir()
 	if code := coreProbe(t, dir, false); code != coreChildOpened {
 		t.Fatalf("a child writer on a free directory exited %d", code)

@@ -22,21 +22,23 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// This file holds the shared machinery of the extended property tests
-// (TTL, batches, scans, atomic operations, compaction, stats), the
-// model-based test and the concurrency properties 44 to 46.
+// This file holds the model-based test of every operation
+// (TestModel_AllOps), the concurrency properties 44 to 46, and the shared
+// machinery of the property tests of TTL, batches, scans, atomic
+// operations, compaction and stats. docs/properties.md lists every
+// numbered property with its test.
 //
 // Environment:
 //
-//	MINIKV_PROP_ITERS=N   run every ext property N times (default 100,
+//	MINIKV_PROP_ITERS=N   run every property N times (default 100,
 //	                      20 under -short; use 1000 or more for a long run)
-//	MINIKV_PROP_SEED=S    replay the gopter seed that a failure printed
-//	MINIKV_SEED=S         replay the seed printed by TestExtModel or
-//	                      TestExtBatchCrash
-//	MINIKV_MODEL_STEPS=N  steps of TestExtModel (default 3000)
-//	MINIKV_SOAK=1         long runs: 300 kills in TestExtBatchCrash, a
-//	                      million keys in TestExtCompactionLatency, and
-//	                      TestExtBatchManyTinyOpsReopens
+//	MINIKV_SEED=S         replay the seed that a failing property (gopter's
+//	                      "initial seed"), TestModel_AllOps or
+//	                      TestBatch_Crash printed; run only that test
+//	MINIKV_MODEL_STEPS=N  steps of TestModel_AllOps (default 3000)
+//	MINIKV_SOAK=1         long runs: 300 kills in TestBatch_Crash, a
+//	                      million keys in TestCompact_Latency, and
+//	                      TestBatch_ManyTinyOpsReopens
 
 // Property iterations: every gopter property (core and ext) runs
 // fullPropIters times, or shortPropIters under go test -short, the quick
@@ -55,13 +57,14 @@ func propIters() int {
 	return fullPropIters
 }
 
-// extParams returns the gopter parameters of the ext properties: at least
+// extParams returns the gopter parameters of the properties of this file
+// and those of TTL, batches, scans, atomic operations and stats: at least
 // propIters() successful tests each (100, or 20 under -short),
 // MINIKV_PROP_ITERS of them when that is set higher, and the seed from
-// MINIKV_PROP_SEED when set.
+// MINIKV_SEED when set.
 func extParams() *gopter.TestParameters {
 	p := gopter.DefaultTestParameters()
-	if s, err := strconv.ParseInt(os.Getenv("MINIKV_PROP_SEED"), 10, 64); err == nil {
+	if s, err := strconv.ParseInt(os.Getenv("MINIKV_SEED"), 10, 64); err == nil {
 		p = gopter.DefaultTestParametersWithSeed(s)
 	}
 	p.MinSuccessfulTests = propIters()
@@ -73,7 +76,7 @@ func extParams() *gopter.TestParameters {
 }
 
 // extCheck runs one property with extParams. gopter prints the seed of a
-// failing run, which MINIKV_PROP_SEED replays.
+// failing run, which MINIKV_SEED replays.
 func extCheck(t *testing.T, name string, p gopter.Prop) {
 	t.Helper()
 	props := gopter.NewProperties(extParams())
@@ -284,12 +287,12 @@ func extEnvInt(name string, def int) int {
 	return def
 }
 
-// TestExtModel runs a long random sequence of every kind of operation
+// TestModel_AllOps runs a long random sequence of every kind of operation
 // (single writes, TTL, batches, atomic operations, scans, Keys, Count,
 // Compact, cleaning, reopening, clock moves) against the database and a
 // map model, and compares them after every step. Automatic compaction and
 // segment rotation run often thanks to small limits.
-func TestExtModel(t *testing.T) {
+func TestModel_AllOps(t *testing.T) {
 	seed := extSeed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	clock := minikv.NewFakeClock()
@@ -312,7 +315,7 @@ func TestExtModel(t *testing.T) {
 	t.Logf("%d steps, %d keys in the model, stats %+v", steps, len(s.model), s.db.Stats())
 }
 
-// extSim drives TestExtModel.
+// extSim drives TestModel_AllOps.
 type extSim struct {
 	t     *testing.T
 	rng   *rand.Rand
@@ -644,7 +647,7 @@ func (s *extSim) count() {
 }
 
 // Feature: minikv-embedded-database, Property 44: Concurrent reads are safe
-func TestExtProp44ConcurrentReads(t *testing.T) {
+func TestProp44_ConcurrentReads(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "concurrent Get, Exists and Scan see the same committed data", prop.ForAll(
@@ -712,7 +715,7 @@ func extReadAll(db *minikv.DB, p string, kvs map[string]string, keys []string, r
 }
 
 // Feature: minikv-embedded-database, Property 45: Concurrent writes are serialized
-func TestExtProp45ConcurrentWritesSerialized(t *testing.T) {
+func TestProp45_ConcurrentWritesSerialized(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "GetAndSet from many goroutines forms one chain; Incr loses nothing", prop.ForAll(
@@ -794,7 +797,7 @@ func extCheckChain(db *minikv.DB, chain, counter, p string, prevs [][]string, wr
 }
 
 // Feature: minikv-embedded-database, Property 46: Read-your-writes
-func TestExtProp46ReadYourWrites(t *testing.T) {
+func TestProp46_ReadYourWrites(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "a read that starts after a write returned sees it, in any goroutine", prop.ForAll(

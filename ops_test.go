@@ -64,7 +64,7 @@ func extValueIs(db *minikv.DB, k string, v []byte, live bool) string {
 }
 
 // Feature: minikv-embedded-database, Property 38: SetNX conditional set
-func TestExtProp38SetNX(t *testing.T) {
+func TestProp38_SetNX(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "SetNX sets only a missing or expired key and says whether it did", prop.ForAll(
@@ -110,7 +110,7 @@ func extGenDelta() gopter.Gen {
 }
 
 // Feature: minikv-embedded-database, Property 39: Integer operations
-func TestExtProp39IntegerOps(t *testing.T) {
+func TestProp39_IntegerOps(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "Incr, Decr and IncrBy do 64-bit arithmetic on base-10 values; a missing key counts as 0", prop.ForAll(
@@ -200,7 +200,7 @@ func extGenNonInteger() gopter.Gen {
 }
 
 // Feature: minikv-embedded-database, Property 40: Incr non-integer error
-func TestExtProp40IncrNonInteger(t *testing.T) {
+func TestProp40_IncrNonInteger(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "Incr on a non-integer or past int64 returns ErrInvalidValue and changes nothing", prop.ForAll(
@@ -249,7 +249,7 @@ func TestExtProp40IncrNonInteger(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 41: CompareAndSwap success
-func TestExtProp41CASSuccess(t *testing.T) {
+func TestProp41_CASSuccess(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "CompareAndSwap with the current value swaps and returns true", prop.ForAll(
@@ -274,7 +274,7 @@ func TestExtProp41CASSuccess(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 42: CompareAndSwap failure
-func TestExtProp42CASFailure(t *testing.T) {
+func TestProp42_CASFailure(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "CompareAndSwap with another value, or on a missing key, returns false and changes nothing", prop.ForAll(
@@ -304,7 +304,7 @@ func TestExtProp42CASFailure(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 43: GetAndSet atomic swap
-func TestExtProp43GetAndSet(t *testing.T) {
+func TestProp43_GetAndSet(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "GetAndSet stores the value and returns the previous one, or nil when there was none", prop.ForAll(
@@ -336,7 +336,7 @@ func TestExtProp43GetAndSet(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 47: Context cancellation
-func TestExtProp47ContextCancellation(t *testing.T) {
+func TestProp47_ContextCancellation(t *testing.T) {
 	db, _, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "a done context makes Get and Set return ctx.Err() and write nothing, also while waiting for the writer lock", prop.ForAll(
@@ -419,10 +419,10 @@ func TestExtProp47ContextCancellation(t *testing.T) {
 		gen.Bool(), gen.Bool(), gen.IntRange(0, 2000), extGenValue()))
 }
 
-// TestExtContextSyncWaitReturns checks that a SyncAlways write whose context
+// TestContext_SyncWaitReturns checks that a SyncAlways write whose context
 // ends while it waits for a shared fsync returns (with ctx.Err() or nil),
 // and that the database stays usable.
-func TestExtContextSyncWaitReturns(t *testing.T) {
+func TestContext_SyncWaitReturns(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.SyncMode = minikv.SyncAlways
 	db, _ := openTestDB(t, opts)
@@ -453,9 +453,9 @@ func TestExtContextSyncWaitReturns(t *testing.T) {
 	}
 }
 
-// TestExtConcurrentIncr has N goroutines Incr one key M times each: the
+// TestOps_ConcurrentIncr has N goroutines Incr one key M times each: the
 // result is exactly N*M, and every value returned is distinct.
-func TestExtConcurrentIncr(t *testing.T) {
+func TestOps_ConcurrentIncr(t *testing.T) {
 	db, _, _ := extOpen(t)
 	const n, m = 8, 500
 	seen := make([][]int64, n)
@@ -488,9 +488,9 @@ func TestExtConcurrentIncr(t *testing.T) {
 	}
 }
 
-// TestExtConcurrentAtomicOps races the other atomic operations: one SetNX
+// TestOps_ConcurrentAtomicOps races the other atomic operations: one SetNX
 // wins, CAS loops lose no increment, and Decr balances Incr.
-func TestExtConcurrentAtomicOps(t *testing.T) {
+func TestOps_ConcurrentAtomicOps(t *testing.T) {
 	db, _, _ := extOpen(t)
 	const n, m = 6, 100
 	var wins atomic.Int64
@@ -545,7 +545,7 @@ func TestExtConcurrentAtomicOps(t *testing.T) {
 	}
 }
 
-func TestExtOpsInvalidArguments(t *testing.T) {
+func TestOps_InvalidArguments(t *testing.T) {
 	db, _, opts := extOpen(t)
 	huge := extBigValue()
 	long := string(make([]byte, minikv.MaxKeySize+1))
@@ -610,10 +610,10 @@ func TestExtOpsInvalidArguments(t *testing.T) {
 // extErr returns the error of a two-result call.
 func extErr[T any](_ T, err error) error { return err }
 
-// TestExtClosedReadOnlyWrites is the regression test of writes to a closed
+// TestOps_ClosedReadOnlyWrites is the regression test of writes to a closed
 // read-only database returning ErrReadOnly: the read-only check came first,
 // but after Close every method must return ErrClosed.
-func TestExtClosedReadOnlyWrites(t *testing.T) {
+func TestOps_ClosedReadOnlyWrites(t *testing.T) {
 	opts, _ := extOpts(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
@@ -643,11 +643,11 @@ func TestExtClosedReadOnlyWrites(t *testing.T) {
 	}
 }
 
-// TestExtContextEndsDuringGroupCommit keeps a group-commit fsync from
+// TestContext_EndsDuringGroupCommit keeps a group-commit fsync from
 // finishing and checks that a SyncAlways writer waiting for it returns
 // ctx.Err() when its context ends, without waiting for the fsync. As
 // documented, the write itself has been applied and becomes durable later.
-func TestExtContextEndsDuringGroupCommit(t *testing.T) {
+func TestContext_EndsDuringGroupCommit(t *testing.T) {
 	opts, _ := extOpts(t)
 	opts.SyncMode = minikv.SyncAlways
 	opts, gate := minikv.WithSyncGate(opts)

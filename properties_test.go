@@ -28,7 +28,7 @@ import (
 // Every property runs 100 times by default, and shortPropIters (20) times
 // under go test -short. For a longer run, set MINIKV_PROP_ITERS:
 //
-//	MINIKV_PROP_ITERS=1000 go test -run 'TestCoreProp' .
+//	MINIKV_PROP_ITERS=1000 go test -run 'TestProp' .
 //
 // A failing property prints its initial seed ("failed with initial seed:
 // N"); MINIKV_SEED=N go test -run <that test> replays the same inputs.
@@ -183,7 +183,7 @@ func coreErr(err error) string {
 }
 
 // Feature: minikv-embedded-database, Property 1: Set-Get round trip
-func TestCoreProp01SetGetRoundTrip(t *testing.T) {
+func TestProp01_SetGetRoundTrip(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	props := gopter.NewProperties(coreParams())
 	props.Property("Get returns a copy of what the last Set stored", prop.ForAll(
@@ -204,7 +204,7 @@ func TestCoreProp01SetGetRoundTrip(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 2: Get non-existent key
-func TestCoreProp02GetNonExistentKey(t *testing.T) {
+func TestProp02_GetNonExistentKey(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("a key never written, or deleted last, is ErrNotFound", prop.ForAll(
 		func(ops []coreOp, probes []string) string {
@@ -242,7 +242,7 @@ func TestCoreProp02GetNonExistentKey(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 3: Delete makes key non-existent
-func TestCoreProp03DeleteMakesKeyNonExistent(t *testing.T) {
+func TestProp03_DeleteMakesKeyNonExistent(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("after Delete, Get is ErrNotFound, before and after reopen, and other keys stay", prop.ForAll(
 		func(ops []coreOp, key string, value []byte) string {
@@ -280,7 +280,7 @@ func TestCoreProp03DeleteMakesKeyNonExistent(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 4: Delete idempotence
-func TestCoreProp04DeleteIdempotence(t *testing.T) {
+func TestProp04_DeleteIdempotence(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("deleting a key again succeeds and changes nothing", prop.ForAll(
 		func(ops []coreOp, key string, times int) string {
@@ -315,7 +315,7 @@ func TestCoreProp04DeleteIdempotence(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 5: Exists reflects key state
-func TestCoreProp05ExistsReflectsState(t *testing.T) {
+func TestProp05_ExistsReflectsState(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("Exists is true exactly for the keys set and not deleted since", prop.ForAll(
 		func(ops []coreOp, probes []string) string {
@@ -347,7 +347,7 @@ func TestCoreProp05ExistsReflectsState(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 6: Key size validation
-func TestCoreProp06KeySizeValidation(t *testing.T) {
+func TestProp06_KeySizeValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
@@ -409,7 +409,7 @@ func TestCoreProp06KeySizeValidation(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 7: Value size validation
-func TestCoreProp07ValueSizeValidation(t *testing.T) {
+func TestProp07_ValueSizeValidation(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
@@ -469,7 +469,7 @@ func TestCoreProp07ValueSizeValidation(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 9: Exclusive file lock
-func TestCoreProp09ExclusiveFileLock(t *testing.T) {
+func TestProp09_ExclusiveFileLock(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("while a writer is open, every other open gets ErrLocked and changes nothing", prop.ForAll(
 		func(ops []coreOp) string {
@@ -515,7 +515,7 @@ func TestCoreProp09ExclusiveFileLock(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 10: Open-close-reopen preserves data
-func TestCoreProp10ReopenPreservesData(t *testing.T) {
+func TestProp10_ReopenPreservesData(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("the contents after any number of reopens equal the model", prop.ForAll(
 		func(ops []coreOp, reopenAt []int, mode minikv.SyncMode, segSize int64) string {
@@ -554,7 +554,7 @@ func TestCoreProp10ReopenPreservesData(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 11: Close releases lock
-func TestCoreProp11CloseReleasesLock(t *testing.T) {
+func TestProp11_CloseReleasesLock(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("after Close, a writer or readers can open the directory at once", prop.ForAll(
 		func(ops []coreOp, rounds int) string {
@@ -609,7 +609,7 @@ func TestCoreProp11CloseReleasesLock(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 12: Read-only mode prevents writes
-func TestCoreProp12ReadOnlyPreventsWrites(t *testing.T) {
+func TestProp12_ReadOnlyPreventsWrites(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("a read-only handle refuses every write, serves the data and changes no file", prop.ForAll(
 		func(ops []coreOp, compactAt int, torn []byte) string {
@@ -689,7 +689,7 @@ func TestCoreProp12ReadOnlyPreventsWrites(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 13: WAL encoding round trip
-func TestCoreProp13WALRoundTrip(t *testing.T) {
+func TestProp13_WALRoundTrip(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("any writes, binary, empty and maximal, come back byte-exact from the WAL", prop.ForAll(
 		func(ops []coreOp) string {
@@ -729,7 +729,7 @@ type coreCorruptCase struct {
 }
 
 // Feature: minikv-embedded-database, Property 15: Checksum detects corruption
-func TestCoreProp15ChecksumDetectsCorruption(t *testing.T) {
+func TestProp15_ChecksumDetectsCorruption(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("in a closed WAL a damaged record is ErrCorrupt; the damaged last record of a killed writer's WAL is a torn tail", prop.ForAll(
 		func(ops []coreOp, last bool, target, pos int, mask uint8) string {
@@ -847,7 +847,7 @@ func coreCheckCorruption(t *testing.T, c coreCorruptCase) string {
 }
 
 // Feature: minikv-embedded-database, Property 16: WAL replay idempotence
-func TestCoreProp16ReplayIdempotence(t *testing.T) {
+func TestProp16_ReplayIdempotence(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("replaying the same log again gives the same state", prop.ForAll(
 		func(ops []coreOp, crashCopy bool) string {
@@ -903,7 +903,7 @@ func TestCoreProp16ReplayIdempotence(t *testing.T) {
 var coreTTLChoices = []time.Duration{0, time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour}
 
 // Feature: minikv-embedded-database, Property 17: Snapshot contains all non-expired keys
-func TestCoreProp17SnapshotHoldsLiveKeys(t *testing.T) {
+func TestProp17_SnapshotHoldsLiveKeys(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("after Compact and reopen, exactly the keys live at compaction are there", prop.ForAll(
 		func(ops []coreOp, ttls []int, advanceMin int) string {
@@ -977,7 +977,7 @@ func TestCoreProp17SnapshotHoldsLiveKeys(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 18: Snapshot round trip
-func TestCoreProp18SnapshotRoundTrip(t *testing.T) {
+func TestProp18_SnapshotRoundTrip(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("what a snapshot holds comes back byte-exact, alone or under a WAL", prop.ForAll(
 		func(before, after []coreOp) string {
@@ -1044,7 +1044,7 @@ func coreCheckSnapshotMagic(dir string) string {
 }
 
 // Feature: minikv-embedded-database, Property 48: Closed database returns ErrClosed
-func TestCoreProp48ClosedReturnsErrClosed(t *testing.T) {
+func TestProp48_ClosedReturnsErrClosed(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("after Close, every method in any order returns ErrClosed", prop.ForAll(
 		func(ops []coreOp, readOnly bool, closes int, order int64) string {
@@ -1106,7 +1106,7 @@ func coreManifestSnapshots(dir string) ([]string, []byte, error) {
 }
 
 // Feature: minikv-embedded-database, Property 51: MANIFEST tracks state
-func TestCoreProp51ManifestTracksState(t *testing.T) {
+func TestProp51_ManifestTracksState(t *testing.T) {
 	props := gopter.NewProperties(coreParams())
 	props.Property("after Compact the MANIFEST names the new snapshot and the old files are gone", prop.ForAll(
 		func(ops []coreOp, rounds int) string {

@@ -37,7 +37,7 @@ func extGenStatsOps() gopter.Gen {
 }
 
 // Feature: minikv-embedded-database, Property 49: Stats reflects database state
-func TestExtProp49Stats(t *testing.T) {
+func TestProp49_Stats(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
@@ -195,7 +195,7 @@ func extStatsMaintenance(db *minikv.DB, clock *minikv.FakeClock, ops extStatsOps
 	return ""
 }
 
-func TestExtStatsRecoveryFigures(t *testing.T) {
+func TestStats_RecoveryFigures(t *testing.T) {
 	db, _, opts := extOpen(t)
 	for i := range 50 {
 		if err := db.Set(fmt.Sprintf("k%02d", i), []byte("v")); err != nil {
@@ -243,7 +243,7 @@ func TestExtStatsRecoveryFigures(t *testing.T) {
 	}
 }
 
-func TestExtStatsAfterClose(t *testing.T) {
+func TestStats_AfterClose(t *testing.T) {
 	opts, _ := extOpts(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
@@ -378,7 +378,7 @@ func TestStats_PercentilesFromFirstOperations(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 50: DumpKeys writes all keys
-func TestExtProp50DumpKeys(t *testing.T) {
+func TestProp50_DumpKeys(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	extCheck(t, "DumpKeys writes one parseable line per live key, sorted, with its value length and expiry", prop.ForAll(
 		func(keys map[string]int, advanceMs int) string {
@@ -445,7 +445,7 @@ func (w *extFailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestExtDumpKeysFormat(t *testing.T) {
+func TestDumpKeys_Format(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	if err := db.Set("plain", []byte("12345")); err != nil {
 		t.Fatal(err)
@@ -475,7 +475,7 @@ func TestExtDumpKeysFormat(t *testing.T) {
 	}
 }
 
-func TestExtDumpKeysSorted(t *testing.T) {
+func TestDumpKeys_Sorted(t *testing.T) {
 	db, _, _ := extOpen(t)
 	keys := []string{"b", "a", "\xff", "a\x00", "A", "ab"}
 	for _, k := range keys {

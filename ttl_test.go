@@ -19,7 +19,7 @@ import (
 func extGenTTL() gopter.Gen { return gen.Int64Range(1, 3_600_000) }
 
 // Feature: minikv-embedded-database, Property 22: TTL expiration
-func TestExtProp22TTLExpiration(t *testing.T) {
+func TestProp22_TTLExpiration(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "a key set with a TTL is readable until the TTL passes, then missing", prop.ForAll(
@@ -53,7 +53,7 @@ func TestExtProp22TTLExpiration(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 23: TTL query returns remaining duration
-func TestExtProp23TTLRemaining(t *testing.T) {
+func TestProp23_TTLRemaining(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "TTL returns exactly the time left, a negative duration without expiry, ErrNotFound when missing", prop.ForAll(
@@ -87,7 +87,7 @@ func TestExtProp23TTLRemaining(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 24: Expire sets expiration
-func TestExtProp24Expire(t *testing.T) {
+func TestProp24_Expire(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	var ns extNamespace
 	extCheck(t, "Expire gives an existing key a TTL; it fails on a missing key or a bad TTL", prop.ForAll(
@@ -138,7 +138,7 @@ func TestExtProp24Expire(t *testing.T) {
 }
 
 // Feature: minikv-embedded-database, Property 25: Persist removes expiration
-func TestExtProp25Persist(t *testing.T) {
+func TestProp25_Persist(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	var ns extNamespace
 	runs := 0
@@ -180,7 +180,7 @@ func TestExtProp25Persist(t *testing.T) {
 		extGenTTL(), extGenValue()))
 }
 
-func TestExtTTLInvalid(t *testing.T) {
+func TestTTL_Invalid(t *testing.T) {
 	db, _, _ := extOpen(t)
 	for _, ttl := range []time.Duration{0, -1, -time.Hour} {
 		if err := db.SetWithTTL("k", []byte("v"), ttl); !errors.Is(err, minikv.ErrInvalidTTL) {
@@ -195,7 +195,7 @@ func TestExtTTLInvalid(t *testing.T) {
 	}
 }
 
-func TestExtTTLSurvivesReopen(t *testing.T) {
+func TestTTL_SurvivesReopen(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	if err := db.SetWithTTL("k", []byte("v"), 10*time.Second); err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func TestExtTTLSurvivesReopen(t *testing.T) {
 	}
 }
 
-func TestExtTTLExpiredWhileClosed(t *testing.T) {
+func TestTTL_ExpiredWhileClosed(t *testing.T) {
 	for _, viaSnapshot := range []bool{false, true} {
 		t.Run(fmt.Sprintf("snapshot=%v", viaSnapshot), func(t *testing.T) {
 			db, clock, opts := extOpen(t)
@@ -263,7 +263,7 @@ func TestExtTTLExpiredWhileClosed(t *testing.T) {
 	}
 }
 
-func TestExtSetClearsExpiry(t *testing.T) {
+func TestTTL_SetClearsExpiry(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	if err := db.SetWithTTL("k", []byte("a"), time.Second); err != nil {
 		t.Fatal(err)
@@ -328,11 +328,11 @@ func extCleanUntil(t *testing.T, db *minikv.DB, want int64) {
 	}
 }
 
-// TestExtCleanerRemovesExpired checks the cleaner: it deletes expired keys
+// TestCleaner_RemovesExpired checks the cleaner: it deletes expired keys
 // nobody reads, returns their memory, and logs the deletions, so that a
 // reopen with the clock set back (where the records would be alive again)
 // does not bring them back.
-func TestExtCleanerRemovesExpired(t *testing.T) {
+func TestCleaner_RemovesExpired(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	const n = 20000
 	extFillTTL(t, db, "gone/", n, 100, time.Minute)
@@ -367,9 +367,9 @@ func TestExtCleanerRemovesExpired(t *testing.T) {
 	}
 }
 
-// TestExtCleanerMixedMemory checks that memory of expired keys interleaved
+// TestCleaner_MixedMemory checks that memory of expired keys interleaved
 // with live ones comes back once the cleaner and a compaction ran.
-func TestExtCleanerMixedMemory(t *testing.T) {
+func TestCleaner_MixedMemory(t *testing.T) {
 	db, clock, _ := extOpen(t)
 	v := bytes.Repeat([]byte("y"), 200)
 	for i := range 20000 {
@@ -400,10 +400,10 @@ func TestExtCleanerMixedMemory(t *testing.T) {
 	}
 }
 
-// TestExtCleanerBackground checks that the background worker, not only a
+// TestCleaner_Background checks that the background worker, not only a
 // direct call, cleans: with a short interval, expired keys disappear from
 // memory without any read.
-func TestExtCleanerBackground(t *testing.T) {
+func TestCleaner_Background(t *testing.T) {
 	opts, clock := extOpts(t)
 	opts.TTLCleanInterval = 2 * time.Millisecond
 	db, _ := openTestDB(t, opts)
@@ -424,9 +424,9 @@ func TestExtCleanerBackground(t *testing.T) {
 	}
 }
 
-// TestExtExpiredIsMissingEverywhere checks every read path on an expired
+// TestTTL_ExpiredIsMissingEverywhere checks every read path on an expired
 // key that no cleaner has removed.
-func TestExtExpiredIsMissingEverywhere(t *testing.T) {
+func TestTTL_ExpiredIsMissingEverywhere(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	for _, k := range []string{"a1", "a2", "b1"} {
 		if err := db.Set(k, []byte("v")); err != nil {
@@ -496,12 +496,12 @@ func TestExtExpiredIsMissingEverywhere(t *testing.T) {
 	}
 }
 
-// TestExtHugeTTL is the regression test of a TTL so long that now + ttl
+// TestTTL_Huge is the regression test of a TTL so long that now + ttl
 // overflowed int64: SetWithTTL returned nil, the key read as expired at
 // once (a negative expiry), and since the WAL decoder rejects negative
 // expiries the next Open failed with ErrCorrupt. Expiries now saturate at
 // the largest time the format holds.
-func TestExtHugeTTL(t *testing.T) {
+func TestTTL_Huge(t *testing.T) {
 	db, clock, opts := extOpen(t)
 	huge := []time.Duration{time.Duration(math.MaxInt64), time.Duration(math.MaxInt64 - clock.Now() + 1), 200 * 365 * 24 * time.Hour}
 	for i, ttl := range huge {
