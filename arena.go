@@ -1,5 +1,7 @@
 package minikv
 
+import "sync/atomic"
+
 // The arena holds every live record of the index in large byte chunks, so
 // that a million keys are a few hundred heap objects without pointers
 // instead of millions of small ones: the garbage collector neither scans nor
@@ -53,8 +55,10 @@ type arena struct {
 
 	// spare is a chunk that reserve made, and touched, ahead of the
 	// allocation that needs it. It is not in the table and no reader sees
-	// it, so it is made without the index lock.
-	spare []byte
+	// it, so it is made without the index lock; spareBytes is its length,
+	// for Stats, which reads it under the shared index lock.
+	spare      []byte
+	spareBytes atomic.Int64
 
 	// fixed is the size of every shared chunk under a memory limit, and 0
 	// without one (chunks then grow from minChunk to chunkSize).
@@ -148,6 +152,7 @@ func (a *arena) reserve(n int) {
 		return
 	}
 	a.spare = make([]byte, size)
+	a.spareBytes.Store(int64(size))
 	adviseHuge(a.spare)
 	for i := 0; i < size; i += 4096 {
 		a.spare[i] = 0
@@ -159,6 +164,7 @@ func (a *arena) newChunk(size int) int {
 	buf := a.spare
 	if len(buf) >= size && len(buf) <= 2*size {
 		a.spare = nil
+		a.spareBytes.Store(0)
 	} else {
 		buf = make([]byte, size)
 		adviseHuge(buf)

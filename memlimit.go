@@ -79,7 +79,7 @@ func (m *memIndex) usage(c writeCost) int64 {
 	if n := len(m.expiry) + c.exps; n > heap {
 		heap = heapCap(n)
 	}
-	return m.arena.total + int64(len(m.arena.spare)) + m.arena.growth(c.small, c.large) +
+	return m.arena.total + m.arena.spareBytes.Load() + m.arena.growth(c.small, c.large) +
 		int64(slots)*slotBytes +
 		leaves*int64(unsafe.Sizeof(leaf{})) +
 		leaves/(innerCap/2)*int64(unsafe.Sizeof(inner{})) +
