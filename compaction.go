@@ -30,18 +30,18 @@ func (db *DB) Compact() error {
 	return db.compactLocked(context.Background(), false)
 }
 
-// tidyIdle is how long the WAL must stay unchanged before an automatic
+// defragIdle is how long the WAL must stay unchanged before an automatic
 // compaction's deferred defragmentation runs.
-const tidyIdle = 500 * time.Millisecond
+const defragIdle = 500 * time.Millisecond
 
 // compactLocked runs one compaction; the caller holds compactMu. With
-// deferTidy (automatic compactions), the defragmentation that follows is
+// deferDefrag (automatic compactions), the defragmentation that follows is
 // left to the worker for when writes pause (see compactWorker), unless
 // half the arena is dead or a deferred one is already pending: during a
 // bulk load the key-order walk would copy records that the next writes
 // put out of order again, and it would double the arena while the load
 // runs. An explicit Compact defragments at once.
-func (db *DB) compactLocked(ctx context.Context, deferTidy bool) error {
+func (db *DB) compactLocked(ctx context.Context, deferDefrag bool) error {
 	seq, v, now, err := db.freeze(ctx)
 	if err != nil {
 		return err
@@ -58,11 +58,11 @@ func (db *DB) compactLocked(ctx context.Context, deferTidy bool) error {
 	db.removeFiles(old)
 	db.stats.compactions.Add(1)
 	db.log.Info("minikv: compaction done", "snapshot", snapshotName(seq), "keys", count, "took", time.Since(start))
-	if deferTidy && !db.tidyPending && !db.mostlyDead() {
-		db.tidyPending = true
+	if deferDefrag && !db.defragPending && !db.mostlyDead() {
+		db.defragPending = true
 		return nil
 	}
-	db.tidyPending = false
+	db.defragPending = false
 	return db.defragment(ctx)
 }
 
@@ -105,20 +105,20 @@ func (db *DB) mostlyDead() bool {
 	return db.idx != nil && db.idx.arena.dead*2 >= db.idx.arena.total
 }
 
-// tidyIfIdle runs a deferred defragmentation if the WAL did not grow since
+// defragmentIfIdle runs a deferred defragmentation if the WAL did not grow since
 // mark; it reports whether one is still pending, and the new mark.
-func (db *DB) tidyIfIdle(ctx context.Context, mark int64) (bool, int64, error) {
+func (db *DB) defragmentIfIdle(ctx context.Context, mark int64) (bool, int64, error) {
 	if !db.compactMu.TryLock() {
 		return true, mark, nil // a Compact call runs; try again later
 	}
 	defer db.compactMu.Unlock()
-	if !db.tidyPending {
+	if !db.defragPending {
 		return false, mark, nil
 	}
 	if w := db.wal.written.Load(); w != mark {
 		return true, w, nil
 	}
-	db.tidyPending = false
+	db.defragPending = false
 	return false, mark, db.defragment(ctx)
 }
 
@@ -299,13 +299,13 @@ func (db *DB) compactWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-idle:
-			pending, m, err := db.tidyIfIdle(ctx, mark)
+			pending, m, err := db.defragmentIfIdle(ctx, mark)
 			if err != nil && ctx.Err() == nil {
 				db.log.Error("minikv: background defragmentation failed", "err", err)
 			}
 			mark, idle = m, nil
 			if pending {
-				idle = time.After(tidyIdle)
+				idle = time.After(defragIdle)
 			}
 			continue
 		case <-db.compactCh:
@@ -320,10 +320,10 @@ func (db *DB) compactWorker(ctx context.Context) {
 		if !closed && db.walSize() >= db.opts.MaxWALSize {
 			err = db.compactLocked(ctx, true)
 		}
-		pending := db.tidyPending
+		pending := db.defragPending
 		db.compactMu.Unlock()
 		if pending && idle == nil {
-			mark, idle = db.wal.written.Load(), time.After(tidyIdle)
+			mark, idle = db.wal.written.Load(), time.After(defragIdle)
 		}
 		if err != nil && ctx.Err() == nil {
 			db.log.Error("minikv: background compaction failed", "err", err)

@@ -32,10 +32,10 @@ type DB struct {
 	// SyncAlways writer waits for runs under no DB lock at all. Writes without
 	// a context that can end take writeMu before writeSem (commit.go).
 	compactMu sync.Mutex // one compaction at a time
-	// tidyPending: an automatic compaction left its defragmentation for
+	// defragPending: an automatic compaction left its defragmentation for
 	// when writes pause; under compactMu.
-	tidyPending bool
-	writeSem    chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
+	defragPending bool
+	writeSem      chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
 	// writeMu is taken before writeSem by writes without a context that
 	// can end (see commit.go); viaMu, under writeSem, says the holder
 	// took it.

@@ -160,7 +160,7 @@ func (m *memIndex) relocateChunk(id int) {
 	}
 }
 
-// reclaimForRoom empties the sparsest chunk when that is worth its copying
+// relocateForRoom empties the sparsest chunk when that is worth its copying
 // (step 1 of makeRoom), or when anyway is set (step 4) any chunk with a
 // 16th of it dead, as long as the copies fit under max bytes. It reports
 // whether it emptied one.
@@ -170,7 +170,7 @@ func (m *memIndex) relocateChunk(id int) {
 // keys at 1985 ns an op, a third and a sixth 198K at 1427 ns, a half and
 // a quarter 182K at 1559 ns (one run each; the hit rate follows the keys
 // held, 83.7%, 83.3% and 82.6%).
-func (m *memIndex) reclaimForRoom(anyway bool, max int64) bool {
+func (m *memIndex) relocateForRoom(anyway bool, max int64) bool {
 	id, dead := m.arena.sparsest()
 	if id < 0 {
 		return false
@@ -391,7 +391,7 @@ func (db *DB) room(cost func() (writeCost, bool), skip string) error {
 			stuck = true
 		}
 		moved, last = false, held
-		if !stuck && m.reclaimForRoom(false, db.opts.MaxMemory) {
+		if !stuck && m.relocateForRoom(false, db.opts.MaxMemory) {
 			moved = true
 			moves++
 			db.mu.Unlock()
@@ -404,7 +404,7 @@ func (db *DB) room(cost func() (writeCost, bool), skip string) error {
 			evicted = m.victims(policy, skip, need-limit, evictBatch, db.evictRand())
 		}
 		if len(expired) == 0 && len(evicted) == 0 {
-			if !stuck && m.reclaimForRoom(true, db.opts.MaxMemory) {
+			if !stuck && m.relocateForRoom(true, db.opts.MaxMemory) {
 				moved = true
 				moves++
 				db.mu.Unlock()

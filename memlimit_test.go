@@ -139,7 +139,7 @@ func TestMemoryLimit_EvictLRU(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: minikv.EvictLRU}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
-	const total = 30000
+	const total = 12000
 	for i := range total {
 		if err := db.Set(limitKey(i), limitValue(i)); err != nil {
 			t.Fatalf("Set %d: %v", i, err)
@@ -256,8 +256,8 @@ func TestMemoryLimit_EvictTTL(t *testing.T) {
 	}
 }
 
-// TestMemoryLimit_Properties checks, under each policy and limits from 48
-// to 256 KiB, over 1000 random writes of 1 byte to 3 KiB values on 2000
+// TestMemoryLimit_Properties checks, under each policy and limits from 32
+// to 128 KiB, over 300 random writes of 1 byte to 3 KiB values on 2000
 // keys:
 //   - MemoryUsage never passes MaxMemory;
 //   - the store holds only what was written, each key with its last value
@@ -274,7 +274,7 @@ func TestMemoryLimit_Properties(t *testing.T) {
 		func(seed int64, policy int, limitKB int) string {
 			return checkLimitRun(t, uint64(seed), minikv.EvictionPolicy(policy), int64(limitKB)<<10)
 		},
-		gen.Int64(), gen.IntRange(0, 2), gen.IntRange(48, 256)))
+		gen.Int64(), gen.IntRange(0, 2), gen.IntRange(32, 128)))
 	props.TestingRun(t)
 }
 
@@ -295,7 +295,7 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 		}
 		return bytes.Repeat([]byte{byte('a' + rng.IntN(26))}, n)
 	}
-	for step := range 1000 {
+	for step := range 300 {
 		key := fmt.Sprintf("k%04d", rng.IntN(2000))
 		var err error
 		switch op := rng.IntN(10); {
@@ -523,7 +523,7 @@ func runCacheWorkload(z *zipf, ops int, value []byte, get func(string) bool, set
 // exact one. It is deterministic for a seed (printed); MINIKV_SOAK=1
 // runs the size, 1M distinct keys through room for about 200K.
 func TestMemoryLimit_LRUHitRate(t *testing.T) {
-	keys, ops, max := 100_000, 600_000, int64(4<<20)
+	keys, ops, max := 20_000, 100_000, int64(1<<20)
 	if os.Getenv("MINIKV_SOAK") != "" {
 		keys, ops, max = 1_000_000, 6_000_000, 33<<20
 	}

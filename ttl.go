@@ -137,7 +137,7 @@ func (db *DB) rewriteExpiry(key string, exp int64) error {
 // cleans again, so that a mass expiry is reclaimed within about twice the
 // time its deletes take, with writers and readers let through between
 // rounds, and not at ttlBudget per interval. Then it gives back the memory
-// of dead records (see reclaim).
+// of dead records (see relocateWaste).
 func (db *DB) cleanRound(ctx context.Context) {
 	for {
 		more, err := db.cleanExpired(ctx, time.Now().Add(ttlBudget))
@@ -153,15 +153,16 @@ func (db *DB) cleanRound(ctx context.Context) {
 		case <-time.After(ttlBudget):
 		}
 	}
-	if err := db.reclaim(ctx); err != nil && ctx.Err() == nil {
-		db.log.Error("minikv: reclaiming memory failed", "err", err)
+	if err := db.relocateWaste(ctx); err != nil && ctx.Err() == nil {
+		db.log.Error("minikv: relocating records out of sparse chunks failed", "err", err)
 	}
 }
 
-// reclaimMin is the waste below which reclaim leaves the arena alone.
-const reclaimMin = 256 << 10
+// relocateWasteMin is the waste below which relocateWaste leaves the arena
+// alone.
+const relocateWasteMin = 256 << 10
 
-// reclaim gives back the memory of dead records (deleted, expired,
+// relocateWaste gives back the memory of dead records (deleted, expired,
 // overwritten) while the arena's waste (see arena.waste) is more than an
 // eighth of it: it moves the live records out of the chunks less than three
 // quarters live, the active one included when it is mostly empty (see
@@ -169,14 +170,14 @@ const reclaimMin = 256 << 10
 // defragmentation is, so that the memory comes back without waiting for a
 // compaction. A chunk whose records are all dead is freed at once, without
 // it.
-func (db *DB) reclaim(ctx context.Context) error {
+func (db *DB) relocateWaste(ctx context.Context) error {
 	var pace pacer
 	for {
 		db.mu.RLock()
 		worth := false
 		if db.idx != nil {
 			w := db.idx.arena.waste()
-			worth = w > reclaimMin && w > db.idx.arena.total/8
+			worth = w > relocateWasteMin && w > db.idx.arena.total/8
 		}
 		db.mu.RUnlock()
 		if !worth {

@@ -7,15 +7,15 @@ import (
 	"time"
 )
 
-// tidyOptions makes automatic compactions frequent.
-func tidyOptions(t *testing.T) Options {
+// defragOptions makes automatic compactions frequent.
+func defragOptions(t *testing.T) Options {
 	return Options{Dir: t.TempDir(), SyncMode: SyncNever, MaxWALSize: 256 << 10, SegmentSize: 64 << 10, TTLCleanInterval: -1}
 }
 
-func tidyPending(db *DB) bool {
+func defragPending(db *DB) bool {
 	db.compactMu.Lock()
 	defer db.compactMu.Unlock()
-	return db.tidyPending
+	return db.defragPending
 }
 
 // orderedFraction returns the fraction of keys whose record follows the
@@ -43,12 +43,12 @@ func orderedFraction(db *DB) float64 {
 	return float64(adjacent) / float64(max(total, 1))
 }
 
-// TestTidyDeferredUntilWritesPause writes keys in random order until an
+// TestDefragment_DeferredUntilWritesPause writes keys in random order until an
 // automatic compaction has run, checks that its defragmentation waits while
 // writes go on, and that it runs, putting the arena in key order, once they
 // pause.
-func TestTidyDeferredUntilWritesPause(t *testing.T) {
-	db, err := Open(tidyOptions(t))
+func TestDefragment_DeferredUntilWritesPause(t *testing.T) {
+	db, err := Open(defragOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestTidyDeferredUntilWritesPause(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for n := 0; db.Stats().Compactions == 0 || !tidyPending(db); n++ {
+	for n := 0; db.Stats().Compactions == 0 || !defragPending(db); n++ {
 		if n > 100_000 {
 			t.Fatal("no automatic compaction left a deferred defragmentation")
 		}
@@ -77,15 +77,15 @@ func TestTidyDeferredUntilWritesPause(t *testing.T) {
 		}
 	}
 	// Keep writing, too little for another compaction, for longer than
-	// tidyIdle: the walk must wait.
+	// defragIdle: the walk must wait.
 	for range 100 {
 		set()
-		time.Sleep(tidyIdle / 50)
-		if !tidyPending(db) {
+		time.Sleep(defragIdle / 50)
+		if !defragPending(db) {
 			t.Fatal("deferred defragmentation ran while writes went on")
 		}
 	}
-	for start := time.Now(); tidyPending(db); time.Sleep(20 * time.Millisecond) {
+	for start := time.Now(); defragPending(db); time.Sleep(20 * time.Millisecond) {
 		if time.Since(start) > 10*time.Second {
 			t.Fatal("deferred defragmentation did not run after writes paused")
 		}
@@ -95,12 +95,12 @@ func TestTidyDeferredUntilWritesPause(t *testing.T) {
 	}
 }
 
-// TestTidyNotDeferredWhenMostlyDead overwrites keys at random until an
+// TestDefragment_NotDeferredWhenMostlyDead overwrites keys at random until an
 // automatic compaction runs with most of the arena dead (every chunk still
 // holding a few live records, so none was dropped): that compaction
 // defragments at once rather than waiting for writes to pause.
-func TestTidyNotDeferredWhenMostlyDead(t *testing.T) {
-	opts := tidyOptions(t)
+func TestDefragment_NotDeferredWhenMostlyDead(t *testing.T) {
+	opts := defragOptions(t)
 	opts.MaxWALSize = 1 << 20
 	db, err := Open(opts)
 	if err != nil {
@@ -119,7 +119,7 @@ func TestTidyNotDeferredWhenMostlyDead(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if tidyPending(db) {
+	if defragPending(db) {
 		t.Fatal("defragmentation deferred although most of the arena was dead")
 	}
 	db.mu.RLock()
@@ -133,7 +133,7 @@ func TestTidyNotDeferredWhenMostlyDead(t *testing.T) {
 // TestCompactDefragmentsAtOnce checks that an explicit Compact does not
 // defer, and clears a deferred defragmentation.
 func TestCompactDefragmentsAtOnce(t *testing.T) {
-	db, err := Open(tidyOptions(t))
+	db, err := Open(defragOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestCompactDefragmentsAtOnce(t *testing.T) {
 	if err := db.Compact(); err != nil {
 		t.Fatal(err)
 	}
-	if tidyPending(db) {
+	if defragPending(db) {
 		t.Fatal("defragmentation pending after Compact")
 	}
 	if f := orderedFraction(db); f < 0.5 {
