@@ -30,10 +30,11 @@ import (
 //     samples of the hash table (EvictLRU). The evictions are logged as
 //     one batch record of deletes before they are applied, so a restart
 //     does not bring them back.
-//  4. With nothing left to evict it moves any chunk with dead bytes, and
-//     then fails with ErrMemoryLimit, having written nothing of its own.
+//  4. With nothing left to evict it moves any chunk a 16th dead, and then
+//     fails with ErrMemoryLimit, having written nothing of its own.
 //
-// Deletes never need room. A delete's record dies at once in the arena,
+// A write that would not fit even in an empty arena fails at once, rather
+// than evicting everything first. Deletes never need room. A delete's record dies at once in the arena,
 // and the next write that needs room takes it back by step 1.
 
 // writeCost is what a write adds to the index: keys new keys, records of

@@ -135,11 +135,11 @@ func TestMemoryLimit_NoEvictionRefusesAndDeletesMakeRoom(t *testing.T) {
 }
 
 func TestMemoryLimit_EvictLRU(t *testing.T) {
-	const max = 1 << 20
+	const max = 512 << 10
 	opts := minikv.Options{SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: minikv.EvictLRU}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
-	const total = 12000
+	const total = 8000
 	for i := range total {
 		if err := db.Set(limitKey(i), limitValue(i)); err != nil {
 			t.Fatalf("Set %d: %v", i, err)
