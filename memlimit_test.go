@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -556,4 +557,144 @@ func TestMemoryLimit_LRUHitRate(t *testing.T) {
 	if got < want-0.05 {
 		t.Fatalf("EvictLRU hit rate %.2f%% is more than 5 points under the exact LRU's %.2f%%", 100*got, 100*want)
 	}
+}
+
+// TestMemoryLimit_Concurrent runs writers (Set, SetWithTTL, batches,
+// Incr), readers, a scanner and Compact at once on a store under EvictLRU
+// and a small limit, so that evictions, chunk moves, table growth and
+// compaction meet concurrent reads (run it under -race). Every value read
+// must be one its key was given, scans must be sorted, and the limit must
+// hold at the end and after a reopen.
+func TestMemoryLimit_Concurrent(t *testing.T) {
+	const max = 256 << 10
+	opts := minikv.Options{SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: minikv.EvictLRU, MaxWALSize: 1 << 20}
+	db, dir := openTestDB(t, opts)
+	opts.Dir = dir
+	valueOf := func(key string, n int) []byte { return []byte(fmt.Sprintf("%s=%d;%0*d", key, n, n%300, 0)) }
+	check := func(key string, v []byte) error {
+		if !bytes.HasPrefix(v, []byte(key+"=")) {
+			return fmt.Errorf("key %s holds %.40q", key, v)
+		}
+		return nil
+	}
+	const writers, readers, perWriter = 3, 3, 1500
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	stop := make(chan struct{})
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := randv2.New(randv2.NewPCG(uint64(w), 7))
+			for i := range perWriter {
+				key := fmt.Sprintf("k%04d", rng.IntN(3000))
+				var err error
+				switch i % 10 {
+				case 0:
+					b := db.NewBatch()
+					for j := range 5 {
+						k := fmt.Sprintf("k%04d", rng.IntN(3000))
+						b.Set(k, valueOf(k, i+j))
+					}
+					err = b.Write()
+				case 1:
+					err = db.SetWithTTL(key, valueOf(key, i), time.Hour)
+				case 2:
+					_, err = db.Incr(fmt.Sprintf("counter%d", w))
+				case 3:
+					err = db.Delete(key)
+				default:
+					err = db.Set(key, valueOf(key, i))
+				}
+				if err != nil {
+					errs <- fmt.Errorf("writer %d op %d: %w", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	var rwg sync.WaitGroup
+	for r := range readers {
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			rng := randv2.New(randv2.NewPCG(uint64(r), 9))
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := fmt.Sprintf("k%04d", rng.IntN(3000))
+				v, err := db.Get(key)
+				if err == nil {
+					err = check(key, v)
+				} else if errors.Is(err, minikv.ErrNotFound) {
+					err = nil
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	rwg.Add(2)
+	go func() { // a scanner
+		defer rwg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			prev := ""
+			for item, err := range db.All("k") {
+				if err == nil && item.Key <= prev {
+					err = fmt.Errorf("scan: %s after %s", item.Key, prev)
+				}
+				if err == nil {
+					err = check(item.Key, item.Value)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				prev = item.Key
+			}
+		}
+	}()
+	go func() { // a compactor
+		defer rwg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			if err := db.Compact(); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	rwg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s := db.Stats()
+	if s.Evicted == 0 {
+		t.Fatalf("nothing was evicted: the test did not reach the limit (MemoryUsage %d)", s.MemoryUsage)
+	}
+	checkUnderLimit(t, db, max, "after the run")
+	before, _ := db.Keys("*")
+	db = reopen(t, db, opts)
+	after, _ := db.Keys("*")
+	if len(after)+int(db.Stats().Evicted) != len(before) {
+		t.Fatalf("reopen: %d keys and %d evicted by Open, %d before", len(after), db.Stats().Evicted, len(before))
+	}
+	checkUnderLimit(t, db, max, "after reopen")
 }
