@@ -239,6 +239,30 @@ func (m *memIndex) freeze() frozenIndex {
 	return frozenIndex{tree: m.tree.freeze(), chunks: m.arena.chunks}
 }
 
+// moveLive moves up to max live records of chunk id, whose used bytes are
+// chunk, from offset off on (see moveRecord). It returns the offset where
+// it stopped and whether the chunk emptied and was dropped.
+func (m *memIndex) moveLive(id int, chunk []byte, off, max int) (int, bool) {
+	for off < len(chunk) && max > 0 {
+		e, ok := decodeEntry(chunk[off:])
+		if !ok {
+			panic("minikv: arena record damaged")
+		}
+		ref := uint64(id)<<chunkShift | uint64(off)
+		off += e.size
+		i := m.table.lookup(m.arena, string(e.key), hashBytes(e.key))
+		if i < 0 || slotRef(m.table.slots[i]) != ref {
+			continue
+		}
+		max--
+		m.moveRecord(i, ref, e)
+		if c := m.arena.chunks[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
+			return off, true
+		}
+	}
+	return off, false
+}
+
 // relocate moves up to max live records out of a sparse chunk into the
 // active one, so that the chunk can be freed; it reports whether a sparse
 // chunk remains.
@@ -256,32 +280,12 @@ func (m *memIndex) relocateBelow(max int, num, den int64) bool {
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		off = m.reloc.off // go on where the last call stopped in this chunk
 	}
-	dropped := false
-	defer func() {
-		if dropped {
-			// Forget it: a pointer to it would keep its memory.
-			m.reloc.chunk, m.reloc.off = nil, 0
-			return
-		}
+	off, dropped := m.moveLive(id, chunk, off, max)
+	if dropped {
+		// Forget it: a pointer to it would keep its memory.
+		m.reloc.chunk, m.reloc.off = nil, 0
+	} else {
 		m.reloc.chunk, m.reloc.off = unsafe.SliceData(chunk), off
-	}()
-	for off < len(chunk) && max > 0 {
-		e, ok := decodeEntry(chunk[off:])
-		if !ok {
-			panic("minikv: arena record damaged")
-		}
-		ref := uint64(id)<<chunkShift | uint64(off)
-		off += e.size
-		i := m.table.lookup(m.arena, string(e.key), hashBytes(e.key))
-		if i < 0 || slotRef(m.table.slots[i]) != ref {
-			continue
-		}
-		max--
-		m.moveRecord(i, ref, e)
-		if c := m.arena.chunks[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
-			dropped = true // the chunk emptied and was dropped
-			break
-		}
 	}
 	return m.arena.chunkBelow(num, den) >= 0
 }

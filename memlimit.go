@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"unsafe"
 )
@@ -143,19 +144,7 @@ func (a *arena) sparsest() (id int, dead int64) {
 // freed.
 func (m *memIndex) relocateChunk(id int) {
 	chunk := m.arena.chunks[id][:m.arena.used[id]]
-	for off := 0; off < len(chunk) && m.arena.live[id] > 0; {
-		e, ok := decodeEntry(chunk[off:])
-		if !ok {
-			panic("minikv: arena record damaged")
-		}
-		ref := uint64(id)<<chunkShift | uint64(off)
-		off += e.size
-		i := m.table.lookup(m.arena, string(e.key), hashBytes(e.key))
-		if i < 0 || slotRef(m.table.slots[i]) != ref {
-			continue
-		}
-		m.moveRecord(i, ref, e)
-	}
+	m.moveLive(id, chunk, 0, math.MaxInt)
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		m.reloc.chunk, m.reloc.off = nil, 0
 	}

@@ -26,6 +26,26 @@ func limitKey(i int) string { return fmt.Sprintf("key%08d", i) }
 
 func limitValue(i int) []byte { return []byte(fmt.Sprintf("%0100d", i)) }
 
+// fillUntilRefused sets limitKey(n) to limitValue(n) for n = 0, 1, ...
+// until a Set fails, checking the limit every 64 sets and calling each
+// (if not nil) after every set; it returns how many succeeded and the
+// error.
+func fillUntilRefused(t *testing.T, db *minikv.DB, max int64, each func(n int)) (int, error) {
+	t.Helper()
+	for n := 0; n < 100000; n++ {
+		if err := db.Set(limitKey(n), limitValue(n)); err != nil {
+			return n, err
+		}
+		if n%64 == 0 {
+			checkUnderLimit(t, db, max, fmt.Sprintf("after %d sets", n+1))
+		}
+		if each != nil {
+			each(n)
+		}
+	}
+	return 100000, nil
+}
+
 // checkUnderLimit fails the test when db's MemoryUsage passes max.
 func checkUnderLimit(t *testing.T, db *minikv.DB, max int64, when string) {
 	t.Helper()
@@ -62,16 +82,7 @@ func TestMemoryLimit_NoEvictionRefusesAndDeletesMakeRoom(t *testing.T) {
 	opts := minikv.Options{SyncMode: minikv.SyncNever, MaxMemory: max}
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
-	n := 0
-	var err error
-	for ; n < 100000; n++ {
-		if err = db.Set(limitKey(n), limitValue(n)); err != nil {
-			break
-		}
-		if n%64 == 0 {
-			checkUnderLimit(t, db, max, fmt.Sprintf("after %d sets", n+1))
-		}
-	}
+	n, err := fillUntilRefused(t, db, max, nil)
 	if !errors.Is(err, minikv.ErrMemoryLimit) {
 		t.Fatalf("after %d sets: Set = %v, want ErrMemoryLimit", n, err)
 	}
@@ -220,29 +231,19 @@ func TestMemoryLimit_EvictTTL(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	n := 0
-	var err error
-	for ; n < 100000; n++ {
-		if err = db.Set(limitKey(n), limitValue(n)); err != nil {
-			break
+	n, err := fillUntilRefused(t, db, max, func(n int) {
+		// The first evicted are the soonest to expire: the last written.
+		s := db.Stats()
+		if n != 500 || s.Evicted == 0 {
+			return
 		}
-		if n%64 == 0 {
-			checkUnderLimit(t, db, max, fmt.Sprintf("after %d sets", n+1))
+		if ok, _ := db.Exists(fmt.Sprintf("ttl%05d", ttlKeys-1)); ok {
+			t.Fatalf("the soonest expiry survived %d evictions", s.Evicted)
 		}
-		if n == 500 {
-			// The first evicted are the soonest to expire: the last written.
-			s := db.Stats()
-			if s.Evicted == 0 {
-				continue
-			}
-			if ok, _ := db.Exists(fmt.Sprintf("ttl%05d", ttlKeys-1)); ok {
-				t.Fatalf("the soonest expiry survived %d evictions", s.Evicted)
-			}
-			if ok, _ := db.Exists("ttl00000"); !ok {
-				t.Fatalf("the latest expiry went first")
-			}
+		if ok, _ := db.Exists("ttl00000"); !ok {
+			t.Fatalf("the latest expiry went first")
 		}
-	}
+	})
 	if !errors.Is(err, minikv.ErrMemoryLimit) {
 		t.Fatalf("Set = %v after every key with an expiry was evicted, want ErrMemoryLimit", err)
 	}
