@@ -105,8 +105,8 @@ func (db *DB) mostlyDead() bool {
 	return db.idx != nil && db.idx.arena.dead*2 >= db.idx.arena.total
 }
 
-// defragmentIfIdle runs a deferred defragmentation if the WAL did not grow since
-// mark; it reports whether one is still pending, and the new mark.
+// defragmentIfIdle runs a deferred defragmentation if the WAL did not grow
+// since mark; it reports whether one is still pending, and the new mark.
 func (db *DB) defragmentIfIdle(ctx context.Context, mark int64) (bool, int64, error) {
 	if !db.compactMu.TryLock() {
 		return true, mark, nil // a Compact call runs; try again later

@@ -65,7 +65,9 @@ type DB struct {
 //
 // Open returns ErrLocked when another handle holds the directory, ErrCorrupt
 // (wrapped with the file and offset) when a file fails its checks in a way
-// a crash cannot explain, and an error wrapping the cause on I/O failure.
+// a crash cannot explain, an error naming the option for a missing Dir, a
+// negative MaxMemory or an unknown Eviction, and an error wrapping the
+// cause on I/O failure.
 func Open(opts Options) (*DB, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("minikv: Options.Dir is required")

@@ -356,8 +356,8 @@ func (db *DB) room(cost func() (writeCost, bool), skip string) error {
 	for {
 		db.mu.Lock()
 		m := db.idx
-		c, any := cost()
-		if !any {
+		c, wants := cost()
+		if !wants {
 			db.mu.Unlock()
 			return nil
 		}
