@@ -124,15 +124,23 @@ func (m *memIndex) tick() uint32 {
 func (m *memIndex) moveRecord(i int, ref uint64, e entry) {
 	nref, buf := m.arena.alloc(e.size)
 	copy(buf, m.arena.record(ref)[:e.size])
-	m.table.setRef(i, nref)
 	if !m.tree.mutLeafFor(string(e.key)).replaceRef(ref, nref) {
 		panic("minikv: index out of step: key in hash table but not in tree")
 	}
-	if e.exp != 0 {
+	m.moved(i, ref, nref, e.size, e.exp)
+}
+
+// moved finishes a record's move from ref to its copy at nref, of size
+// bytes and expiry exp, once the tree points at the copy: the hash-table
+// slot i and the expiry structures follow, and the old record dies. Moves
+// (moveRecord, applyReorder) keep the slot, so the key's LRU stamp stays.
+func (m *memIndex) moved(i int, ref, nref uint64, size int, exp int64) {
+	m.table.setRef(i, nref)
+	if exp != 0 {
 		m.dropExpiry(ref)
-		m.addExpiry(nref, e.exp)
+		m.addExpiry(nref, exp)
 	}
-	m.arena.kill(ref, e.size)
+	m.arena.kill(ref, size)
 }
 
 // del removes key; it reports whether the key was present (expired or not).

@@ -164,13 +164,8 @@ func (m *memIndex) applyReorder(st *reorderState, p *reorderPlan) {
 		nref, buf := m.arena.alloc(mv.size)
 		copy(buf, p.stage[staged:staged+mv.size])
 		staged += mv.size
-		m.table.setRef(mv.slot, nref)
 		l.setRef(mv.item, nref)
-		if mv.exp != 0 {
-			m.dropExpiry(mv.ref)
-			m.addExpiry(nref, mv.exp)
-		}
-		m.arena.kill(mv.ref, mv.size)
+		m.moved(mv.slot, mv.ref, nref, mv.size, mv.exp)
 		if p.lastMoves && k == len(p.moves)-1 {
 			st.prevNow = nref + uint64(mv.size)
 		}
