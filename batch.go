@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"math"
 	"sync"
 	"time"
@@ -193,7 +194,7 @@ func (db *DB) writeBatch(ctx context.Context, ops []batchOp, data []byte) error 
 	for i, op := range ops {
 		// Hashed here, in the writer's goroutine, rather than by the
 		// leader under the index lock.
-		ops[i].h = hashKey(op.key)
+		ops[i].h = index.Hash(op.key)
 		if op.code == opDelete {
 			dels++
 		} else if sets++; op.ttl > 0 {
@@ -219,7 +220,7 @@ func (db *DB) applyBatch(ops []batchOp, data []byte) {
 		// on: in a load, a missing key's slot is the one cache miss of its
 		// insert that does not wait on an earlier one.
 		if i+batchAhead < len(ops) {
-			m.table.prefetch(ops[i+batchAhead].h)
+			m.Table.Prefetch(ops[i+batchAhead].h)
 		}
 		if op.code == opDelete {
 			m.del(op.key, op.h)

@@ -196,7 +196,7 @@ func (db *DB) apply(r *writeReq) {
 func (db *DB) decideRMW(r *writeReq) bool {
 	now := db.now()
 	e, ok := db.idx.get(r.key, r.h, now)
-	next, write, err := r.decide(e.value, ok)
+	next, write, err := r.decide(e.Value, ok)
 	if err == nil && write && len(next) > MaxValueSize {
 		err = tooLarge(ErrValueTooLarge, len(next), MaxValueSize)
 	}

@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"context"
+	"github.com/minikv/minikv/internal/index"
 	"time"
 )
 
@@ -102,7 +103,7 @@ func (db *DB) snapshotAtClose() error {
 func (db *DB) mostlyDead() bool {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
-	return db.idx != nil && db.idx.arena.dead*2 >= db.idx.arena.total
+	return db.idx != nil && db.idx.Arena.Dead()*2 >= db.idx.Arena.Total()
 }
 
 // defragmentIfIdle runs a deferred defragmentation if the WAL did not grow
@@ -263,30 +264,30 @@ func (db *DB) pacedStep(ctx context.Context, pace *pacer, step func()) error {
 // chunk is left. Each step plans with only the writer semaphore held, so
 // readers wait for the index lock only while the step applies the plan.
 func (db *DB) reorderWalk(ctx context.Context, pace *pacer) (moved int, sparse bool, err error) {
-	var st reorderState
-	var p reorderPlan
-	for !st.done {
+	var st index.ReorderState
+	var p index.ReorderPlan
+	for !st.Done {
 		err := db.pacedStep(ctx, pace, func() {
-			db.idx.planReorder(&st, reorderStep, &p)
-			if len(p.moves) > 0 && !db.roomToMove(int64(len(p.stage)), len(p.moves)) {
-				st.done = true // under a memory limit, the copies must fit
+			db.idx.PlanReorder(&st, index.ReorderStep, &p)
+			if p.Moves() > 0 && !db.roomToMove(int64(p.Bytes()), p.Moves()) {
+				st.Done = true // under a memory limit, the copies must fit
 				return
 			}
-			if len(p.moves) > 0 {
+			if p.Moves() > 0 {
 				db.mu.Lock()
-				db.idx.applyReorder(&st, &p)
+				db.idx.ApplyReorder(&st, &p, db.idx.moved)
 				db.mu.Unlock()
 			}
 		})
 		if err != nil {
-			return st.moved, false, err
+			return st.Moved, false, err
 		}
 	}
 	if err := db.lockWriter(ctx); err != nil {
-		return st.moved, false, err
+		return st.Moved, false, err
 	}
 	defer db.unlockWriter()
-	return st.moved, db.idx.arena.sparseChunk() >= 0, nil
+	return st.Moved, db.idx.Arena.SparseChunk() >= 0, nil
 }
 
 // compactWorker runs a compaction whenever a writer finds the WAL over

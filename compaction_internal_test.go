@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -29,16 +30,16 @@ func orderedFraction(db *DB) float64 {
 	db.mu.RLock()
 	v := db.idx.freeze()
 	db.mu.RUnlock()
-	c := cursor{chunks: v.chunks}
+	c := index.NewCursor(v.chunks)
 	adjacent, total := 0, 0
 	prevEnd := uint64(0)
-	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
-		e, _ := decodeEntry(chunkRecord(v.chunks, c.ref()))
-		if follows(prevEnd, c.ref()) {
+	for ok := c.Seek(v.tree, ""); ok; ok = c.Next() {
+		e, _ := index.DecodeEntry(index.ChunkRecord(v.chunks, c.Ref()))
+		if index.Follows(prevEnd, c.Ref()) {
 			adjacent++
 		}
 		total++
-		prevEnd = c.ref() + uint64(e.size)
+		prevEnd = c.Ref() + uint64(e.Size)
 	}
 	return float64(adjacent) / float64(max(total, 1))
 }
@@ -123,7 +124,7 @@ func TestDefragment_NotDeferredWhenMostlyDead(t *testing.T) {
 		t.Fatal("defragmentation deferred although most of the arena was dead")
 	}
 	db.mu.RLock()
-	dead, total := db.idx.arena.dead, db.idx.arena.total
+	dead, total := db.idx.Arena.Dead(), db.idx.Arena.Total()
 	db.mu.RUnlock()
 	if dead*4 > total {
 		t.Fatalf("%d of %d arena bytes dead after the compaction", dead, total)

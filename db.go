@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -248,7 +249,7 @@ func (db *DB) view(key string, fn func([]byte) error) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	h := hashKey(key)
+	h := index.Hash(key)
 	var start time.Time
 	sample := db.stats.read(h)
 	if sample {
@@ -261,13 +262,13 @@ func (db *DB) view(key string, fn func([]byte) error) error {
 	}
 	// Decoded in place: a returned entry is copied through the stack,
 	// which stalls on store forwarding (see entry.decode).
-	var e entry
+	var e index.Entry
 	ref, ok := db.idx.lookup(key, h)
 	if ok {
-		e.decode(db.idx.arena.record(ref))
+		e.Decode(db.idx.Arena.Record(ref))
 	}
 	db.mu.RUnlock()
-	if ok && e.exp != 0 && e.exp <= db.now() {
+	if ok && e.Exp != 0 && e.Exp <= db.now() {
 		ok = false
 	}
 	if sample {
@@ -276,7 +277,7 @@ func (db *DB) view(key string, fn func([]byte) error) error {
 	if !ok {
 		return ErrNotFound
 	}
-	return fn(e.value)
+	return fn(e.Value)
 }
 
 // Exists reports whether key is present and not expired. It returns
@@ -306,7 +307,7 @@ func (db *DB) Delete(key string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
-	h := hashKey(key)
+	h := index.Hash(key)
 	db.stats.delete(h, 1)
 	r := getReq()
 	r.kind, r.del, r.key, r.h = reqRecord, true, key, h
@@ -324,7 +325,7 @@ func (db *DB) set(ctx context.Context, key string, value []byte, exp int64) erro
 	if err := checkKV(key, value); err != nil {
 		return err
 	}
-	h := hashKey(key)
+	h := index.Hash(key)
 	var start time.Time
 	sample := db.stats.write(h, 1)
 	if sample {

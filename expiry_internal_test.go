@@ -1,6 +1,7 @@
 package minikv
 
 import (
+	"github.com/minikv/minikv/internal/index"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -42,13 +43,13 @@ func TestExpiryHeap_Order(t *testing.T) {
 // others; overwritten and deleted keys' stale entries are skipped.
 func TestMemIndex_ExpiredTakesOnlyDue(t *testing.T) {
 	m := newMemIndex(0)
-	put := func(k string, exp int64) { m.set(k, hashKey(k), []byte("v"), exp) }
+	put := func(k string, exp int64) { m.set(k, index.Hash(k), []byte("v"), exp) }
 	put("a", 10)
 	put("b", 20)
 	put("c", 30)
 	put("d", 100)
 	put("b", 200) // overwritten: its entry at 20 is stale
-	m.del("c", hashKey("c"))
+	m.del("c", index.Hash("c"))
 	put("e", 0) // no expiry
 	if got := m.expired(50, 1); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("expired(50, 1) = %v; want [a]", got)

@@ -20,6 +20,7 @@ package minikv
 import (
 	"bytes"
 	"encoding/binary"
+	"github.com/minikv/minikv/internal/index"
 	"hash/crc32"
 	"math"
 	"runtime"
@@ -187,7 +188,7 @@ func snapshotSeed(n int) []byte {
 		if i%2 == 1 {
 			exp = int64(1e18)
 		}
-		m.set(k, hashKey(k), []byte(strings.Repeat("v", i)), exp)
+		m.set(k, index.Hash(k), []byte(strings.Repeat("v", i)), exp)
 	}
 	var buf bytes.Buffer
 	if _, err := writeSnapshotTo(&buf, 7, m.freeze(), 1); err != nil {
@@ -242,16 +243,16 @@ func checkSnapshot(t *testing.T, data []byte) {
 	var prev string
 	n := 0
 	v := m.freeze()
-	c := cursor{chunks: v.chunks}
-	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
-		e, ok := decodeEntry(chunkRecord(v.chunks, c.ref()))
+	c := index.NewCursor(v.chunks)
+	for ok := c.Seek(v.tree, ""); ok; ok = c.Next() {
+		e, ok := index.DecodeEntry(index.ChunkRecord(v.chunks, c.Ref()))
 		if !ok {
 			t.Fatalf("entry %d does not decode", n)
 		}
-		if n > 0 && string(e.key) <= prev {
-			t.Fatalf("keys out of order: %q after %q", e.key, prev)
+		if n > 0 && string(e.Key) <= prev {
+			t.Fatalf("keys out of order: %q after %q", e.Key, prev)
 		}
-		prev = string(e.key)
+		prev = string(e.Key)
 		n++
 	}
 	if n != info.entries {

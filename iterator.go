@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"io"
 	"iter"
 	"strconv"
@@ -47,7 +48,7 @@ type Item struct {
 type iterator struct {
 	db      *DB
 	v       frozenIndex
-	c       cursor
+	c       index.Cursor
 	start   string
 	end     string // exclusive; "" for none
 	prefix  string
@@ -56,10 +57,10 @@ type iterator struct {
 	started bool
 	done    bool
 	err     error
-	rec     entry
+	rec     index.Entry
 	// rangeLeaf is the leaf whose keys leafInRange describes: true when
 	// all of them are known to be in range.
-	rangeLeaf   *leaf
+	rangeLeaf   *index.Leaf
 	leafInRange bool
 	// vfree is the unused end of the block that values are copied into,
 	// then handed out (see Value).
@@ -93,7 +94,7 @@ func (db *DB) newIterator(start, end, prefix string, limit int) (*iterator, erro
 	v := db.idx.freeze()
 	db.mu.RUnlock()
 	db.stats.scan(uint64(len(start)))
-	return &iterator{db: db, v: v, c: cursor{chunks: v.chunks}, start: start, end: end, prefix: prefix, limit: limit}, nil
+	return &iterator{db: db, v: v, c: index.NewCursor(v.chunks), start: start, end: end, prefix: prefix, limit: limit}, nil
 }
 
 func (it *iterator) Next() bool {
@@ -110,33 +111,33 @@ func (it *iterator) Next() bool {
 		return false
 	}
 	if it.limit > 0 {
-		it.c.ahead = it.limit - it.n
+		it.c.SetAhead(it.limit - it.n)
 	}
 	ok := false
 	if !it.started {
 		it.started = true
-		ok = it.c.seek(it.v.tree, it.start)
+		ok = it.c.Seek(it.v.tree, it.start)
 	} else {
-		ok = it.c.step() || it.c.next()
+		ok = it.c.Step() || it.c.Next()
 	}
 	var now int64
-	for ; ok; ok = it.c.step() || it.c.next() {
+	for ; ok; ok = it.c.Step() || it.c.Next() {
 		e := &it.rec // decoded in place (see entry.decode); finish clears it
-		if !e.decode(chunkRecord(it.v.chunks, it.c.ref())) {
-			*e = entry{} // never for records the index wrote; out of range
+		if !e.Decode(index.ChunkRecord(it.v.chunks, it.c.Ref())) {
+			*e = index.Entry{} // never for records the index wrote; out of range
 		}
-		if it.c.leaf != it.rangeLeaf {
-			it.rangeLeaf = it.c.leaf
+		if it.c.Leaf() != it.rangeLeaf {
+			it.rangeLeaf = it.c.Leaf()
 			it.leafInRange = it.leafBelowEnd()
 		}
-		if !it.leafInRange && !it.inRange(e.key) {
+		if !it.leafInRange && !it.inRange(e.Key) {
 			break
 		}
-		if e.exp != 0 {
+		if e.Exp != 0 {
 			if now == 0 {
 				now = it.db.now()
 			}
-			if e.exp <= now {
+			if e.Exp <= now {
 				continue
 			}
 		}
@@ -153,7 +154,7 @@ func (it *iterator) Next() bool {
 // the prefix (or is at most end) so have they, since they are at least
 // start.
 func (it *iterator) leafBelowEnd() bool {
-	sep, ok := it.c.upperBound()
+	sep, ok := it.c.UpperBound()
 	if !ok {
 		return false
 	}
@@ -161,17 +162,6 @@ func (it *iterator) leafBelowEnd() bool {
 		return strings.HasPrefix(sep, it.prefix)
 	}
 	return it.end == "" || sep <= it.end
-}
-
-// upperBound returns the separator above the cursor's leaf: every key of
-// the leaf is below it. It reports false for the last leaf.
-func (c *cursor) upperBound() (string, bool) {
-	for d := len(c.path) - 1; d >= 0; d-- {
-		if e := c.path[d]; e.i+1 < e.node.n {
-			return e.node.seps[e.i+1], true
-		}
-	}
-	return "", false
 }
 
 func (it *iterator) inRange(key []byte) bool {
@@ -184,8 +174,8 @@ func (it *iterator) inRange(key []byte) bool {
 func (it *iterator) finish() {
 	it.done = true
 	it.v = frozenIndex{}
-	it.c = cursor{}
-	it.rec = entry{}
+	it.c = index.Cursor{}
+	it.rec = index.Entry{}
 	it.rangeLeaf = nil
 	it.vfree = nil
 }
@@ -194,17 +184,17 @@ func (it *iterator) finish() {
 // written, so the string aliases the index's memory. Holding the string
 // keeps that memory (one arena chunk) alive.
 func (it *iterator) Key() string {
-	if len(it.rec.key) == 0 {
+	if len(it.rec.Key) == 0 {
 		return ""
 	}
-	return unsafe.String(unsafe.SliceData(it.rec.key), len(it.rec.key))
+	return unsafe.String(unsafe.SliceData(it.rec.Key), len(it.rec.Key))
 }
 
 func (it *iterator) Value() []byte {
-	if it.rec.key == nil {
+	if it.rec.Key == nil {
 		return nil
 	}
-	v := it.rec.value
+	v := it.rec.Value
 	if len(v) == 0 || len(v) > valueBlock/4 {
 		return append([]byte{}, v...)
 	}
@@ -309,7 +299,7 @@ func (db *DB) Keys(pattern string) ([]string, error) {
 	defer it.Close()
 	keys := []string{}
 	for it.Next() {
-		if k := it.(*iterator).rec.key; globMatch(pattern, string(k)) {
+		if k := it.(*iterator).rec.Key; globMatch(pattern, string(k)) {
 			keys = append(keys, string(k))
 		}
 	}
@@ -341,10 +331,10 @@ func (db *DB) DumpKeys(w io.Writer) error {
 	in := it.(*iterator)
 	for in.Next() {
 		exp := "-"
-		if in.rec.exp != 0 {
-			exp = time.Unix(0, in.rec.exp).UTC().Format(time.RFC3339Nano)
+		if in.rec.Exp != 0 {
+			exp = time.Unix(0, in.rec.Exp).UTC().Format(time.RFC3339Nano)
 		}
-		if _, err := fmt.Fprintf(w, "%s %d %s\n", dumpKey(in.Key()), len(in.rec.value), exp); err != nil {
+		if _, err := fmt.Fprintf(w, "%s %d %s\n", dumpKey(in.Key()), len(in.rec.Value), exp); err != nil {
 			return err
 		}
 	}

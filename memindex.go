@@ -1,6 +1,7 @@
 package minikv
 
 import (
+	"github.com/minikv/minikv/internal/index"
 	"sync/atomic"
 	"unsafe"
 )
@@ -11,9 +12,9 @@ import (
 //
 // memIndex is not safe for concurrent use; DB guards it (see DB.mu).
 type memIndex struct {
-	arena *arena
-	table hashTable
-	tree  *btree
+	// Index holds the records, the hash table and the tree (Arena, Table
+	// and Tree); memIndex adds what it keeps by ref around them.
+	index.Index
 	// expiring maps the ref of every live record with an expiry to that
 	// expiry. It holds no pointers, so the collector does not scan it.
 	expiring map[uint64]int64
@@ -46,36 +47,31 @@ type memIndex struct {
 }
 
 func newMemIndex(capacity int) *memIndex {
-	return &memIndex{
-		arena:    newArena(),
-		table:    newHashTable(capacity),
-		tree:     newBtree(),
-		expiring: make(map[uint64]int64),
-	}
+	return &memIndex{Index: index.New(capacity), expiring: make(map[uint64]int64)}
 }
 
 // lookup returns the ref of key's record and whether it is present,
 // expired or not.
 func (m *memIndex) lookup(key string, h uint64) (uint64, bool) {
-	i := m.table.lookup(m.arena, key, h)
+	i := m.Lookup(key, h)
 	if i < 0 {
 		return 0, false
 	}
-	if m.table.stamps != nil {
-		m.table.touch(i, m.clock.Load())
+	if m.Table.Stamped() {
+		m.Table.Touch(i, m.clock.Load())
 	}
-	return slotRef(m.table.slots[i]), true
+	return m.Table.Ref(i), true
 }
 
 // get returns key's live record, or ok=false when it is missing or expired
 // at now.
-func (m *memIndex) get(key string, h uint64, now int64) (e entry, ok bool) {
+func (m *memIndex) get(key string, h uint64, now int64) (e index.Entry, ok bool) {
 	ref, ok := m.lookup(key, h)
 	if !ok {
 		return e, false
 	}
-	e, _ = decodeEntry(m.arena.record(ref))
-	if e.exp != 0 && e.exp <= now {
+	e, _ = index.DecodeEntry(m.Arena.Record(ref))
+	if e.Exp != 0 && e.Exp <= now {
 		return e, false
 	}
 	return e, true
@@ -83,29 +79,15 @@ func (m *memIndex) get(key string, h uint64, now int64) (e entry, ok bool) {
 
 // set stores key's value and expiry (0 for none), replacing any record.
 func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
-	ref, buf := m.arena.alloc(entrySize(len(key), len(value), exp))
-	putEntry(buf, key, value, exp)
+	ref, i, old, replaced := m.Set(key, h, value, exp)
 	if exp != 0 {
 		m.addExpiry(ref, exp)
 	}
-	// The key's leaf is a cache miss of its own, independent of the hash
-	// table's two (slot, then record): finding the leaf first starts its
-	// load, and the processor overlaps it with the table's.
-	l := m.tree.mutLeafFor(key)
-	i, found := m.table.find(m.arena, key, h)
-	if !found {
-		i = m.table.insertAt(i, h, ref, m.arena)
-		m.tree.insertIn(l, m.arena.chunks, key, ref)
-	} else {
-		old := slotRef(m.table.slots[i])
-		m.table.slots[i] = slotOf(h, ref)
-		if !l.replaceRef(old, ref) {
-			panic("minikv: index out of step: key in hash table but not in tree")
-		}
+	if replaced {
 		m.release(old)
 	}
-	if m.table.stamps != nil {
-		m.table.stamps[i] = m.tick()
+	if m.Table.Stamped() {
+		m.Table.Stamp(i, m.tick())
 	}
 }
 
@@ -120,51 +102,37 @@ func (m *memIndex) tick() uint32 {
 
 // moveRecord copies the live record at ref, decoded as e, whose key is in
 // hash-table slot i, to the active chunk, and points the index at the
-// copy. Unlike set, it keeps the key's LRU stamp: a move is not a use.
-func (m *memIndex) moveRecord(i int, ref uint64, e entry) {
-	nref, buf := m.arena.alloc(e.size)
-	copy(buf, m.arena.record(ref)[:e.size])
-	if !m.tree.mutLeafFor(string(e.key)).replaceRef(ref, nref) {
-		panic("minikv: index out of step: key in hash table but not in tree")
-	}
-	m.moved(i, ref, nref, e.size, e.exp)
+// copy (index.Index.Move). Unlike set, it keeps the key's LRU stamp: a
+// move is not a use.
+func (m *memIndex) moveRecord(i int, ref uint64, e index.Entry) {
+	m.moved(ref, m.Move(i, ref, e), e.Exp)
 }
 
-// moved finishes a record's move from ref to its copy at nref, of size
-// bytes and expiry exp, once the tree points at the copy: the hash-table
-// slot i and the expiry structures follow, and the old record dies. Moves
-// (moveRecord, applyReorder) keep the slot, so the key's LRU stamp stays.
-func (m *memIndex) moved(i int, ref, nref uint64, size int, exp int64) {
-	m.table.setRef(i, nref)
+// moved points the expiry structures at the copy at nref of a record with
+// expiry exp that moved from ref.
+func (m *memIndex) moved(ref, nref uint64, exp int64) {
 	if exp != 0 {
 		m.dropExpiry(ref)
 		m.addExpiry(nref, exp)
 	}
-	m.arena.kill(ref, size)
 }
 
 // del removes key; it reports whether the key was present (expired or not).
 func (m *memIndex) del(key string, h uint64) bool {
-	i := m.table.lookup(m.arena, key, h)
-	if i < 0 {
-		return false
+	ref, ok := m.Delete(key, h)
+	if ok {
+		m.release(ref)
 	}
-	ref := slotRef(m.table.slots[i])
-	m.table.remove(i, m.arena)
-	if !m.tree.remove(m.arena.chunks, key, ref) {
-		panic("minikv: index out of step: key in hash table but not in tree")
-	}
-	m.release(ref)
-	return true
+	return ok
 }
 
 // release marks a record that left the index as dead.
 func (m *memIndex) release(ref uint64) {
-	e, _ := decodeEntry(m.arena.record(ref))
-	if e.exp != 0 {
+	e, _ := index.DecodeEntry(m.Arena.Record(ref))
+	if e.Exp != 0 {
 		m.dropExpiry(ref)
 	}
-	m.arena.kill(ref, e.size)
+	m.Arena.Kill(ref, e.Size)
 }
 
 // addExpiry records that the record at ref expires at exp.
@@ -198,11 +166,11 @@ func (m *memIndex) dropExpiry(ref uint64) {
 const minRebuild = 1024
 
 // len returns the number of keys, expired ones included.
-func (m *memIndex) len() int { return m.table.count }
+func (m *memIndex) len() int { return m.Table.Len() }
 
 // liveCount returns the number of keys not expired at now.
 func (m *memIndex) liveCount(now int64) int {
-	n := m.table.count
+	n := m.Table.Len()
 	for _, exp := range m.expiring {
 		if exp <= now {
 			n--
@@ -221,7 +189,7 @@ func (m *memIndex) expired(now int64, max int) (keys []string) {
 			m.stale--
 			continue
 		}
-		keys = append(keys, string(recordKey(m.arena.record(it.ref))))
+		keys = append(keys, string(index.RecordKey(m.Arena.Record(it.ref))))
 	}
 	if c := cap(m.expiry); c > 64 && len(m.expiry) < c/4 {
 		m.expiry = append(make(expiryHeap, 0, 2*len(m.expiry)), m.expiry...)
@@ -237,14 +205,14 @@ const mapEntryBytes = 40
 // snapshots and backups: the tree's frozen root and the chunk table, which
 // writers copy before they change it.
 type frozenIndex struct {
-	tree   frozenTree
+	tree   index.Root
 	chunks [][]byte
 }
 
 // freeze returns the index as it is now, in O(1). It may run under a read
 // lock.
 func (m *memIndex) freeze() frozenIndex {
-	return frozenIndex{tree: m.tree.freeze(), chunks: m.arena.chunks}
+	return frozenIndex{tree: m.Tree.Freeze(), chunks: m.Arena.Chunks()}
 }
 
 // moveLive moves up to max live records of chunk id, whose used bytes are
@@ -252,19 +220,19 @@ func (m *memIndex) freeze() frozenIndex {
 // it stopped and whether the chunk emptied and was dropped.
 func (m *memIndex) moveLive(id int, chunk []byte, off, max int) (int, bool) {
 	for off < len(chunk) && max > 0 {
-		e, ok := decodeEntry(chunk[off:])
+		e, ok := index.DecodeEntry(chunk[off:])
 		if !ok {
 			panic("minikv: arena record damaged")
 		}
-		ref := uint64(id)<<chunkShift | uint64(off)
-		off += e.size
-		i := m.table.lookup(m.arena, string(e.key), hashBytes(e.key))
-		if i < 0 || slotRef(m.table.slots[i]) != ref {
+		ref := uint64(id)<<index.ChunkShift | uint64(off)
+		off += e.Size
+		i := m.Lookup(string(e.Key), index.HashBytes(e.Key))
+		if i < 0 || m.Table.Ref(i) != ref {
 			continue
 		}
 		max--
 		m.moveRecord(i, ref, e)
-		if c := m.arena.chunks[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
+		if c := m.Arena.Chunks()[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
 			return off, true
 		}
 	}
@@ -279,11 +247,11 @@ func (m *memIndex) relocate(max int) bool { return m.relocateBelow(max, 1, 2) }
 // relocateBelow is relocate for the chunks whose live bytes are below
 // num/den of what they hold.
 func (m *memIndex) relocateBelow(max int, num, den int64) bool {
-	id := m.arena.chunkBelow(num, den)
+	id := m.Arena.ChunkBelow(num, den)
 	if id < 0 {
 		return false
 	}
-	chunk := m.arena.chunks[id][:m.arena.used[id]]
+	chunk := m.Arena.Written(id)
 	off := 0
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		off = m.reloc.off // go on where the last call stopped in this chunk
@@ -295,5 +263,5 @@ func (m *memIndex) relocateBelow(max int, num, den int64) bool {
 	} else {
 		m.reloc.chunk, m.reloc.off = unsafe.SliceData(chunk), off
 	}
-	return m.arena.chunkBelow(num, den) >= 0
+	return m.Arena.ChunkBelow(num, den) >= 0
 }

@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -17,25 +18,25 @@ type modelEntry struct {
 // checkIndex compares every structure of m with the model.
 func checkIndex(t *testing.T, m *memIndex, model map[string]modelEntry) {
 	t.Helper()
-	if m.len() != len(model) || m.tree.count != len(model) {
-		t.Fatalf("len: table %d tree %d, want %d", m.len(), m.tree.count, len(model))
+	if m.len() != len(model) || m.Tree.Len() != len(model) {
+		t.Fatalf("len: table %d tree %d, want %d", m.len(), m.Tree.Len(), len(model))
 	}
 	for k, want := range model {
-		e, ok := m.get(k, hashKey(k), 0)
-		if !ok || string(e.value) != want.value || e.exp != want.exp {
-			t.Fatalf("get %q = %q,%d,%v want %q,%d", k, e.value, e.exp, ok, want.value, want.exp)
+		e, ok := m.get(k, index.Hash(k), 0)
+		if !ok || string(e.Value) != want.value || e.Exp != want.exp {
+			t.Fatalf("get %q = %q,%d,%v want %q,%d", k, e.Value, e.Exp, ok, want.value, want.exp)
 		}
 	}
 	checkView(t, m.freeze(), model)
 	var live int64
-	for id, c := range m.arena.chunks {
+	for id, c := range m.Arena.Chunks() {
 		if c != nil {
-			live += m.arena.live[id]
+			live += m.Arena.Live(id)
 		}
 	}
 	var want int64
 	for k, e := range model {
-		want += int64(entrySize(len(k), len(e.value), e.exp))
+		want += int64(index.EntrySize(len(k), len(e.value), e.exp))
 	}
 	if live != want {
 		t.Fatalf("arena live bytes %d, want %d", live, want)
@@ -55,12 +56,12 @@ func checkIndex(t *testing.T, m *memIndex, model map[string]modelEntry) {
 func checkView(t *testing.T, v frozenIndex, model map[string]modelEntry) {
 	t.Helper()
 	keys := slices.Sorted(maps.Keys(model))
-	c := cursor{chunks: v.chunks}
+	c := index.NewCursor(v.chunks)
 	i := 0
-	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
-		e, _ := decodeEntry(chunkRecord(v.chunks, c.ref()))
-		if i >= len(keys) || string(e.key) != keys[i] || string(e.value) != model[keys[i]].value {
-			t.Fatalf("scan item %d = %q, want %q", i, e.key, keys[min(i, len(keys)-1)])
+	for ok := c.Seek(v.tree, ""); ok; ok = c.Next() {
+		e, _ := index.DecodeEntry(index.ChunkRecord(v.chunks, c.Ref()))
+		if i >= len(keys) || string(e.Key) != keys[i] || string(e.Value) != model[keys[i]].value {
+			t.Fatalf("scan item %d = %q, want %q", i, e.Key, keys[min(i, len(keys)-1)])
 		}
 		i++
 	}
@@ -69,7 +70,7 @@ func checkView(t *testing.T, v frozenIndex, model map[string]modelEntry) {
 	}
 	if len(keys) > 0 {
 		probe := keys[len(keys)/2]
-		if !c.seek(v.tree, probe) || string(refKey(v.chunks, c.ref())) != probe {
+		if !c.Seek(v.tree, probe) || string(index.RefKey(v.chunks, c.Ref())) != probe {
 			t.Fatalf("seek %q failed", probe)
 		}
 	}
@@ -106,18 +107,18 @@ func TestMemIndexModel(t *testing.T) {
 				case op < 6:
 					n := r.IntN(40)
 					if tc.large && r.IntN(4) == 0 {
-						n = largeRecord + r.IntN(1000)
+						n = m.Arena.LargeRec() + r.IntN(1000)
 					}
 					v := strings.Repeat(string(rune('a'+r.IntN(26))), n)
 					var exp int64
 					if r.IntN(4) == 0 {
 						exp = int64(1 + r.IntN(1000))
 					}
-					m.set(k, hashKey(k), []byte(v), exp)
+					m.set(k, index.Hash(k), []byte(v), exp)
 					model[k] = modelEntry{v, exp}
 				case op < 9:
 					_, had := model[k]
-					if got := m.del(k, hashKey(k)); got != had {
+					if got := m.del(k, index.Hash(k)); got != had {
 						t.Fatalf("del %q = %v, want %v", k, got, had)
 					}
 					delete(model, k)
@@ -137,11 +138,11 @@ func TestMemIndexModel(t *testing.T) {
 				checkView(t, f.v, f.model)
 			}
 			for k := range model {
-				m.del(k, hashKey(k))
+				m.del(k, index.Hash(k))
 			}
 			checkIndex(t, m, map[string]modelEntry{})
-			if m.arena.total > chunkSize {
-				t.Errorf("arena holds %d bytes after deleting everything", m.arena.total)
+			if m.Arena.Total() > index.ChunkSize {
+				t.Errorf("arena holds %d bytes after deleting everything", m.Arena.Total())
 			}
 		})
 	}
@@ -154,21 +155,21 @@ func TestBulkLoadMatchesInserts(t *testing.T) {
 		model := map[string]modelEntry{}
 		for i := range n {
 			k := fmt.Sprintf("k%08d", i)
-			ref, buf := m.arena.alloc(entrySize(len(k), 1, 0))
-			putEntry(buf, k, []byte("v"), 0)
-			m.table.insert(hashKey(k), ref, m.arena)
+			ref, buf := m.Arena.Alloc(index.EntrySize(len(k), 1, 0))
+			index.PutEntry(buf, k, []byte("v"), 0)
+			m.Table.Insert(index.Hash(k), ref, m.Arena)
 			refs = append(refs, ref)
 			model[k] = modelEntry{"v", 0}
 		}
-		m.tree.bulkLoad(m.arena.chunks, refs)
+		m.Tree.BulkLoad(m.Arena.Chunks(), refs)
 		checkIndex(t, m, model)
 		// The loaded tree must accept inserts and deletes afterwards.
 		for i := 0; i < n; i += 7 {
 			k := fmt.Sprintf("k%08d", i)
-			m.del(k, hashKey(k))
+			m.del(k, index.Hash(k))
 			delete(model, k)
 			k2 := k + "x"
-			m.set(k2, hashKey(k2), []byte("w"), 0)
+			m.set(k2, index.Hash(k2), []byte("w"), 0)
 			model[k2] = modelEntry{"w", 0}
 		}
 		checkIndex(t, m, model)
@@ -233,25 +234,26 @@ func TestAscendingInsertsFillLeaves(t *testing.T) {
 	const n = 20000
 	for i := range n {
 		k := fmt.Sprintf("k%08d", i)
-		m.set(k, hashKey(k), []byte("v"), 0)
+		m.set(k, index.Hash(k), []byte("v"), 0)
 		model[k] = modelEntry{"v", 0}
 	}
 	checkIndex(t, m, model)
 	leaves := 0
-	c := cursor{chunks: m.arena.chunks}
+	var last *index.Leaf
+	c := index.NewCursor(m.Arena.Chunks())
 	v := m.freeze()
-	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
-		if c.i == 0 {
-			leaves++
+	for ok := c.Seek(v.tree, ""); ok; ok = c.Next() {
+		if c.Leaf() != last {
+			leaves, last = leaves+1, c.Leaf()
 		}
 	}
-	if max := n/leafCap + 2; leaves > max {
+	if max := n/index.LeafCap + 2; leaves > max {
 		t.Errorf("ascending inserts used %d leaves, want at most %d", leaves, max)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range n / 2 {
 		k := fmt.Sprintf("k%08d", r.IntN(n))
-		m.del(k, hashKey(k))
+		m.del(k, index.Hash(k))
 		delete(model, k)
 	}
 	checkIndex(t, m, model)

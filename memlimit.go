@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"errors"
+	"github.com/minikv/minikv/internal/index"
 	"math"
 	"math/rand/v2"
 	"unsafe"
@@ -48,8 +49,8 @@ type writeCost struct {
 }
 
 // add counts a record of size bytes with expiry exp (0 for none).
-func (c *writeCost) add(a *arena, size int, exp int64) {
-	if size > a.largeRec() {
+func (c *writeCost) add(a *index.Arena, size int, exp int64) {
+	if size > a.LargeRec() {
 		c.large += int64(size)
 	} else {
 		c.small += int64(size)
@@ -68,23 +69,12 @@ func (m *memIndex) memoryUsage() int64 { return m.usage(writeCost{}) }
 // the growth of the arena, the table, the tree and the expiry structures
 // included.
 func (m *memIndex) usage(c writeCost) int64 {
-	slots := len(m.table.slots)
-	for (m.table.count+c.keys)*16 > slots*maxLoad {
-		slots = nextTableSize(slots)
-	}
-	slotBytes := int64(8)
-	if m.table.stamps != nil {
-		slotBytes += 4
-	}
-	leaves := int64(m.tree.count+c.keys)/(leafCap/2) + 1
 	heap := cap(m.expiry)
 	if n := len(m.expiry) + c.exps; n > heap {
 		heap = heapCap(n)
 	}
-	return m.arena.total + m.arena.spareBytes.Load() + m.arena.growth(c.small, c.large) +
-		int64(slots)*slotBytes +
-		leaves*int64(unsafe.Sizeof(leaf{})) +
-		leaves/(innerCap/2)*int64(unsafe.Sizeof(inner{})) +
+	return m.Arena.Total() + m.Arena.Spare() + m.Arena.Growth(c.small, c.large) +
+		m.Table.BytesFor(c.keys) + m.Tree.BytesFor(c.keys) +
 		int64(len(m.expiring)+c.exps)*mapEntryBytes +
 		int64(heap)*int64(unsafe.Sizeof(expiryItem{}))
 }
@@ -93,7 +83,7 @@ func (m *memIndex) usage(c writeCost) int64 {
 // 64th of it, rounded down to a power of two, from 4 KiB to chunkSize.
 func chunkFor(max int64) int {
 	size := 4 << 10
-	for size < chunkSize && int64(size)*2*64 <= max {
+	for size < index.ChunkSize && int64(size)*2*64 <= max {
 		size *= 2
 	}
 	return size
@@ -110,9 +100,9 @@ func (m *memIndex) setLimit(max int64, policy EvictionPolicy) {
 	if max <= 0 {
 		return
 	}
-	m.arena.setChunkSize(chunkFor(max))
+	m.Arena.SetChunkSize(chunkFor(max))
 	if policy == EvictLRU {
-		m.table.keepStamps()
+		m.Table.KeepStamps()
 		m.clock.Store(max32(m.clock.Load(), 1))
 	}
 }
@@ -124,26 +114,10 @@ func max32(a, b uint32) uint32 {
 	return b
 }
 
-// sparsest returns the chunk, other than the active one, with the most
-// bytes not live (dead records and an unused end), and that many bytes;
-// -1 when no chunk has any.
-func (a *arena) sparsest() (id int, dead int64) {
-	id = -1
-	for i, c := range a.chunks {
-		if c == nil || i == a.cur {
-			continue
-		}
-		if d := int64(len(c)) - a.live[i]; d > dead {
-			id, dead = i, d
-		}
-	}
-	return id, dead
-}
-
 // relocateChunk moves every live record out of chunk id, which is then
 // freed.
 func (m *memIndex) relocateChunk(id int) {
-	chunk := m.arena.chunks[id][:m.arena.used[id]]
+	chunk := m.Arena.Written(id)
 	m.moveLive(id, chunk, 0, math.MaxInt)
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		m.reloc.chunk, m.reloc.off = nil, 0
@@ -161,16 +135,16 @@ func (m *memIndex) relocateChunk(id int) {
 // a quarter 182K at 1559 ns (one run each; the hit rate follows the keys
 // held, 83.7%, 83.3% and 82.6%).
 func (m *memIndex) relocateForRoom(anyway bool, max int64) bool {
-	id, dead := m.arena.sparsest()
+	id, dead := m.Arena.Sparsest()
 	if id < 0 {
 		return false
 	}
-	size := int64(len(m.arena.chunks[id]))
-	if dead*16 < size || !anyway && dead*3 < size && m.arena.waste()*6 < m.arena.total {
+	size := int64(len(m.Arena.Chunks()[id]))
+	if dead*16 < size || !anyway && dead*3 < size && m.Arena.Waste()*6 < m.Arena.Total() {
 		return false
 	}
 	// The cheap bound first: every expiry in the index in this chunk.
-	c := writeCost{small: m.arena.live[id], exps: len(m.expiring)}
+	c := writeCost{small: m.Arena.Live(id), exps: len(m.expiring)}
 	if m.usage(c) > max && m.usage(m.moveCost(id)) > max {
 		return false
 	}
@@ -182,19 +156,19 @@ func (m *memIndex) relocateForRoom(anyway bool, max int64) bool {
 // the chunk is freed: their bytes, and an expiry-heap entry for each one
 // with an expiry.
 func (m *memIndex) moveCost(id int) writeCost {
-	c := writeCost{small: m.arena.live[id]}
-	chunk := m.arena.chunks[id][:m.arena.used[id]]
+	c := writeCost{small: m.Arena.Live(id)}
+	chunk := m.Arena.Written(id)
 	for off := 0; off < len(chunk); {
-		e, ok := decodeEntry(chunk[off:])
+		e, ok := index.DecodeEntry(chunk[off:])
 		if !ok {
 			panic("minikv: arena record damaged")
 		}
-		if e.exp != 0 {
-			if exp, ok := m.expiring[uint64(id)<<chunkShift|uint64(off)]; ok && exp == e.exp {
+		if e.Exp != 0 {
+			if exp, ok := m.expiring[uint64(id)<<index.ChunkShift|uint64(off)]; ok && exp == e.Exp {
 				c.exps++
 			}
 		}
-		off += e.size
+		off += e.Size
 	}
 	return c
 }
@@ -208,13 +182,13 @@ func (m *memIndex) fitLimit(max int64) {
 	if max <= 0 {
 		return
 	}
-	m.arena.cur = -1 // the active chunk may be sparse too
+	m.Arena.Retire() // the active chunk may be sparse too
 	// Each move gains the chunk's dead bytes less at most a record's worth
 	// left at the end of the chunk moved into; a chunk with less dead than
 	// that is not worth it. Every chunk is moved at most once or so.
-	for n := len(m.arena.chunks); n > 0 && m.memoryUsage() > admitLimit(max); n-- {
-		id, dead := m.arena.sparsest()
-		if id < 0 || dead <= int64(m.arena.largeRec()) {
+	for n := len(m.Arena.Chunks()); n > 0 && m.memoryUsage() > admitLimit(max); n-- {
+		id, dead := m.Arena.Sparsest()
+		if id < 0 || dead <= int64(m.Arena.LargeRec()) {
 			return
 		}
 		m.relocateChunk(id)
@@ -243,12 +217,12 @@ func (m *memIndex) victims(policy EvictionPolicy, skip string, want int64, n int
 				continue
 			}
 			back = append(back, it)
-			e, _ := decodeEntry(m.arena.record(it.ref))
-			if string(e.key) == skip {
+			e, _ := index.DecodeEntry(m.Arena.Record(it.ref))
+			if string(e.Key) == skip {
 				continue
 			}
-			keys = append(keys, string(e.key))
-			got += int64(e.size)
+			keys = append(keys, string(e.Key))
+			got += int64(e.Size)
 		}
 		// The victims' entries go back: deleting them marks them stale,
 		// as for any delete.
@@ -256,24 +230,24 @@ func (m *memIndex) victims(policy EvictionPolicy, skip string, want int64, n int
 			m.expiry.push(it)
 		}
 	case EvictLRU:
-		if m.table.stamps == nil {
+		if !m.Table.Stamped() {
 			return nil
 		}
 		now := m.clock.Load()
 		for tries := 0; len(keys) < n && got < want && tries < 2*n; tries++ {
-			i := m.table.oldest(rng.Uint64(), lruSample, now)
+			i := m.Table.Oldest(rng.Uint64(), lruSample, now)
 			if i < 0 {
 				break
 			}
-			rec := m.arena.record(slotRef(m.table.slots[i]))
-			e, _ := decodeEntry(rec)
+			rec := m.Arena.Record(m.Table.Ref(i))
+			e, _ := index.DecodeEntry(rec)
 			// Stamped as new, so that later samples pass it by.
-			m.table.stamps[i] = now
-			if string(e.key) == skip {
+			m.Table.Stamp(i, now)
+			if string(e.Key) == skip {
 				continue
 			}
-			keys = append(keys, string(e.key))
-			got += int64(e.size)
+			keys = append(keys, string(e.Key))
+			got += int64(e.Size)
 		}
 	}
 	return keys
@@ -292,15 +266,15 @@ func (db *DB) writeCost(r *writeReq) writeCost {
 		for _, op := range r.ops {
 			if op.code != opDelete {
 				c.keys++
-				c.add(m.arena, entrySize(len(op.key), op.n, op.exp), op.exp)
+				c.add(m.Arena, index.EntrySize(len(op.key), op.n, op.exp), op.exp)
 			}
 		}
 	case r.del:
 	default:
-		if m.table.lookup(m.arena, r.key, r.h) < 0 {
+		if m.Lookup(r.key, r.h) < 0 {
 			c.keys = 1
 		}
-		c.add(m.arena, entrySize(len(r.key), len(r.value), r.exp), r.exp)
+		c.add(m.Arena, index.EntrySize(len(r.key), len(r.value), r.exp), r.exp)
 	}
 	return c
 }
@@ -366,7 +340,7 @@ func (db *DB) room(cost func() (writeCost, bool), skip string) error {
 			db.mu.Unlock()
 			return nil
 		}
-		if c.small+c.large > limit-(m.memoryUsage()-m.arena.total) {
+		if c.small+c.large > limit-(m.memoryUsage()-m.Arena.Total()) {
 			// It would not fit in an empty arena: evicting everything
 			// first would only empty the store.
 			usage := m.memoryUsage()
@@ -376,8 +350,8 @@ func (db *DB) room(cost func() (writeCost, bool), skip string) error {
 		// Emptying a chunk turns its dead bytes into room in the active
 		// chunk, which need counts only once the write wants it: progress
 		// is need less that room going down.
-		held := need - m.arena.activeFree()
-		if moved && held >= last || moves > len(m.arena.chunks) {
+		held := need - m.Arena.ActiveFree()
+		if moved && held >= last || moves > len(m.Arena.Chunks()) {
 			stuck = true
 		}
 		moved, last = false, held
@@ -425,7 +399,7 @@ func (db *DB) roomToMove(small int64, exps int) bool {
 // roomToRelocate is roomToMove for a relocation step: up to a chunk's
 // bytes and relocateStep expiries.
 func (db *DB) roomToRelocate() bool {
-	return db.roomToMove(int64(db.idx.arena.nextChunkSize(0)), relocateStep)
+	return db.roomToMove(int64(db.idx.Arena.NextChunkSize(0)), relocateStep)
 }
 
 // evictRand returns the generator of LRU sample positions, made on first
@@ -442,7 +416,7 @@ func (db *DB) evictRand() *rand.Rand {
 func (db *DB) evict(keys []string, now int64) error {
 	ops := make([]batchOp, len(keys))
 	for i, key := range keys {
-		ops[i] = batchOp{code: opDelete, key: key, h: hashKey(key)}
+		ops[i] = batchOp{code: opDelete, key: key, h: index.Hash(key)}
 	}
 	r := getReq()
 	r.kind, r.ops, r.ts = reqBatch, ops, now

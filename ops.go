@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"math"
 	"strconv"
 )
@@ -31,7 +32,7 @@ func (db *DB) newRMW(key string, kind rmwKind) (*writeReq, error) {
 		return nil, err
 	}
 	r := getReq()
-	r.kind, r.rmw, r.key, r.h = reqRMW, kind, key, hashKey(key)
+	r.kind, r.rmw, r.key, r.h = reqRMW, kind, key, index.Hash(key)
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package minikv
 
 import (
+	"github.com/minikv/minikv/internal/index"
 	"log/slog"
 	"strconv"
 	"time"
@@ -71,9 +72,9 @@ func (p EvictionPolicy) String() string {
 // snapshot entry and a batch always fit in memory.
 const (
 	// MaxKeySize is the largest key, in bytes.
-	MaxKeySize = 32 << 10
+	MaxKeySize = index.MaxKey
 	// MaxValueSize is the largest value, in bytes.
-	MaxValueSize = 16 << 20
+	MaxValueSize = index.MaxValue
 	// MaxBatchSize is the largest batch, in bytes as Batch.Size counts them.
 	MaxBatchSize = 64 << 20
 )

@@ -8,6 +8,7 @@ package minikv
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"math/bits"
 )
 
 // maxRecordLen bounds the Length field of a WAL record: a batch at
@@ -233,3 +234,6 @@ func readRecord(b []byte) (r walRecord, ok bool) {
 
 // maxDurable bounds a record's durable point: no segment is larger.
 const maxDurable = 1 << 50
+
+// uvarintLen returns the length of x as a uvarint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }

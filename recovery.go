@@ -3,6 +3,7 @@ package minikv
 import (
 	"errors"
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -337,7 +338,7 @@ func (db *DB) replaySegment(seq uint64) (segmentScan, error) {
 // deletes the key, so that an older value cannot come back.
 func (db *DB) applyOp(op walOp, now int64) {
 	key := string(op.key)
-	h := hashKey(key)
+	h := index.Hash(key)
 	if op.del || (op.exp != 0 && op.exp <= now) {
 		db.idx.del(key, h)
 		return

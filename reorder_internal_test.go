@@ -2,6 +2,7 @@ package minikv
 
 import (
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"math/rand/v2"
 	"testing"
 )
@@ -16,7 +17,7 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 	m := newMemIndex(0)
 	model := map[string]modelEntry{}
 	set := func(k, v string, exp int64) {
-		m.set(k, hashKey(k), []byte(v), exp)
+		m.set(k, index.Hash(k), []byte(v), exp)
 		model[k] = modelEntry{v, exp}
 	}
 	for _, i := range r.Perm(20000) {
@@ -26,15 +27,15 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 		}
 		set(fmt.Sprintf("key%06d", i), fmt.Sprintf("value-%d", i), exp)
 	}
-	set("key010000big", string(make([]byte, largeRecord+1)), 0)
+	set("key010000big", string(make([]byte, m.Arena.LargeRec()+1)), 0)
 	before := m.freeze()
 	beforeModel := map[string]modelEntry{}
 	for k, e := range model {
 		beforeModel[k] = e
 	}
-	var st reorderState
+	var st index.ReorderState
 	steps := 0
-	for ; !st.done; steps++ {
+	for ; !st.Done; steps++ {
 		m.reorder(&st, 300)
 		// Writers run between steps: overwrites, deletes and new keys on
 		// both sides of the walk.
@@ -43,7 +44,7 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 		case 0:
 			set(k, "overwritten", 0)
 		case 1:
-			if m.del(k, hashKey(k)) {
+			if m.del(k, index.Hash(k)) {
 				delete(model, k)
 			}
 		default:
@@ -53,36 +54,36 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 			t.Fatal("reorder does not finish")
 		}
 	}
-	if st.moved < 15000 {
-		t.Fatalf("moved %d records of 20000 written in random order", st.moved)
+	if st.Moved < 15000 {
+		t.Fatalf("moved %d records of 20000 written in random order", st.Moved)
 	}
 	checkIndex(t, m, model)
 	checkView(t, before, beforeModel)
 
-	var second reorderState
+	var second index.ReorderState
 	m.reorder(&second, 1<<30)
 	checkIndex(t, m, model)
 	v := m.freeze()
-	c := cursor{chunks: v.chunks}
+	c := index.NewCursor(v.chunks)
 	adjacent, total := 0, 0
 	prevEnd := uint64(0)
-	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
-		e, _ := decodeEntry(chunkRecord(v.chunks, c.ref()))
-		if c.ref() == prevEnd {
+	for ok := c.Seek(v.tree, ""); ok; ok = c.Next() {
+		e, _ := index.DecodeEntry(index.ChunkRecord(v.chunks, c.Ref()))
+		if c.Ref() == prevEnd {
 			adjacent++
 		}
 		total++
-		prevEnd = c.ref() + uint64(e.size)
+		prevEnd = c.Ref() + uint64(e.Size)
 	}
 	if adjacent < total*95/100 {
 		t.Fatalf("after reorder only %d of %d records follow their predecessor", adjacent, total)
 	}
-	var third reorderState
+	var third index.ReorderState
 	m.reorder(&third, 1<<30)
 	// What may move again: records written between the first walk's steps,
 	// and the first record of a run split across chunks.
-	if limit := steps + len(m.arena.chunks); third.moved > limit {
-		t.Fatalf("a walk over an ordered arena moved %d records, more than the %d writes between steps and chunks", third.moved, limit)
+	if limit := steps + len(m.Arena.Chunks()); third.Moved > limit {
+		t.Fatalf("a walk over an ordered arena moved %d records, more than the %d writes between steps and chunks", third.Moved, limit)
 	}
 }
 
@@ -93,7 +94,7 @@ func TestReorderEmptiesSparseChunks(t *testing.T) {
 	m := newMemIndex(0)
 	model := map[string]modelEntry{}
 	set := func(k, v string) {
-		m.set(k, hashKey(k), []byte(v), 0)
+		m.set(k, index.Hash(k), []byte(v), 0)
 		model[k] = modelEntry{value: v}
 	}
 	for i := range 20000 {
@@ -103,20 +104,20 @@ func TestReorderEmptiesSparseChunks(t *testing.T) {
 	for _, i := range r.Perm(20000)[:14000] {
 		set(fmt.Sprintf("key%06d", i), "overwritten")
 	}
-	if m.arena.sparseChunk() < 0 {
+	if m.Arena.SparseChunk() < 0 {
 		t.Fatal("overwriting 70% of the keys left no sparse chunk")
 	}
-	var st reorderState
+	var st index.ReorderState
 	m.reorder(&st, 1<<30)
 	checkIndex(t, m, model)
 	// A chunk that was the active one when the walk passed its records
 	// may be left sparse; relocate takes the few records left in it.
 	var live, leftover int64
-	for id, c := range m.arena.chunks {
+	for id, c := range m.Arena.Chunks() {
 		if c != nil {
-			live += m.arena.live[id]
-			if m.arena.sparseAfter(id, 0) {
-				leftover += m.arena.live[id]
+			live += m.Arena.Live(id)
+			if m.Arena.Live(id)*2 < int64(len(m.Arena.Written(id))) {
+				leftover += m.Arena.Live(id)
 			}
 		}
 	}
@@ -126,8 +127,8 @@ func TestReorderEmptiesSparseChunks(t *testing.T) {
 	for m.relocate(relocateStep) {
 	}
 	checkIndex(t, m, model)
-	if m.arena.dead*10 > m.arena.total {
-		t.Fatalf("%d dead bytes of %d left after the walk and relocate", m.arena.dead, m.arena.total)
+	if m.Arena.Dead()*10 > m.Arena.Total() {
+		t.Fatalf("%d dead bytes of %d left after the walk and relocate", m.Arena.Dead(), m.Arena.Total())
 	}
 }
 
@@ -135,8 +136,8 @@ func TestReorderEmptiesSparseChunks(t *testing.T) {
 // worker does it in two, the plan without the index lock): it visits up to
 // max keys from st.from on, copying those not in place to the end of the
 // arena, and advances st.
-func (m *memIndex) reorder(st *reorderState, max int) {
-	var p reorderPlan
-	m.planReorder(st, max, &p)
-	m.applyReorder(st, &p)
+func (m *memIndex) reorder(st *index.ReorderState, max int) {
+	var p index.ReorderPlan
+	m.PlanReorder(st, max, &p)
+	m.ApplyReorder(st, &p, m.moved)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"hash/crc32"
 	"io"
 	"os"
@@ -50,14 +51,14 @@ func writeSnapshotTo(w io.Writer, seq uint64, v frozenIndex, now int64) (int, er
 	binary.LittleEndian.PutUint64(hdr[20:], seq)
 	bw.Write(hdr[:])
 	count := 0
-	c := cursor{chunks: v.chunks}
-	for ok := c.seek(v.tree, ""); ok; ok = c.next() {
-		rec := chunkRecord(v.chunks, c.ref())
-		e, _ := decodeEntry(rec)
-		if e.exp != 0 && e.exp <= now {
+	c := index.NewCursor(v.chunks)
+	for ok := c.Seek(v.tree, ""); ok; ok = c.Next() {
+		rec := index.ChunkRecord(v.chunks, c.Ref())
+		e, _ := index.DecodeEntry(rec)
+		if e.Exp != 0 && e.Exp <= now {
 			continue
 		}
-		bw.Write(rec[:e.size])
+		bw.Write(rec[:e.Size])
 		count++
 	}
 	var cnt [8]byte
@@ -183,7 +184,7 @@ func decodeSnapshot(r io.ReaderAt, size, alloc int64, now int64, chunk int) (*me
 	presize := int(min(count, uint64(max(alloc, 0))/minEntrySize, maxPresize))
 	m := newMemIndex(presize)
 	if chunk > 0 {
-		m.arena.setChunkSize(chunk)
+		m.Arena.SetChunkSize(chunk)
 	}
 	if err := loadEntries(br, m, int(count), presize, body, now); err != nil {
 		return nil, info, err
@@ -221,7 +222,7 @@ func loadEntries(br *bufio.Reader, m *memIndex, count, presize int, left int64, 
 	if left != 0 {
 		return snapCorrupt(off, "bytes after the last entry")
 	}
-	m.tree.bulkLoad(m.arena.chunks, refs)
+	m.Tree.BulkLoad(m.Arena.Chunks(), refs)
 	return nil
 }
 
@@ -251,8 +252,8 @@ func loadEntry(br *bufio.Reader, m *memIndex, refs *[]uint64, prev *[]byte, left
 	if klen == 0 || klen > MaxKeySize || vlen > MaxValueSize || klen+vlen > uint64(left) {
 		return 0, snapCorrupt(0, "bad entry lengths")
 	}
-	size := entrySize(int(klen), int(vlen), exp)
-	ref, buf := m.arena.alloc(size)
+	size := index.EntrySize(int(klen), int(vlen), exp)
+	ref, buf := m.Arena.Alloc(size)
 	hl := size - int(klen+vlen)
 	n := binary.PutUvarint(buf, h)
 	n += binary.PutUvarint(buf[n:], vlen)
@@ -268,13 +269,13 @@ func loadEntry(br *bufio.Reader, m *memIndex, refs *[]uint64, prev *[]byte, left
 	}
 	*prev = key
 	if exp != 0 && exp <= now {
-		m.arena.kill(ref, size)
+		m.Arena.Kill(ref, size)
 		return size, nil
 	}
 	if exp != 0 {
 		m.addExpiry(ref, exp)
 	}
-	m.table.insert(hashBytes(key), ref, m.arena)
+	m.Table.Insert(index.HashBytes(key), ref, m.Arena)
 	*refs = append(*refs, ref)
 	return size, nil
 }

@@ -3,6 +3,7 @@ package minikv
 import (
 	"context"
 	"fmt"
+	"github.com/minikv/minikv/internal/index"
 	"math"
 	"time"
 )
@@ -72,7 +73,7 @@ func (db *DB) TTL(key string) (time.Duration, error) {
 	if err := checkKey(key); err != nil {
 		return 0, err
 	}
-	h := hashKey(key)
+	h := index.Hash(key)
 	db.stats.read(h)
 	db.mu.RLock()
 	defer db.mu.RUnlock()
@@ -84,10 +85,10 @@ func (db *DB) TTL(key string) (time.Duration, error) {
 	if !ok {
 		return 0, ErrNotFound
 	}
-	if e.exp == 0 {
+	if e.Exp == 0 {
 		return NoExpiry, nil
 	}
-	return time.Duration(e.exp - now), nil
+	return time.Duration(e.Exp - now), nil
 }
 
 // Expire sets key to expire after ttl. It returns ErrNotFound for a missing
@@ -176,8 +177,8 @@ func (db *DB) relocateWaste(ctx context.Context) error {
 		db.mu.RLock()
 		worth := false
 		if db.idx != nil {
-			w := db.idx.arena.waste()
-			worth = w > relocateWasteMin && w > db.idx.arena.total/8
+			w := db.idx.Arena.Waste()
+			worth = w > relocateWasteMin && w > db.idx.Arena.Total()/8
 		}
 		db.mu.RUnlock()
 		if !worth {
@@ -187,9 +188,9 @@ func (db *DB) relocateWaste(ctx context.Context) error {
 		err := db.pacedStep(ctx, &pace, func() {
 			db.mu.Lock()
 			if db.idx != nil {
-				retired := db.idx.arena.retireActive()
+				retired := db.idx.Arena.RetireActive()
 				moved := db.roomToRelocate() && db.idx.relocateBelow(relocateStep, 3, 4)
-				progress = retired || moved || db.idx.arena.chunkBelow(3, 4) >= 0
+				progress = retired || moved || db.idx.Arena.ChunkBelow(3, 4) >= 0
 			}
 			db.mu.Unlock()
 		})
@@ -232,7 +233,7 @@ func (db *DB) deleteExpired(ctx context.Context) (int, error) {
 	}
 	ops := make([]batchOp, len(keys))
 	for i, key := range keys {
-		ops[i] = batchOp{code: opDelete, key: key, h: hashKey(key)}
+		ops[i] = batchOp{code: opDelete, key: key, h: index.Hash(key)}
 	}
 	db.stats.expired.Add(int64(len(ops)))
 	r := getReq()

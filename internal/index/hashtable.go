@@ -1,4 +1,4 @@
-package minikv
+package index
 
 import (
 	"hash/maphash"
@@ -7,7 +7,7 @@ import (
 	"unsafe"
 )
 
-// hashTable maps a key's hash to the ref of its record. It is an open
+// Table maps a key's hash to the ref of its record. It is an open
 // addressing table with linear probing and backward-shift deletion, stored
 // in one []uint64 so that the garbage collector never looks inside it.
 //
@@ -27,12 +27,12 @@ import (
 // hash's home slot is its top bits scaled to n (a multiply and a shift, no
 // division): h>>40 * n >> 24 for up to 2^24 slots, which the fingerprint
 // alone determines, and the high word of h*n beyond.
-type hashTable struct {
+type Table struct {
 	slots []uint64
 	count int
 	// stamps, under EvictLRU only (nil otherwise), holds beside each slot
 	// the index clock at the last read or write of its key (see
-	// memIndex.clock), and moves with the slot. Readers store into it
+	// the database's LRU clock), and moves with the slot. Readers store into it
 	// atomically under the shared index lock; writers, holding it
 	// exclusively, move its entries with plain stores.
 	stamps []uint32
@@ -54,16 +54,16 @@ var hashSeed = maphash.MakeSeed()
 // tables' path without allocating 2^24 slots.
 var fpHomeMax = 1 << fpBits
 
-func hashKey(key string) uint64 { return maphash.String(hashSeed, key) }
+func Hash(key string) uint64 { return maphash.String(hashSeed, key) }
 
-func hashBytes(key []byte) uint64 { return maphash.Bytes(hashSeed, key) }
+func HashBytes(key []byte) uint64 { return maphash.Bytes(hashSeed, key) }
 
-func newHashTable(capacity int) hashTable {
+func NewTable(capacity int) Table {
 	n := minTableSize
 	for n*maxLoad/16 < capacity {
 		n = nextTableSize(n)
 	}
-	return hashTable{slots: makeSlots(n)}
+	return Table{slots: makeSlots(n)}
 }
 
 // nextTableSize returns the table size after n: 2^k becomes 1.5·2^k, which
@@ -102,7 +102,37 @@ func slotRef(s uint64) uint64 { return s&refMask - 1 }
 
 // setRef points slot i, which holds a record, at ref instead: the record
 // moved, its key (so its hash bits) stayed.
-func (t *hashTable) setRef(i int, ref uint64) {
+// Ref returns the ref in occupied slot i.
+func (t *Table) Ref(i int) uint64 { return slotRef(t.slots[i]) }
+
+// Len returns the number of keys in the table.
+func (t *Table) Len() int { return t.count }
+
+// Slots returns the number of slots, occupied or not.
+func (t *Table) Slots() int { return len(t.slots) }
+
+// BytesFor returns the bytes the table's slots (and stamps) take once it
+// holds keys more keys: its size now, or the size it grows to.
+func (t *Table) BytesFor(keys int) int64 {
+	slots := len(t.slots)
+	for (t.count+keys)*16 > slots*maxLoad {
+		slots = nextTableSize(slots)
+	}
+	slotBytes := int64(8)
+	if t.stamps != nil {
+		slotBytes += 4
+	}
+	return int64(slots) * slotBytes
+}
+
+// Stamped reports whether the table keeps LRU stamps (KeepStamps).
+func (t *Table) Stamped() bool { return t.stamps != nil }
+
+// Stamp sets slot i's LRU stamp to now, with a plain store: the caller
+// excludes readers. The table must keep stamps.
+func (t *Table) Stamp(i int, now uint32) { t.stamps[i] = now }
+
+func (t *Table) setRef(i int, ref uint64) {
 	t.slots[i] = t.slots[i]&^refMask | (ref + 1)
 }
 
@@ -116,7 +146,7 @@ func homeOf(h uint64, n int) uint64 {
 }
 
 // lookup returns the index of the slot holding key, or -1.
-func (t *hashTable) lookup(a *arena, key string, h uint64) int {
+func (t *Table) lookup(a *Arena, key string, h uint64) int {
 	if i, found := t.find(a, key, h); found {
 		return i
 	}
@@ -125,7 +155,7 @@ func (t *hashTable) lookup(a *arena, key string, h uint64) int {
 
 // find returns the index of the slot holding key, or of the empty slot
 // that ends its probe sequence.
-func (t *hashTable) find(a *arena, key string, h uint64) (int, bool) {
+func (t *Table) find(a *Arena, key string, h uint64) (int, bool) {
 	n := uint64(len(t.slots))
 	fp := h >> fpShift
 	for i := homeOf(h, len(t.slots)); ; {
@@ -133,7 +163,7 @@ func (t *hashTable) find(a *arena, key string, h uint64) (int, bool) {
 		if s == 0 {
 			return int(i), false
 		}
-		if s>>fpShift == fp && recordKeyIs(a.record(slotRef(s)), key) {
+		if s>>fpShift == fp && recordKeyIs(a.Record(slotRef(s)), key) {
 			return int(i), true
 		}
 		if i++; i == n {
@@ -142,16 +172,16 @@ func (t *hashTable) find(a *arena, key string, h uint64) (int, bool) {
 	}
 }
 
-// prefetch starts loading the home slot of hash h into the cache.
-func (t *hashTable) prefetch(h uint64) {
+// Prefetch starts loading the home slot of hash h into the cache.
+func (t *Table) Prefetch(h uint64) {
 	prefetch(uintptr(unsafe.Pointer(&t.slots[homeOf(h, len(t.slots))])))
 }
 
 // insertAt fills the empty slot i that find returned for a missing key,
 // and returns the slot the key went to (another one if the table grew).
-func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) int {
+func (t *Table) insertAt(i int, h, ref uint64, a *Arena) int {
 	if t.full() {
-		return t.insert(h, ref, a)
+		return t.Insert(h, ref, a)
 	}
 	t.slots[i] = slotOf(h, ref)
 	t.count++
@@ -159,10 +189,10 @@ func (t *hashTable) insertAt(i int, h, ref uint64, a *arena) int {
 }
 
 // full reports whether one more key would pass the maximum load.
-func (t *hashTable) full() bool { return (t.count+1)*16 > len(t.slots)*maxLoad }
+func (t *Table) full() bool { return (t.count+1)*16 > len(t.slots)*maxLoad }
 
-// insert adds a slot for a key known to be absent and returns its index.
-func (t *hashTable) insert(h, ref uint64, a *arena) int {
+// Insert adds a slot for a key known to be absent and returns its index.
+func (t *Table) Insert(h, ref uint64, a *Arena) int {
 	if t.full() {
 		t.resize(nextTableSize(len(t.slots)), a)
 	}
@@ -171,7 +201,7 @@ func (t *hashTable) insert(h, ref uint64, a *arena) int {
 }
 
 // place puts s in the first empty slot from h's home and returns its index.
-func (t *hashTable) place(s, h uint64) int {
+func (t *Table) place(s, h uint64) int {
 	n := uint64(len(t.slots))
 	i := homeOf(h, len(t.slots))
 	for t.slots[i] != 0 {
@@ -185,7 +215,7 @@ func (t *hashTable) place(s, h uint64) int {
 
 // remove empties slot i and shifts the following run back so that every
 // slot stays reachable from its home.
-func (t *hashTable) remove(i int, a *arena) {
+func (t *Table) remove(i int, a *Arena) {
 	n := len(t.slots)
 	for {
 		t.slots[i] = 0
@@ -215,24 +245,24 @@ func (t *hashTable) remove(i int, a *arena) {
 }
 
 // home returns the home index of a slot.
-func (t *hashTable) home(s uint64, a *arena) uint64 {
+func (t *Table) home(s uint64, a *Arena) uint64 {
 	return homeOf(t.slotHash(s, len(t.slots), a), len(t.slots))
 }
 
 // slotHash returns enough of the hash of s's key to place it in a table of
 // n slots: the fingerprint alone up to 2^24 slots, else the whole hash.
-func (t *hashTable) slotHash(s uint64, n int, a *arena) uint64 {
+func (t *Table) slotHash(s uint64, n int, a *Arena) uint64 {
 	if n <= fpHomeMax {
 		return s >> fpShift << fpShift
 	}
-	e, _ := decodeEntry(a.record(slotRef(s)))
-	return hashBytes(e.key)
+	e, _ := DecodeEntry(a.Record(slotRef(s)))
+	return HashBytes(e.Key)
 }
 
 // maybeShrink shrinks a table that fell below 1/16 full to the size that
 // leaves it about a quarter full, so that a shrink and a grow never follow
 // each other closely.
-func (t *hashTable) maybeShrink(a *arena) {
+func (t *Table) maybeShrink(a *Arena) {
 	if len(t.slots) <= 1<<10 || t.count*16 >= len(t.slots) {
 		return
 	}
@@ -244,7 +274,7 @@ func (t *hashTable) maybeShrink(a *arena) {
 }
 
 // resize moves every slot into a table of n slots.
-func (t *hashTable) resize(n int, a *arena) {
+func (t *Table) resize(n int, a *Arena) {
 	old, oldStamps := t.slots, t.stamps
 	t.slots = makeSlots(n)
 	if oldStamps != nil {
@@ -260,29 +290,29 @@ func (t *hashTable) resize(n int, a *arena) {
 	}
 }
 
-// keepStamps gives the table a stamp per slot, all 0 (older than any
+// KeepStamps gives the table a stamp per slot, all 0 (older than any
 // clock value but the first).
-func (t *hashTable) keepStamps() {
+func (t *Table) KeepStamps() {
 	if t.stamps == nil {
 		t.stamps = make([]uint32, len(t.slots))
 	}
 }
 
-// touch records that slot i's key was used at clock now. It may run
+// Touch records that slot i's key was used at clock now. It may run
 // under the shared index lock: it writes only when the stamp changes, so
 // that reads of a hot key do not keep taking its cache line from other
 // cores.
-func (t *hashTable) touch(i int, now uint32) {
+func (t *Table) Touch(i int, now uint32) {
 	if p := &t.stamps[i]; atomic.LoadUint32(p) != now {
 		atomic.StoreUint32(p, now)
 	}
 }
 
-// oldest looks at up to n occupied slots from start on and returns the one
+// Oldest looks at up to n occupied slots from start on and returns the one
 // whose stamp is oldest at clock now, or -1 when the table is empty. The
 // slots follow the hash order, which has nothing to do with age, so a run
 // of them is a random sample that costs a few cache lines.
-func (t *hashTable) oldest(start uint64, n int, now uint32) int {
+func (t *Table) Oldest(start uint64, n int, now uint32) int {
 	if t.count == 0 {
 		return -1
 	}
@@ -304,4 +334,4 @@ func (t *hashTable) oldest(start uint64, n int, now uint32) int {
 }
 
 // recordKeyIs reports whether the record at the start of rec has key.
-func recordKeyIs(rec []byte, key string) bool { return string(recordKey(rec)) == key }
+func recordKeyIs(rec []byte, key string) bool { return string(RecordKey(rec)) == key }

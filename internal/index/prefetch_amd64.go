@@ -1,4 +1,4 @@
-package minikv
+package index
 
 // prefetch asks the processor to start loading the cache line at addr,
 // without waiting for it.

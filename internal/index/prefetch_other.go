@@ -1,6 +1,6 @@
 //go:build !amd64
 
-package minikv
+package index
 
 // prefetch does nothing where no prefetch instruction is wired up.
 func prefetch(addr uintptr) {}

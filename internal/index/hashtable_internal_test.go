@@ -1,4 +1,4 @@
-package minikv
+package index
 
 import (
 	"fmt"
@@ -22,13 +22,13 @@ func TestHashTableModel(t *testing.T) {
 
 func checkHashTableModel(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	a := newArena()
-	tab := newHashTable(0)
+	a := NewArena()
+	tab := NewTable(0)
 	model := map[string]uint64{}
 	put := func(key string) {
-		ref, buf := a.alloc(entrySize(len(key), 0, 0))
-		putEntry(buf, key, nil, 0)
-		h := hashKey(key)
+		ref, buf := a.Alloc(EntrySize(len(key), 0, 0))
+		PutEntry(buf, key, nil, 0)
+		h := Hash(key)
 		if i, found := tab.find(a, key, h); found {
 			tab.slots[i] = slotOf(h, ref)
 		} else {
@@ -37,7 +37,7 @@ func checkHashTableModel(t *testing.T, r *rand.Rand) {
 		model[key] = ref
 	}
 	del := func(key string) {
-		i := tab.lookup(a, key, hashKey(key))
+		i := tab.lookup(a, key, Hash(key))
 		if _, ok := model[key]; ok != (i >= 0) {
 			t.Fatalf("lookup(%q) = %d, model has it: %v", key, i, ok)
 		}
@@ -66,7 +66,7 @@ func checkHashTableModel(t *testing.T, r *rand.Rand) {
 	}
 }
 
-func checkHashTable(t *testing.T, a *arena, tab *hashTable, model map[string]uint64, round int) {
+func checkHashTable(t *testing.T, a *Arena, tab *Table, model map[string]uint64, round int) {
 	t.Helper()
 	if tab.count != len(model) {
 		t.Fatalf("round %d: count %d, model %d", round, tab.count, len(model))
@@ -78,13 +78,13 @@ func checkHashTable(t *testing.T, a *arena, tab *hashTable, model map[string]uin
 		t.Fatalf("round %d: %d keys in %d slots: not shrunk", round, tab.count, len(tab.slots))
 	}
 	for key, ref := range model {
-		i := tab.lookup(a, key, hashKey(key))
+		i := tab.lookup(a, key, Hash(key))
 		if i < 0 || slotRef(tab.slots[i]) != ref {
 			t.Fatalf("round %d: lookup(%q) = %d, want ref %d", round, key, i, ref)
 		}
 	}
 	for k := 8000; k < 8100; k++ {
-		if key := fmt.Sprintf("k%d", k); tab.lookup(a, key, hashKey(key)) >= 0 {
+		if key := fmt.Sprintf("k%d", k); tab.lookup(a, key, Hash(key)) >= 0 {
 			t.Fatalf("round %d: found absent key %q", round, key)
 		}
 	}
@@ -108,7 +108,7 @@ func TestHashTableSizes(t *testing.T) {
 		}
 		n = next
 	}
-	if got := len(newHashTable(1_000_000).slots); got != 3<<19 {
+	if got := len(NewTable(1_000_000).slots); got != 3<<19 {
 		t.Fatalf("table for 1M keys: %d slots, want %d", got, 3<<19)
 	}
 }

@@ -1,4 +1,4 @@
-package minikv
+package index
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ import (
 // readable.
 type treeHarness struct {
 	t     *testing.T
-	a     *arena
-	tr    *btree
+	a     *Arena
+	tr    *Tree
 	keys  []string          // the model, sorted
 	refs  map[string]uint64 // key -> ref of its current record
 	views []savedTree
@@ -25,19 +25,19 @@ type treeHarness struct {
 
 // savedTree is a frozen tree with the model at that time.
 type savedTree struct {
-	v      frozenTree
+	v      Root
 	chunks [][]byte
 	keys   []string
 }
 
 func newTreeHarness(t *testing.T) *treeHarness {
-	return &treeHarness{t: t, a: newArena(), tr: newBtree(), refs: map[string]uint64{}}
+	return &treeHarness{t: t, a: NewArena(), tr: NewTree(), refs: map[string]uint64{}}
 }
 
 // record writes a record for key into the arena and returns its ref.
 func (h *treeHarness) record(key string) uint64 {
-	ref, buf := h.a.alloc(entrySize(len(key), 1, 0))
-	putEntry(buf, key, []byte("v"), 0)
+	ref, buf := h.a.Alloc(EntrySize(len(key), 1, 0))
+	PutEntry(buf, key, []byte("v"), 0)
 	return ref
 }
 
@@ -71,25 +71,25 @@ func (h *treeHarness) del(key string) {
 }
 
 // live returns a view of the tree as it is, without freezing it.
-func (h *treeHarness) live() frozenTree {
-	return frozenTree{h.tr.height, h.tr.rootLeaf, h.tr.inner, h.tr.count}
+func (h *treeHarness) live() Root {
+	return Root{h.tr.height, h.tr.rootLeaf, h.tr.inner, h.tr.count}
 }
 
 // checkSeek compares a seek for probe with the model.
-func (h *treeHarness) checkSeek(v frozenTree, chunks [][]byte, keys []string, probe string) {
+func (h *treeHarness) checkSeek(v Root, chunks [][]byte, keys []string, probe string) {
 	h.t.Helper()
-	c := cursor{chunks: chunks}
-	ok := c.seek(v, probe)
+	c := Cursor{chunks: chunks}
+	ok := c.Seek(v, probe)
 	i, _ := slices.BinarySearch(keys, probe)
 	if ok != (i < len(keys)) {
 		h.t.Fatalf("seek %q: found %v, want %v", probe, ok, i < len(keys))
 	}
 	if ok {
-		if got := string(refKey(chunks, c.ref())); got != keys[i] {
+		if got := string(RefKey(chunks, c.Ref())); got != keys[i] {
 			h.t.Fatalf("seek %q = %q, want %q", probe, got, keys[i])
 		}
 		if i+1 < len(keys) {
-			if !c.next() || string(refKey(chunks, c.ref())) != keys[i+1] {
+			if !c.Next() || string(RefKey(chunks, c.Ref())) != keys[i+1] {
 				h.t.Fatalf("next after seek %q is not %q", probe, keys[i+1])
 			}
 		}
@@ -97,12 +97,12 @@ func (h *treeHarness) checkSeek(v frozenTree, chunks [][]byte, keys []string, pr
 }
 
 // checkTreeScan walks a view in full and compares it with keys.
-func checkTreeScan(t *testing.T, v frozenTree, chunks [][]byte, keys []string) {
+func checkTreeScan(t *testing.T, v Root, chunks [][]byte, keys []string) {
 	t.Helper()
-	c := cursor{chunks: chunks}
+	c := Cursor{chunks: chunks}
 	i := 0
-	for ok := c.seek(v, ""); ok; ok = c.next() {
-		if got := string(refKey(chunks, c.ref())); i >= len(keys) || got != keys[i] {
+	for ok := c.Seek(v, ""); ok; ok = c.Next() {
+		if got := string(RefKey(chunks, c.Ref())); i >= len(keys) || got != keys[i] {
 			t.Fatalf("scan item %d = %q, want %q", i, got, keys[min(i, len(keys)-1)])
 		}
 		i++
@@ -122,8 +122,8 @@ func (h *treeHarness) checkTree() int {
 	leaves := 0
 	var prev []byte
 	seen := 0
-	var walkLeaf func(l *leaf, b bounds)
-	walkLeaf = func(l *leaf, b bounds) {
+	var walkLeaf func(l *Leaf, b bounds)
+	walkLeaf = func(l *Leaf, b bounds) {
 		leaves++
 		if shared := b.shared(); int(l.pfx) > shared && !h.loose {
 			h.t.Fatalf("leaf %d at offset %d, its bounds [%q, %q) share only %d bytes", leaves, l.pfx, b.lo, b.hi, shared)
@@ -131,7 +131,7 @@ func (h *treeHarness) checkTree() int {
 			h.t.Fatalf("leaf %d at offset %d has ties, its bounds share %d bytes", leaves, l.pfx, shared)
 		}
 		for _, it := range l.items[:l.n] {
-			key := refKey(h.a.chunks, itemRef(it))
+			key := RefKey(h.a.chunks, itemRef(it))
 			if prev != nil && bytes.Compare(prev, key) >= 0 {
 				h.t.Fatalf("keys out of order: %q then %q", prev, key)
 			}
@@ -180,7 +180,7 @@ func (h *treeHarness) checkTree() int {
 
 // freeze takes a snapshot and remembers the model with it.
 func (h *treeHarness) freeze() {
-	h.views = append(h.views, savedTree{h.tr.freeze(), h.a.chunks, slices.Clone(h.keys)})
+	h.views = append(h.views, savedTree{h.tr.Freeze(), h.a.chunks, slices.Clone(h.keys)})
 }
 
 // checkViews checks that every snapshot still shows its keys.
@@ -422,7 +422,7 @@ func (h *treeHarness) bulk(r *rand.Rand, gen func(*rand.Rand) string, n int) {
 		refs[i] = h.record(k)
 		h.refs[k] = refs[i]
 	}
-	h.tr.bulkLoad(h.a.chunks, refs)
+	h.tr.BulkLoad(h.a.chunks, refs)
 	h.checkTree()
 }
 
@@ -447,7 +447,7 @@ func (h *treeHarness) randomOp(r *rand.Rand, gen func(*rand.Rand) string) {
 // must refit that leaf (checkTree), and searches there must be right.
 func TestEdgeLeafAfterInnerRemoval(t *testing.T) {
 	h := newTreeHarness(t)
-	const n = 3 * leafCap * innerCap
+	const n = 3 * LeafCap * innerCap
 	for i := range n {
 		h.set(fmt.Sprintf("k%07d", i))
 	}
@@ -469,7 +469,7 @@ func TestEdgeLeafAfterInnerRemoval(t *testing.T) {
 	if l := h.tr.inner.kids[0].leaves[0]; l.pfx != 0 {
 		t.Fatalf("first leaf at offset %d after losing its lower bound", l.pfx)
 	}
-	for _, probe := range []string{"", "a", "k", sep, sep + "\x00", h.keys[1], h.keys[leafCap-1], h.keys[leafCap], "l"} {
+	for _, probe := range []string{"", "a", "k", sep, sep + "\x00", h.keys[1], h.keys[LeafCap-1], h.keys[LeafCap], "l"} {
 		h.checkSeek(h.live(), h.a.chunks, h.keys, probe)
 	}
 	// The same at the right edge: empty the second-to-last inner node, so
@@ -497,7 +497,7 @@ func TestEdgeLeafAfterInnerRemoval(t *testing.T) {
 func TestBulkLoadPartials(t *testing.T) {
 	h := newTreeHarness(t)
 	var keys []string
-	for i := range 10 * leafCap {
+	for i := range 10 * LeafCap {
 		keys = append(keys, fmt.Sprintf("row:%06d", i))
 	}
 	refs := make([]uint64, len(keys))
@@ -506,7 +506,7 @@ func TestBulkLoadPartials(t *testing.T) {
 		h.refs[k] = refs[i]
 	}
 	h.keys = keys
-	h.tr.bulkLoad(h.a.chunks, refs)
+	h.tr.BulkLoad(h.a.chunks, refs)
 	h.checkTree()
 	if l := h.tr.inner.leaves[0]; l.pfx != 0 {
 		t.Errorf("first leaf offset %d, want 0", l.pfx)
@@ -546,13 +546,13 @@ func TestShortOffsetKeptUntilTie(t *testing.T) {
 // TestLeafSize guards memory per key: the partial keys' offset must not
 // make a leaf larger than its owner id, count and items.
 func TestLeafSize(t *testing.T) {
-	if got, want := unsafe.Sizeof(leaf{}), uintptr(16+8*leafCap); got != want {
+	if got, want := unsafe.Sizeof(Leaf{}), uintptr(16+8*LeafCap); got != want {
 		t.Fatalf("leaf is %d bytes, want %d", got, want)
 	}
 }
 
 func TestNearby(t *testing.T) {
-	const c = uint64(3) << chunkShift
+	const c = uint64(3) << ChunkShift
 	for _, tc := range []struct {
 		name        string
 		first, last uint64
@@ -561,7 +561,7 @@ func TestNearby(t *testing.T) {
 	}{
 		{"ordered run", c + 100, c + 100 + 99*118, 100, true},
 		{"spread out", c, c + 100*257, 100, false},
-		{"other chunk", c, c + 1<<chunkShift + 10, 2, false},
+		{"other chunk", c, c + 1<<ChunkShift + 10, 2, false},
 		{"backwards", c + 1000, c + 10, 2, false},
 		{"same ref", c, c, 2, false},
 	} {
@@ -573,6 +573,6 @@ func TestNearby(t *testing.T) {
 
 // replace swaps the ref of key from old to new; it reports whether old was
 // found.
-func (t *btree) replace(key string, old, new uint64) bool {
+func (t *Tree) replace(key string, old, new uint64) bool {
 	return t.mutLeafFor(key).replaceRef(old, new)
 }

@@ -1,9 +1,9 @@
-package minikv
+package index
 
 import "testing"
 
 // checkArenaTotals checks the arena's byte counts against its chunks.
-func checkArenaTotals(t *testing.T, a *arena) {
+func checkArenaTotals(t *testing.T, a *Arena) {
 	t.Helper()
 	var total, dead int64
 	for id, c := range a.chunks {
@@ -33,7 +33,7 @@ func TestArenaReserve(t *testing.T) {
 		{"none", 0, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := newArena()
+			a := NewArena()
 			spares := 0
 			for i := range 5000 {
 				a.reserve(tc.reserve)
@@ -43,10 +43,10 @@ func TestArenaReserve(t *testing.T) {
 						t.Fatalf("allocation %d: a spare chunk although the active one has room", i)
 					}
 				}
-				ref, buf := a.alloc(tc.alloc)
+				ref, buf := a.Alloc(tc.alloc)
 				buf[0], buf[len(buf)-1] = 1, 2
 				if i%3 == 0 {
-					a.kill(ref, tc.alloc)
+					a.Kill(ref, tc.alloc)
 				}
 				checkArenaTotals(t, a)
 			}

@@ -1,4 +1,4 @@
-package minikv
+package index
 
 import (
 	"fmt"

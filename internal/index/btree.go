@@ -1,10 +1,11 @@
-package minikv
+package index
 
 import (
 	"sync/atomic"
+	"unsafe"
 )
 
-// btree keeps the refs of all live records ordered by key, for scans. It is
+// Tree keeps the refs of all live records ordered by key, for scans. It is
 // a B+tree whose leaves hold only refs (no pointers, so the garbage collector
 // skips them) and whose inner nodes hold copies of separator keys, so that a
 // descent reads the arena only in the leaf. Each leaf item also carries a
@@ -22,9 +23,9 @@ import (
 // giving the tree a new owner id; a node whose id differs from the tree's is
 // copied before it is changed. Iterators and compaction read frozen trees
 // without any lock while writers go on.
-type btree struct {
+type Tree struct {
 	height   int    // 0: the root is a leaf
-	rootLeaf *leaf  // root when height == 0
+	rootLeaf *Leaf  // root when height == 0
 	inner    *inner // root when height > 0
 	count    int
 	owner    atomic.Uint64 // owner id of the nodes this tree may change in place
@@ -39,13 +40,13 @@ type btree struct {
 // slow path, remove and bulkLoad drop it before they change anything (the
 // slow path then points it at the leaf that took its key).
 type finger struct {
-	leaf  *leaf
+	leaf  *Leaf
 	b     bounds
 	owner uint64
 }
 
 // at returns the finger's leaf if it holds key and is still valid, else nil.
-func (f *finger) at(key string, owner uint64) *leaf {
+func (f *finger) at(key string, owner uint64) *Leaf {
 	if f.leaf == nil || f.owner != owner || key < f.b.lo || f.b.hasHi && key >= f.b.hi {
 		return nil
 	}
@@ -53,22 +54,22 @@ func (f *finger) at(key string, owner uint64) *leaf {
 }
 
 const (
-	// leafCap makes a leaf exactly 512 bytes (16 of header, 62 items of 8),
+	// LeafCap makes a leaf exactly 512 bytes (16 of header, 62 items of 8),
 	// a size class of Go's allocator; 64 items made it 528 bytes, which the
 	// allocator rounds up to 576: 48 bytes lost per leaf, about one byte
 	// per key.
-	leafCap  = 62
+	LeafCap  = 62
 	innerCap = 64
 )
 
-// leaf is a leaf node: n items (refs with partial keys) in key order. pfx
+// Leaf is a leaf node: n items (refs with partial keys) in key order. pfx
 // is the key offset of the items' partials; n and pfx are int32 so that the
-// leaf is no larger than it was without pfx (memory per key).
-type leaf struct {
+// Leaf is no larger than it was without pfx (memory per key).
+type Leaf struct {
 	owner uint64
 	n     int32
 	pfx   int32
-	items [leafCap]uint64
+	items [LeafCap]uint64
 }
 
 // inner is an inner node. Child i holds the keys k with
@@ -82,34 +83,50 @@ type inner struct {
 	heads    [innerCap]uint64   // 8 bytes of each separator after it
 	seps     [innerCap]string
 	kids     [innerCap]*inner
-	leaves   [innerCap]*leaf
+	leaves   [innerCap]*Leaf
 }
 
-// frozenTree is a frozen tree.
-type frozenTree struct {
+// Root is a frozen tree.
+type Root struct {
 	height   int
-	rootLeaf *leaf
+	rootLeaf *Leaf
 	inner    *inner
 	count    int
 }
 
 var ownerSeq atomic.Uint64
 
-func newBtree() *btree {
-	t := &btree{}
+func NewTree() *Tree {
+	t := &Tree{}
 	t.owner.Store(ownerSeq.Add(1))
 	return t
 }
 
-// freeze freezes the current tree and returns it. It may run under a read
+// Root returns the tree as it is now, without freezing it: it is valid
+// only while no write runs (a write may change its nodes in place).
+func (t *Tree) Root() Root { return Root{t.height, t.rootLeaf, t.inner, t.count} }
+
+// BytesFor estimates the bytes the tree's nodes take once it holds keys
+// more keys, from its count alone: leaves half full, and an inner node per
+// half full of leaves. The estimate does not walk the tree, so that a
+// write can afford it.
+func (t *Tree) BytesFor(keys int) int64 {
+	leaves := int64(t.count+keys)/(LeafCap/2) + 1
+	return leaves*int64(unsafe.Sizeof(Leaf{})) + leaves/(innerCap/2)*int64(unsafe.Sizeof(inner{}))
+}
+
+// Len returns the number of keys in the tree.
+func (t *Tree) Len() int { return t.count }
+
+// Freeze freezes the current tree and returns it. It may run under a read
 // lock, concurrently with other freezes, but not with a writer.
-func (t *btree) freeze() frozenTree {
-	v := frozenTree{t.height, t.rootLeaf, t.inner, t.count}
+func (t *Tree) Freeze() Root {
+	v := Root{t.height, t.rootLeaf, t.inner, t.count}
 	t.owner.Store(ownerSeq.Add(1))
 	return v
 }
 
-func (t *btree) mutLeaf(l *leaf) *leaf {
+func (t *Tree) mutLeaf(l *Leaf) *Leaf {
 	c := t.owner.Load()
 	if l.owner == c {
 		return l
@@ -119,7 +136,7 @@ func (t *btree) mutLeaf(l *leaf) *leaf {
 	return &m
 }
 
-func (t *btree) mutInner(n *inner) *inner {
+func (t *Tree) mutInner(n *inner) *inner {
 	c := t.owner.Load()
 	if n.owner == c {
 		return n
@@ -129,12 +146,12 @@ func (t *btree) mutInner(n *inner) *inner {
 	return &m
 }
 
-func refKey(chunks [][]byte, ref uint64) []byte { return recordKey(chunkRecord(chunks, ref)) }
+func RefKey(chunks [][]byte, ref uint64) []byte { return RecordKey(ChunkRecord(chunks, ref)) }
 
 // childIndex returns the child of n that holds key.
 
 // indexOf returns the index of the item whose ref is ref, or -1.
-func (l *leaf) indexOf(ref uint64) int {
+func (l *Leaf) indexOf(ref uint64) int {
 	for i, it := range l.items[:l.n] {
 		if itemRef(it) == ref {
 			return i
@@ -147,8 +164,8 @@ func (l *leaf) indexOf(ref uint64) int {
 // mutLeafFor returned for key just before, with no change to the tree
 // between. A leaf with room takes the item at once; a full one goes the
 // way of insert, which splits or spills it.
-func (t *btree) insertIn(l *leaf, chunks [][]byte, key string, ref uint64) {
-	if l == nil || l.n == leafCap || t.finger.at(key, t.owner.Load()) != l {
+func (t *Tree) insertIn(l *Leaf, chunks [][]byte, key string, ref uint64) {
+	if l == nil || l.n == LeafCap || t.finger.at(key, t.owner.Load()) != l {
 		t.insert(chunks, key, ref)
 		return
 	}
@@ -157,12 +174,12 @@ func (t *btree) insertIn(l *leaf, chunks [][]byte, key string, ref uint64) {
 }
 
 // insert adds ref for a key not yet in the tree.
-func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
+func (t *Tree) insert(chunks [][]byte, key string, ref uint64) {
 	t.finger = finger{}
 	t.count++
 	if t.height == 0 {
 		if t.rootLeaf == nil {
-			t.rootLeaf = &leaf{owner: t.owner.Load()}
+			t.rootLeaf = &Leaf{owner: t.owner.Load()}
 		}
 		t.rootLeaf = t.mutLeaf(t.rootLeaf)
 		if sep, right := t.leafInsert(t.rootLeaf, bounds{}, chunks, key, ref); right != nil {
@@ -186,42 +203,42 @@ func (t *btree) insert(chunks [][]byte, key string, ref uint64) {
 // leafInsert inserts into a mutable leaf with bounds b, and returns the
 // new right sibling and its separator when the leaf split. The halves of a
 // split are settled in their new, narrower bounds (leafkeys.go).
-func (t *btree) leafInsert(l *leaf, b bounds, chunks [][]byte, key string, ref uint64) (string, *leaf) {
+func (t *Tree) leafInsert(l *Leaf, b bounds, chunks [][]byte, key string, ref uint64) (string, *Leaf) {
 	shared := b.shared()
 	if int(l.pfx) > shared {
 		l.refit(chunks, shared) // not expected: every change of bounds settles
 	}
 	i := l.lowerBound(chunks, key, shared)
 	item := makeItem(ref, key, int(l.pfx))
-	if l.n < leafCap {
+	if l.n < LeafCap {
 		l.insertAt(i, item)
 		if int(l.pfx) < shared && l.hasTies(i-1, i+2) {
 			l.refit(chunks, shared) // see settle
 		}
 		return "", nil
 	}
-	right := &leaf{owner: t.owner.Load(), pfx: l.pfx}
+	right := &Leaf{owner: t.owner.Load(), pfx: l.pfx}
 	// An insert past the last item (keys arriving in ascending order) keeps
 	// the full leaf as it is, so sequential loads fill leaves completely.
-	half := leafCap / 2
-	if i == leafCap {
-		half = leafCap
+	half := LeafCap / 2
+	if i == LeafCap {
+		half = LeafCap
 	}
 	right.n = int32(copy(right.items[:], l.items[half:]))
 	l.n = int32(half)
-	if i <= half && half < leafCap {
+	if i <= half && half < LeafCap {
 		l.insertAt(i, item)
 	} else {
 		right.insertAt(i-half, item)
 	}
-	sep := string(refKey(chunks, itemRef(right.items[0])))
+	sep := string(RefKey(chunks, itemRef(right.items[0])))
 	settle(l, bounds{lo: b.lo, hi: sep, hasHi: true}, chunks, nil, l.pfx)
 	settle(right, bounds{lo: sep, hi: b.hi, hasHi: b.hasHi}, chunks, nil, right.pfx)
 	return sep, right
 }
 
 // insertAt inserts item at index i of a leaf with room.
-func (l *leaf) insertAt(i int, item uint64) {
+func (l *Leaf) insertAt(i int, item uint64) {
 	copy(l.items[i+1:l.n+1], l.items[i:l.n])
 	l.items[i] = item
 	l.n++
@@ -230,13 +247,13 @@ func (l *leaf) insertAt(i int, item uint64) {
 // innerInsert inserts into the subtree of the mutable node n, whose bounds
 // are b, and returns the new right sibling of n and its separator when n
 // split.
-func (t *btree) innerInsert(n *inner, b bounds, chunks [][]byte, key string, ref uint64) (string, *inner) {
+func (t *Tree) innerInsert(n *inner, b bounds, chunks [][]byte, key string, ref uint64) (string, *inner) {
 	i := n.childIndex(key)
 	var sep string
-	var rightLeaf *leaf
+	var rightLeaf *Leaf
 	var rightInner *inner
 	if n.leafKids {
-		if n.leaves[i].n == leafCap && t.spill(n, b, i, chunks) {
+		if n.leaves[i].n == LeafCap && t.spill(n, b, i, chunks) {
 			i = n.childIndex(key)
 		}
 		n.leaves[i] = t.mutLeaf(n.leaves[i])
@@ -271,31 +288,31 @@ func (t *btree) innerInsert(n *inner, b bounds, chunks [][]byte, key string, ref
 // inserts rather than 70%, which is memory per key. It reports whether it
 // moved anything. Both leaves' bounds change, and both are settled
 // (leafkeys.go), the neighbour with the items it took.
-func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
-	const room = leafCap / 8
+func (t *Tree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
+	const room = LeafCap / 8
 	switch {
-	case i+1 < n.n && n.leaves[i+1].n <= leafCap-room:
+	case i+1 < n.n && n.leaves[i+1].n <= LeafCap-room:
 		l, r := t.mutLeaf(n.leaves[i]), t.mutLeaf(n.leaves[i+1])
-		k := (leafCap - r.n) / 2
+		k := (LeafCap - r.n) / 2
 		copy(r.items[k:r.n+k], r.items[:r.n])
 		copy(r.items[:k], l.items[l.n-k:l.n])
 		l.n -= k
 		r.n += k
 		n.leaves[i], n.leaves[i+1] = l, r
-		n.seps[i+1] = string(refKey(chunks, itemRef(r.items[0])))
+		n.seps[i+1] = string(RefKey(chunks, itemRef(r.items[0])))
 		n.refit()
 		settle(r, b.child(n, i+1), chunks, r.items[:k], l.pfx)
 		settle(l, b.child(n, i), chunks, nil, l.pfx)
 		return true
-	case i > 0 && n.leaves[i-1].n <= leafCap-room:
+	case i > 0 && n.leaves[i-1].n <= LeafCap-room:
 		lft, l := t.mutLeaf(n.leaves[i-1]), t.mutLeaf(n.leaves[i])
-		k := (leafCap - lft.n) / 2
+		k := (LeafCap - lft.n) / 2
 		copy(lft.items[lft.n:lft.n+k], l.items[:k])
 		copy(l.items[:l.n-k], l.items[k:l.n])
 		lft.n += k
 		l.n -= k
 		n.leaves[i-1], n.leaves[i] = lft, l
-		n.seps[i] = string(refKey(chunks, itemRef(l.items[0])))
+		n.seps[i] = string(RefKey(chunks, itemRef(l.items[0])))
 		n.refit()
 		settle(lft, b.child(n, i-1), chunks, lft.items[lft.n-k:lft.n], l.pfx)
 		settle(l, b.child(n, i), chunks, nil, l.pfx)
@@ -306,7 +323,7 @@ func (t *btree) spill(n *inner, b bounds, i int, chunks [][]byte) bool {
 
 // addChild inserts a child at position i of a mutable inner node, splitting
 // the node when it is full.
-func (t *btree) addChild(n *inner, i int, sep string, l *leaf, k *inner) (string, *inner) {
+func (t *Tree) addChild(n *inner, i int, sep string, l *Leaf, k *inner) (string, *inner) {
 	if n.n < innerCap {
 		n.insertAt(i, sep, l, k)
 		return "", nil
@@ -335,7 +352,7 @@ func (t *btree) addChild(n *inner, i int, sep string, l *leaf, k *inner) (string
 	return rightSep, right
 }
 
-func (n *inner) insertAt(i int, sep string, l *leaf, k *inner) {
+func (n *inner) insertAt(i int, sep string, l *Leaf, k *inner) {
 	copy(n.seps[i+1:n.n+1], n.seps[i:n.n])
 	copy(n.kids[i+1:n.n+1], n.kids[i:n.n])
 	copy(n.leaves[i+1:n.n+1], n.leaves[i:n.n])
@@ -356,7 +373,7 @@ func (n *inner) removeAt(i int) {
 
 // replaceRef swaps ref old for new in a mutable leaf (nil: none) and
 // reports whether old was there. The key, so the partial, stays.
-func (l *leaf) replaceRef(old, new uint64) bool {
+func (l *Leaf) replaceRef(old, new uint64) bool {
 	if l == nil {
 		return false
 	}
@@ -370,11 +387,11 @@ func (l *leaf) replaceRef(old, new uint64) bool {
 
 // setRef points item i of a mutable leaf at ref instead; the key, so the
 // partial, stays.
-func (l *leaf) setRef(i int, ref uint64) { l.items[i] = ref | l.items[i]&^refMask }
+func (l *Leaf) setRef(i int, ref uint64) { l.items[i] = ref | l.items[i]&^refMask }
 
 // mutLeafFor makes the path to the leaf that holds key mutable and returns
 // the leaf, or nil if the tree has none; the leaf becomes the finger.
-func (t *btree) mutLeafFor(key string) *leaf {
+func (t *Tree) mutLeafFor(key string) *Leaf {
 	owner := t.owner.Load()
 	if l := t.finger.at(key, owner); l != nil {
 		return l
@@ -404,7 +421,7 @@ func (t *btree) mutLeafFor(key string) *leaf {
 
 // remove deletes the ref of key; it reports whether it was found. chunks
 // is the arena's table, read to refit leaves whose bounds widen.
-func (t *btree) remove(chunks [][]byte, key string, ref uint64) bool {
+func (t *Tree) remove(chunks [][]byte, key string, ref uint64) bool {
 	t.finger = finger{}
 	if t.height == 0 {
 		if t.rootLeaf == nil {
@@ -438,7 +455,7 @@ func (t *btree) remove(chunks [][]byte, key string, ref uint64) bool {
 
 // removeRef removes the item whose ref is ref; it reports whether there was
 // one.
-func (l *leaf) removeRef(ref uint64) bool {
+func (l *Leaf) removeRef(ref uint64) bool {
 	i := l.indexOf(ref)
 	if i < 0 {
 		return false
@@ -452,7 +469,7 @@ func (l *leaf) removeRef(ref uint64) bool {
 // n, whose bounds are b; it reports whether it was found. An inner node
 // left empty is dropped (which widens the bounds of a leaf at the edge of a
 // neighbouring subtree: see leafkeys.go).
-func (t *btree) innerRemove(n *inner, b bounds, chunks [][]byte, key string, ref uint64) bool {
+func (t *Tree) innerRemove(n *inner, b bounds, chunks [][]byte, key string, ref uint64) bool {
 	i := n.childIndex(key)
 	if !n.leafKids {
 		n.kids[i] = t.mutInner(n.kids[i])
@@ -478,7 +495,7 @@ func (t *btree) innerRemove(n *inner, b bounds, chunks [][]byte, key string, ref
 // last leaf under the left neighbour, whose upper bound is now the removed
 // child's, or for i == 0 the first leaf under the new first child, which
 // lost its lower bound. The path to that leaf is made mutable.
-func (t *btree) refitEdge(n *inner, b bounds, i int, chunks [][]byte) {
+func (t *Tree) refitEdge(n *inner, b bounds, i int, chunks [][]byte) {
 	if n.n == 0 {
 		return
 	}
@@ -505,14 +522,14 @@ func (t *btree) refitEdge(n *inner, b bounds, i int, chunks [][]byte) {
 // mergeLeaf drops an empty leaf, or folds a sparse one into its right
 // sibling's place, so that deletions give memory back. Either way a leaf's
 // bounds widen, and it is settled (leafkeys.go).
-func (t *btree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
+func (t *Tree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
 	l := n.leaves[i]
 	if l.n == 0 {
 		n.removeAt(i)
 		t.refitEdge(n, b, i, chunks)
 		return
 	}
-	if l.n >= leafCap/4 || i+1 >= n.n || l.n+n.leaves[i+1].n > leafCap*3/4 {
+	if l.n >= LeafCap/4 || i+1 >= n.n || l.n+n.leaves[i+1].n > LeafCap*3/4 {
 		return
 	}
 	r := n.leaves[i+1]
@@ -522,24 +539,24 @@ func (t *btree) mergeLeaf(n *inner, b bounds, i int, chunks [][]byte) {
 	settle(l, b.child(n, i), chunks, l.items[l.n-r.n:l.n], r.pfx)
 }
 
-// bulkLoad builds the tree of an empty btree from refs in ascending key
+// BulkLoad builds the tree of an empty Tree from refs in ascending key
 // order, with full leaves. Leaf j's bounds are the lowest keys of leaves j
 // and j+1 (the first and the last leaf are unbounded on their outer side),
 // and its partials are computed at the prefix those share.
-func (t *btree) bulkLoad(chunks [][]byte, refs []uint64) {
+func (t *Tree) BulkLoad(chunks [][]byte, refs []uint64) {
 	t.finger = finger{}
 	if len(refs) == 0 {
 		return
 	}
 	c := t.owner.Load()
-	var leaves []*leaf
+	var leaves []*Leaf
 	var seps []string
 	for len(refs) > 0 {
-		l := &leaf{owner: c}
+		l := &Leaf{owner: c}
 		l.n = int32(copy(l.items[:], refs))
 		refs = refs[l.n:]
 		leaves = append(leaves, l)
-		seps = append(seps, string(refKey(chunks, itemRef(l.items[0]))))
+		seps = append(seps, string(RefKey(chunks, itemRef(l.items[0]))))
 	}
 	for j, l := range leaves {
 		var b bounds
@@ -578,7 +595,7 @@ type lowNode struct {
 	low  string
 }
 
-func countRefs(leaves []*leaf) int {
+func countRefs(leaves []*Leaf) int {
 	n := 0
 	for _, l := range leaves {
 		n += int(l.n)
@@ -588,7 +605,7 @@ func countRefs(leaves []*leaf) int {
 
 // buildInner groups children (leaves or inner nodes, with their lowest keys
 // in seps) into full inner nodes.
-func buildInner(c uint64, seps []string, leaves []*leaf, kids []*inner) []lowNode {
+func buildInner(c uint64, seps []string, leaves []*Leaf, kids []*inner) []lowNode {
 	total := max(len(leaves), len(kids))
 	var out []lowNode
 	for start := 0; start < total; start += innerCap {
@@ -610,23 +627,37 @@ func buildInner(c uint64, seps []string, leaves []*leaf, kids []*inner) []lowNod
 	return out
 }
 
-// cursor walks a frozen tree in key order.
-type cursor struct {
+// Cursor walks a frozen tree in key order.
+type Cursor struct {
 	chunks [][]byte
 	path   []pathElem
-	leaf   *leaf
+	leaf   *Leaf
 	i      int
 	sink   byte // keeps the loads of touch from being optimised away
 	ahead  int  // records touch loads ahead; 0 for the rest of the leaf
 }
+
+// NewCursor returns a cursor over trees whose records are in chunks (the
+// arena's chunk table when the tree was frozen). It is on no key until
+// Seek.
+func NewCursor(chunks [][]byte) Cursor { return Cursor{chunks: chunks} }
+
+// SetAhead bounds how many records of a leaf the cursor loads ahead of the
+// walk (see touch) to n; 0, the default, loads the rest of the leaf. A
+// scan with a limit sets it so that it does not load what it will not read.
+func (c *Cursor) SetAhead(n int) { c.ahead = n }
+
+// Leaf returns the leaf the cursor is in, so that a caller can tell when
+// a step reached a new leaf.
+func (c *Cursor) Leaf() *Leaf { return c.leaf }
 
 type pathElem struct {
 	node *inner
 	i    int
 }
 
-// seek positions c at the first key >= key; it reports whether there is one.
-func (c *cursor) seek(v frozenTree, key string) bool {
+// Seek positions c at the first key >= key; it reports whether there is one.
+func (c *Cursor) Seek(v Root, key string) bool {
 	c.path = c.path[:0]
 	var b bounds
 	if v.height == 0 {
@@ -659,7 +690,7 @@ func (c *cursor) seek(v frozenTree, key string) bool {
 // the end of its leaf. The loads are independent, so the processor overlaps their
 // cache misses, and the walk that follows finds the records in cache:
 // records of neighbouring keys may lie anywhere in the arena.
-func (c *cursor) touch() {
+func (c *Cursor) touch() {
 	var sink byte
 	end := int(c.leaf.n)
 	if c.ahead > 0 {
@@ -670,13 +701,13 @@ func (c *cursor) touch() {
 		return // records in key order: the hardware prefetcher streams them
 	}
 	for _, it := range items {
-		sink += chunkRecord(c.chunks, itemRef(it))[0]
+		sink += ChunkRecord(c.chunks, itemRef(it))[0]
 	}
 	// Then the records' further cache lines, now that their headers are in
 	// cache; never a byte past a record's end, which a writer may be
 	// filling.
 	for _, it := range items {
-		rec := chunkRecord(c.chunks, itemRef(it))
+		rec := ChunkRecord(c.chunks, itemRef(it))
 		if size, ok := shortEntrySize(rec); ok {
 			for p := 64; p < size && p < 256; p += 64 {
 				sink += rec[p]
@@ -691,14 +722,14 @@ func (c *cursor) touch() {
 // layout compaction's key-order walk leaves, where loading them ahead
 // only costs instructions.
 func nearby(first, last uint64, n int) bool {
-	return first>>chunkShift == last>>chunkShift && last > first && last-first <= uint64(n)*256
+	return first>>ChunkShift == last>>ChunkShift && last > first && last-first <= uint64(n)*256
 }
 
-// ref returns the ref under the cursor.
-func (c *cursor) ref() uint64 { return itemRef(c.leaf.items[c.i]) }
+// Ref returns the ref under the cursor.
+func (c *Cursor) Ref() uint64 { return itemRef(c.leaf.items[c.i]) }
 
-// next advances c; it reports whether it is on a key.
-func (c *cursor) next() bool {
+// Next advances c; it reports whether it is on a key.
+func (c *Cursor) Next() bool {
 	if c.leaf == nil {
 		return false
 	}
@@ -709,11 +740,11 @@ func (c *cursor) next() bool {
 	return c.nextLeaf()
 }
 
-// step moves to the next item of the cursor's leaf; at the leaf's end it
+// Step moves to the next item of the cursor's leaf; at the leaf's end it
 // reports false and leaves the cursor for next. It inlines, where next
-// does not: `c.step() || c.next()` is next at the cost of a few
+// does not: `c.Step() || c.Next()` is Next at the cost of a few
 // instructions for most keys.
-func (c *cursor) step() bool {
+func (c *Cursor) Step() bool {
 	if l := c.leaf; l != nil && c.i+1 < int(l.n) {
 		c.i++
 		return true
@@ -722,7 +753,7 @@ func (c *cursor) step() bool {
 }
 
 // nextLeaf moves to the first item of the next non-empty leaf.
-func (c *cursor) nextLeaf() bool {
+func (c *Cursor) nextLeaf() bool {
 	for {
 		d := len(c.path) - 1
 		for d >= 0 && c.path[d].i+1 >= c.path[d].node.n {
@@ -746,4 +777,15 @@ func (c *cursor) nextLeaf() bool {
 			return true
 		}
 	}
+}
+
+// UpperBound returns the separator above the cursor's leaf: every key of
+// the leaf is below it. It reports false for the last leaf.
+func (c *Cursor) UpperBound() (string, bool) {
+	for d := len(c.path) - 1; d >= 0; d-- {
+		if e := c.path[d]; e.i+1 < e.node.n {
+			return e.node.seps[e.i+1], true
+		}
+	}
+	return "", false
 }

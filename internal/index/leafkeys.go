@@ -1,4 +1,4 @@
-package minikv
+package index
 
 // Partial keys in leaf items.
 //
@@ -122,7 +122,7 @@ func (b bounds) shared() int {
 // refit sets the leaf's offset to p and recomputes every partial from the
 // arena. The records are read in one pass of independent loads, so their
 // cache misses overlap.
-func (l *leaf) refit(chunks [][]byte, p int) {
+func (l *Leaf) refit(chunks [][]byte, p int) {
 	l.pfx = int32(p)
 	setPartials(chunks, l.items[:l.n], p)
 }
@@ -144,7 +144,7 @@ func (l *leaf) refit(chunks [][]byte, p int) {
 // So pfx <= shared always holds, and pfx < shared only in a leaf without
 // ties between adjacent items (leafInsert keeps that on insert; a removal
 // cannot make a tie, since partials are in order).
-func settle(l *leaf, b bounds, chunks [][]byte, moved []uint64, from int32) {
+func settle(l *Leaf, b bounds, chunks [][]byte, moved []uint64, from int32) {
 	shared := b.shared()
 	if int(l.pfx) > shared {
 		l.refit(chunks, shared)
@@ -160,7 +160,7 @@ func settle(l *leaf, b bounds, chunks [][]byte, moved []uint64, from int32) {
 
 // hasTies reports whether two adjacent items among items [from, to) of l
 // have the same partial.
-func (l *leaf) hasTies(from, to int) bool {
+func (l *Leaf) hasTies(from, to int) bool {
 	from, to = max(from, 0), min(to, int(l.n))
 	for i := from + 1; i < to; i++ {
 		if itemPartial(l.items[i-1]) == itemPartial(l.items[i]) {
@@ -174,7 +174,7 @@ func (l *leaf) hasTies(from, to int) bool {
 func setPartials(chunks [][]byte, items []uint64, p int) {
 	for i, it := range items {
 		ref := itemRef(it)
-		items[i] = makeItem(ref, refKey(chunks, ref), p)
+		items[i] = makeItem(ref, RefKey(chunks, ref), p)
 	}
 }
 
@@ -184,7 +184,7 @@ func setPartials(chunks [][]byte, items []uint64, p int) {
 // apply, two searches over the partials (no arena reads) narrow the range
 // to the items whose partial equals the key's, and only those are compared
 // in full.
-func (l *leaf) lowerBound(chunks [][]byte, key string, shared int) int {
+func (l *Leaf) lowerBound(chunks [][]byte, key string, shared int) int {
 	lo, hi := 0, int(l.n)
 	if p := int(l.pfx); p <= shared {
 		kp := partialOf(key, p)
@@ -195,12 +195,12 @@ func (l *leaf) lowerBound(chunks [][]byte, key string, shared int) int {
 	// with no upper bound and so no shared prefix (every partial ties): one
 	// comparison with the last key settles them, instead of a search that
 	// reads a record at every step.
-	if lo < hi && string(refKey(chunks, itemRef(l.items[hi-1]))) < key {
+	if lo < hi && string(RefKey(chunks, itemRef(l.items[hi-1]))) < key {
 		return hi
 	}
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if string(refKey(chunks, itemRef(l.items[m]))) < key {
+		if string(RefKey(chunks, itemRef(l.items[m]))) < key {
 			lo = m + 1
 		} else {
 			hi = m
@@ -211,7 +211,7 @@ func (l *leaf) lowerBound(chunks [][]byte, key string, shared int) int {
 
 // partialBound returns the first index in [lo, hi) whose item's partial is
 // >= x, or hi.
-func (l *leaf) partialBound(lo, hi int, x uint64) int {
+func (l *Leaf) partialBound(lo, hi int, x uint64) int {
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		if itemPartial(l.items[m]) < x {

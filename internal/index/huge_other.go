@@ -1,6 +1,6 @@
 //go:build !linux
 
-package minikv
+package index
 
 // adviseHuge does nothing where transparent huge pages are not available.
 func adviseHuge([]byte) {}

@@ -1,4 +1,4 @@
-package minikv
+package index
 
 import "sync/atomic"
 
@@ -32,17 +32,17 @@ import "sync/atomic"
 // collector frees a dropped chunk once the last such reader is gone.
 
 const (
-	chunkShift  = 22
-	chunkSize   = 1 << chunkShift
-	offsetMask  = chunkSize - 1
-	maxChunks   = 1 << (refBits - chunkShift)
+	ChunkShift  = 22
+	ChunkSize   = 1 << ChunkShift
+	offsetMask  = ChunkSize - 1
+	maxChunks   = 1 << (refBits - ChunkShift)
 	minChunk    = 64 << 10
-	largeRecord = chunkSize / 4
+	largeRecord = ChunkSize / 4
 	refBits     = 40
 	refMask     = 1<<refBits - 1
 )
 
-type arena struct {
+type Arena struct {
 	// chunks is copied before any element is replaced (chunks only grow in
 	// place), so a copy of the slice header is a stable view for readers.
 	chunks [][]byte
@@ -65,72 +65,102 @@ type arena struct {
 	fixed int
 }
 
-func newArena() *arena { return &arena{cur: -1} }
+// NewArena returns an empty arena; its first allocation makes its first
+// chunk.
+func NewArena() *Arena { return &Arena{cur: -1} }
 
-// setChunkSize makes every later shared chunk size bytes (a power of two
+// Chunks returns the chunk table: chunk id's bytes are Chunks()[id]. The
+// arena copies the table before it replaces an element, so the slice is a
+// view that stays valid, and unchanged where records were written, while
+// writes go on: readers keep it with a frozen tree.
+func (a *Arena) Chunks() [][]byte { return a.chunks }
+
+// Written returns the bytes of chunk id that hold records, dead or live.
+func (a *Arena) Written(id int) []byte { return a.chunks[id][:a.used[id]] }
+
+// Live returns the bytes of live records in chunk id.
+func (a *Arena) Live(id int) int64 { return a.live[id] }
+
+// Total returns the bytes the chunks hold, dead records and unused ends
+// included.
+func (a *Arena) Total() int64 { return a.total }
+
+// Dead returns the bytes of dead records in all chunks.
+func (a *Arena) Dead() int64 { return a.dead }
+
+// Spare returns the size of the chunk made ahead of need (see Reserve), 0
+// when there is none. It is safe to call concurrently with the writer.
+func (a *Arena) Spare() int64 { return a.spareBytes.Load() }
+
+// Retire stops allocating from the active chunk, whatever it holds: the
+// next allocation starts a chunk, and the one retired can be emptied and
+// freed like any other.
+func (a *Arena) Retire() { a.cur = -1 }
+
+// SetChunkSize makes every later shared chunk size bytes (a power of two
 // up to chunkSize), with records over a 16th of it in chunks of their own
 // (so that a chunk's unused end is small, and the live records of a chunk
 // three quarters full fit in one fresh chunk), and stops reserve from
 // making chunks ahead of need.
-func (a *arena) setChunkSize(size int) { a.fixed = size }
+func (a *Arena) SetChunkSize(size int) { a.fixed = size }
 
-// largeRec returns the size from which a record gets a chunk of its own.
-func (a *arena) largeRec() int {
+// LargeRec returns the size from which a record gets a chunk of its own.
+func (a *Arena) LargeRec() int {
 	if a.fixed > 0 {
 		return a.fixed / 16
 	}
 	return largeRecord
 }
 
-// activeFree returns the bytes left at the end of the active chunk.
-func (a *arena) activeFree() int64 {
+// ActiveFree returns the bytes left at the end of the active chunk.
+func (a *Arena) ActiveFree() int64 {
 	if a.cur < 0 {
 		return 0
 	}
 	return int64(len(a.chunks[a.cur]) - int(a.used[a.cur]))
 }
 
-// growth returns the bytes of new chunks that allocating records of small
+// Growth returns the bytes of new chunks that allocating records of small
 // bytes in all (each at most largeRec) and of large bytes (each in a chunk
 // of its own) would add, at most: a chunk may end with up to a record's
 // worth unused.
-func (a *arena) growth(small, large int64) int64 {
-	free := a.activeFree()
+func (a *Arena) Growth(small, large int64) int64 {
+	free := a.ActiveFree()
 	if small <= free {
 		return large
 	}
-	size := int64(a.nextChunkSize(0))
-	room := max(size-int64(a.largeRec()), 1)
+	size := int64(a.NextChunkSize(0))
+	room := max(size-int64(a.LargeRec()), 1)
 	return large + (small-free+room-1)/room*size
 }
 
-// alloc reserves n bytes for a new live record and returns its ref and the
+// Alloc reserves n bytes for a new live record and returns its ref and the
 // bytes to fill.
-func (a *arena) alloc(n int) (uint64, []byte) {
-	if n > a.largeRec() {
+func (a *Arena) Alloc(n int) (uint64, []byte) {
+	if n > a.LargeRec() {
 		id := a.newChunk(n)
 		a.used[id] = int32(min(n, 1<<31-1))
 		a.live[id] += int64(n)
-		return uint64(id) << chunkShift, a.chunks[id]
+		return uint64(id) << ChunkShift, a.chunks[id]
 	}
 	if a.cur < 0 || int(a.used[a.cur])+n > len(a.chunks[a.cur]) {
-		a.cur = a.newChunk(a.nextChunkSize(n))
+		a.cur = a.newChunk(a.NextChunkSize(n))
 	}
 	id := a.cur
 	off := int(a.used[id])
 	a.used[id] += int32(n)
 	a.live[id] += int64(n)
-	return uint64(id)<<chunkShift | uint64(off), a.chunks[id][off : off+n : off+n]
+	return uint64(id)<<ChunkShift | uint64(off), a.chunks[id][off : off+n : off+n]
 }
 
-// nextChunkSize returns the size of the next shared chunk: an eighth of
+// NextChunkSize returns the size of the next shared chunk: an eighth of
 // what the arena holds, between minChunk and chunkSize, and at least n.
-func (a *arena) nextChunkSize(n int) int {
+func (a *Arena) NextChunkSize(n int) int {
 	if a.fixed > 0 {
 		return max(a.fixed, n)
 	}
 	size := minChunk
-	for size < chunkSize && int64(size) < a.total/8 {
+	for size < ChunkSize && int64(size) < a.total/8 {
 		size *= 2
 	}
 	for size < n {
@@ -143,11 +173,11 @@ func (a *arena) nextChunkSize(n int) int {
 // more bytes will need if the active chunk cannot hold them, and touches
 // its pages. A writer calls it before taking the index lock, so that
 // readers do not wait while the kernel maps fresh pages.
-func (a *arena) reserve(n int) {
+func (a *Arena) reserve(n int) {
 	if n <= 0 || a.fixed > 0 || n > largeRecord || a.cur >= 0 && int(a.used[a.cur])+n <= len(a.chunks[a.cur]) {
 		return
 	}
-	size := a.nextChunkSize(n)
+	size := a.NextChunkSize(n)
 	if len(a.spare) >= size {
 		return
 	}
@@ -160,7 +190,7 @@ func (a *arena) reserve(n int) {
 }
 
 // newChunk adds a chunk of size bytes and returns its number.
-func (a *arena) newChunk(size int) int {
+func (a *Arena) newChunk(size int) int {
 	buf := a.spare
 	if len(buf) >= size && len(buf) <= 2*size {
 		a.spare = nil
@@ -187,22 +217,22 @@ func (a *arena) newChunk(size int) int {
 	return len(a.chunks) - 1
 }
 
-// record returns the bytes from ref to the end of its chunk's used part.
-func (a *arena) record(ref uint64) []byte {
-	return chunkRecord(a.chunks, ref)
+// Record returns the bytes from ref to the end of its chunk's used part.
+func (a *Arena) Record(ref uint64) []byte {
+	return ChunkRecord(a.chunks, ref)
 }
 
-// chunkRecord reads a record through a table that may be an older view.
-func chunkRecord(chunks [][]byte, ref uint64) []byte {
-	return chunks[ref>>chunkShift][ref&offsetMask:]
+// ChunkRecord reads a record through a table that may be an older view.
+func ChunkRecord(chunks [][]byte, ref uint64) []byte {
+	return chunks[ref>>ChunkShift][ref&offsetMask:]
 }
 
-// kill marks the record at ref, of size bytes, as dead. A chunk left with no
+// Kill marks the record at ref, of size bytes, as dead. A chunk left with no
 // live record is dropped, the active one included (the next allocation
 // starts a new chunk), so that memory comes back even when nothing new is
 // written.
-func (a *arena) kill(ref uint64, size int) {
-	id := int(ref >> chunkShift)
+func (a *Arena) Kill(ref uint64, size int) {
+	id := int(ref >> ChunkShift)
 	a.live[id] -= int64(size)
 	a.dead += int64(size)
 	if a.live[id] == 0 {
@@ -214,7 +244,7 @@ func (a *arena) kill(ref uint64, size int) {
 }
 
 // dropChunk removes a chunk without live records from the table.
-func (a *arena) dropChunk(id int) {
+func (a *Arena) dropChunk(id int) {
 	size := int64(len(a.chunks[id]))
 	a.total -= size
 	a.dead -= int64(a.used[id])
@@ -224,9 +254,9 @@ func (a *arena) dropChunk(id int) {
 	a.free = append(a.free, uint32(id))
 }
 
-// waste returns the bytes the chunks hold beyond their live records: dead
+// Waste returns the bytes the chunks hold beyond their live records: dead
 // records and the unused end of the active chunk.
-func (a *arena) waste() int64 {
+func (a *Arena) Waste() int64 {
 	var live int64
 	for _, n := range a.live {
 		live += n
@@ -234,31 +264,31 @@ func (a *arena) waste() int64 {
 	return a.total - live
 }
 
-// retireActive stops allocating from the active chunk when less than a
+// RetireActive stops allocating from the active chunk when less than a
 // quarter of it is live and a smaller chunk would do, so that it becomes a
 // chunk that relocation can empty and free: a store that shrank keeps no
 // large, nearly empty active chunk.
 // It reports whether it retired the chunk.
-func (a *arena) retireActive() bool {
+func (a *Arena) RetireActive() bool {
 	if a.cur < 0 {
 		return false
 	}
 	size := len(a.chunks[a.cur])
-	if size > minChunk && a.fixed == 0 && a.live[a.cur]*4 < int64(size) && a.nextChunkSize(0) < size {
+	if size > minChunk && a.fixed == 0 && a.live[a.cur]*4 < int64(size) && a.NextChunkSize(0) < size {
 		a.cur = -1
 		return true
 	}
 	return false
 }
 
-// sparseChunk returns a chunk whose live bytes are below half of what it
+// SparseChunk returns a chunk whose live bytes are below half of what it
 // holds, other than the active one, or -1.
-func (a *arena) sparseChunk() int { return a.chunkBelow(1, 2) }
+func (a *Arena) SparseChunk() int { return a.ChunkBelow(1, 2) }
 
-// chunkBelow returns a chunk, other than the active one, whose live bytes
+// ChunkBelow returns a chunk, other than the active one, whose live bytes
 // are below num/den of its size, or -1. (A chunk other than the active one
 // is full, or was retired as the active one: its unused end is waste too.)
-func (a *arena) chunkBelow(num, den int64) int {
+func (a *Arena) ChunkBelow(num, den int64) int {
 	for id, c := range a.chunks {
 		if c != nil && id != a.cur && a.live[id]*den < int64(len(c))*num {
 			return id
@@ -269,6 +299,22 @@ func (a *arena) chunkBelow(num, den int64) int {
 
 // sparseAfter reports whether chunk id, not the active one, would have
 // live bytes below half of what it holds once killed more of them died.
-func (a *arena) sparseAfter(id int, killed int64) bool {
+func (a *Arena) sparseAfter(id int, killed int64) bool {
 	return id != a.cur && (a.live[id]-killed)*2 < int64(a.used[id])
+}
+
+// Sparsest returns the chunk, other than the active one, with the most
+// bytes not live (dead records and an unused end), and that many bytes;
+// -1 when no chunk has any.
+func (a *Arena) Sparsest() (id int, dead int64) {
+	id = -1
+	for i, c := range a.chunks {
+		if c == nil || i == a.cur {
+			continue
+		}
+		if d := int64(len(c)) - a.live[i]; d > dead {
+			id, dead = i, d
+		}
+	}
+	return id, dead
 }

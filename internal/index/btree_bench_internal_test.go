@@ -1,4 +1,4 @@
-package minikv
+package index
 
 import (
 	"fmt"
@@ -16,15 +16,15 @@ const treeBenchKeys = 1_000_000
 // treeBenchRecords writes the records of n keys into a new arena in a
 // random order, as random Sets would, and returns the arena and the keys
 // and refs in that order.
-func treeBenchRecords(n int) (*arena, []string, []uint64) {
+func treeBenchRecords(n int) (*Arena, []string, []uint64) {
 	r := rand.New(rand.NewPCG(1, 1))
-	a := newArena()
+	a := NewArena()
 	keys := make([]string, n)
 	refs := make([]uint64, n)
 	for i, k := range r.Perm(n) {
 		keys[i] = fmt.Sprintf("k%015d", k)
-		ref, buf := a.alloc(entrySize(len(keys[i]), 100, 0))
-		putEntry(buf, keys[i], make([]byte, 100), 0)
+		ref, buf := a.Alloc(EntrySize(len(keys[i]), 100, 0))
+		PutEntry(buf, keys[i], make([]byte, 100), 0)
 		refs[i] = ref
 	}
 	return a, keys, refs
@@ -34,12 +34,12 @@ func treeBenchRecords(n int) (*arena, []string, []uint64) {
 // grows to 1M keys (then starts again from empty, with the timer stopped).
 func BenchmarkTreeInsert(b *testing.B) {
 	a, keys, refs := treeBenchRecords(treeBenchKeys)
-	tr := newBtree()
+	tr := NewTree()
 	i := 0
 	for b.Loop() {
 		if i == len(keys) {
 			b.StopTimer()
-			tr, i = newBtree(), 0
+			tr, i = NewTree(), 0
 			b.StartTimer()
 		}
 		tr.insert(a.chunks, keys[i], refs[i])
@@ -51,15 +51,15 @@ func BenchmarkTreeInsert(b *testing.B) {
 // by random inserts.
 func BenchmarkTreeSeek(b *testing.B) {
 	a, keys, refs := treeBenchRecords(treeBenchKeys)
-	tr := newBtree()
+	tr := NewTree()
 	for i := range keys {
 		tr.insert(a.chunks, keys[i], refs[i])
 	}
-	v := tr.freeze()
-	c := cursor{chunks: a.chunks, ahead: 1}
+	v := tr.Freeze()
+	c := Cursor{chunks: a.chunks, ahead: 1}
 	i := 0
 	for b.Loop() {
-		if !c.seek(v, keys[i]) {
+		if !c.Seek(v, keys[i]) {
 			b.Fatal("key not found")
 		}
 		if i++; i == len(keys) {

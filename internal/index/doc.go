@@ -1,0 +1,36 @@
+// Package index is MiniKV's in-memory index: the records themselves, kept
+// in an arena, a hash table over them for point reads and a copy-on-write
+// B+tree over them for ordered scans.
+//
+//	          Table (open addressing)        Tree (B+tree, copy on write)
+//	       +------+------+------+---+        inner: separators, children
+//	slots  | fp|r | 0    | fp|r |...|        leaf:  items (ref | partial key)
+//	       +---|--+------+---|--+---+            |        |
+//	           |             |                   |        |
+//	           v             v                   v        v
+//	Arena  +--------------------------+---------------------------+
+//	chunks | Entry | Entry | (dead) | ... | Entry | Entry |       |
+//	       +--------------------------+---------------------------+
+//
+// A record is an Entry (see EntrySize for its layout) and is named by its
+// ref: its chunk number in the high bits and its offset in the chunk in the
+// low ChunkShift bits. A hash-table slot holds a ref with the high bits of
+// the key's hash as a fingerprint; a leaf item holds a ref with a few bytes
+// of its key, so that most comparisons in a leaf need no record.
+//
+// Index holds the three together and moves records in key order
+// (PlanReorder, ApplyReorder). What sits around them (expiry, the LRU clock,
+// the memory limit, the locking) is the root package's memIndex.
+//
+// Nothing in this package is safe for concurrent use unless its comment
+// says so: the writer holds the database's writer lock, and readers read a
+// Frozen tree and the arena's chunks, which a write never changes in place.
+package index
+
+// Size limits of an entry: the decoder refuses longer lengths as damage.
+const (
+	// MaxKey is the largest key, in bytes.
+	MaxKey = 32 << 10
+	// MaxValue is the largest value, in bytes.
+	MaxValue = 16 << 20
+)

@@ -1,0 +1,80 @@
+package index
+
+// Index is a store's records with the two structures over them, kept in
+// step: every live record is in the Arena, and its key is in the Table and
+// the Tree, both pointing at it by ref. Set, Delete and Move change all
+// three; Lookup and the Tree's Root and Freeze read them.
+//
+// An Index is not safe for concurrent use, except as Freeze says.
+type Index struct {
+	Arena *Arena
+	Table Table
+	Tree  *Tree
+}
+
+// New returns an empty index whose hash table holds about capacity keys
+// before it grows.
+func New(capacity int) Index {
+	return Index{Arena: NewArena(), Table: NewTable(capacity), Tree: NewTree()}
+}
+
+// Lookup returns the hash-table slot of key, whose hash is h (Hash), or
+// -1 when the key is not in the index.
+func (x *Index) Lookup(key string, h uint64) int { return x.Table.lookup(x.Arena, key, h) }
+
+// Set appends a record of key, value and expiry exp (0 for none) to the
+// arena and points the table and the tree at it. It returns the record's
+// ref, the key's hash-table slot and, when the key was present, the ref of
+// the record it replaced; that record is still live in the arena, and the
+// caller kills it (Arena.Kill) once it has read what it needs from it.
+func (x *Index) Set(key string, h uint64, value []byte, exp int64) (ref uint64, slot int, old uint64, replaced bool) {
+	ref, buf := x.Arena.Alloc(EntrySize(len(key), len(value), exp))
+	PutEntry(buf, key, value, exp)
+	// The key's leaf is a cache miss of its own, independent of the hash
+	// table's two (slot, then record): finding the leaf first starts its
+	// load, and the processor overlaps it with the table's.
+	l := x.Tree.mutLeafFor(key)
+	i, found := x.Table.find(x.Arena, key, h)
+	if !found {
+		i = x.Table.insertAt(i, h, ref, x.Arena)
+		x.Tree.insertIn(l, x.Arena.chunks, key, ref)
+		return ref, i, 0, false
+	}
+	old = slotRef(x.Table.slots[i])
+	x.Table.setRef(i, ref)
+	if !l.replaceRef(old, ref) {
+		panic("minikv: index out of step: key in hash table but not in tree")
+	}
+	return ref, i, old, true
+}
+
+// Delete takes key, whose hash is h, out of the table and the tree. It
+// returns the ref of its record, which the caller kills, and false when
+// the key is not in the index.
+func (x *Index) Delete(key string, h uint64) (ref uint64, ok bool) {
+	i := x.Table.lookup(x.Arena, key, h)
+	if i < 0 {
+		return 0, false
+	}
+	ref = slotRef(x.Table.slots[i])
+	x.Table.remove(i, x.Arena)
+	if !x.Tree.remove(x.Arena.chunks, key, ref) {
+		panic("minikv: index out of step: key in hash table but not in tree")
+	}
+	return ref, true
+}
+
+// Move copies the live record at ref, decoded as e, whose key is in
+// hash-table slot i, to the arena's active chunk, points the table and the
+// tree at the copy, kills the old record and returns the copy's ref. The
+// slot stays, and with it the key's LRU stamp: a move is not a use.
+func (x *Index) Move(i int, ref uint64, e Entry) uint64 {
+	nref, buf := x.Arena.Alloc(e.Size)
+	copy(buf, x.Arena.Record(ref)[:e.Size])
+	if !x.Tree.mutLeafFor(string(e.Key)).replaceRef(ref, nref) {
+		panic("minikv: index out of step: key in hash table but not in tree")
+	}
+	x.Table.setRef(i, nref)
+	x.Arena.Kill(ref, e.Size)
+	return nref
+}
