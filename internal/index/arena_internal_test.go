@@ -18,11 +18,11 @@ func checkArenaTotals(t *testing.T, a *Arena) {
 	}
 }
 
-// TestArenaReserve checks that reserve makes the next chunk ahead only
+// TestArena_Reserve checks that reserve makes the next chunk ahead only
 // when the active one cannot hold the bytes asked for, that the chunk
 // allocations then take it, and that the arena's counts stay right
 // whether the spare fits the next chunk exactly or is larger.
-func TestArenaReserve(t *testing.T) {
+func TestArena_Reserve(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		reserve int // bytes reserved before each allocation

@@ -228,7 +228,7 @@ var keyGens = map[string]func(r *rand.Rand) string{
 	},
 }
 
-func TestPartialOfOrder(t *testing.T) {
+func TestLeafKeys_PartialOfOrder(t *testing.T) {
 	// Every pair of keys over a small alphabet, up to 4 bytes, at every
 	// offset they share: partials never contradict the key order.
 	alphabet := []byte{0x00, 0x01, 0xff}
@@ -266,7 +266,7 @@ func TestPartialOfOrder(t *testing.T) {
 	}
 }
 
-func TestBoundsShared(t *testing.T) {
+func TestBounds_Shared(t *testing.T) {
 	for _, tc := range []struct {
 		b    bounds
 		want int
@@ -284,10 +284,10 @@ func TestBoundsShared(t *testing.T) {
 	}
 }
 
-// TestLeafSearchTies checks a single leaf whose items tie on their
+// TestLeaf_SearchTies checks a single leaf whose items tie on their
 // partials in every way: keys ending in the window, 0x00 continuations,
 // differences after the window.
-func TestLeafSearchTies(t *testing.T) {
+func TestLeaf_SearchTies(t *testing.T) {
 	h := newTreeHarness(t)
 	keys := []string{"ab", "ab\x00", "ab\x00\x00", "ab\x00\x00\x00", "ab\x00\x01", "ab\x01", "abc", "abcd", "abce", "abd", "abd\xff\xff", "ab\xff"}
 	for _, k := range keys {
@@ -313,9 +313,9 @@ func TestLeafSearchTies(t *testing.T) {
 	}
 }
 
-// TestTreeOrders inserts keys in random, ascending and descending order,
+// TestTree_Orders inserts keys in random, ascending and descending order,
 // checks the tree, then deletes everything in each order.
-func TestTreeOrders(t *testing.T) {
+func TestTree_Orders(t *testing.T) {
 	orders := map[string]func([]string){
 		"random":     func(ks []string) { rand.Shuffle(len(ks), func(i, j int) { ks[i], ks[j] = ks[j], ks[i] }) },
 		"ascending":  func(ks []string) { slices.Sort(ks) },
@@ -370,11 +370,11 @@ func TestTreeOrders(t *testing.T) {
 	}
 }
 
-// TestTreeRandomModel runs random inserts, replaces, removes and seeks
+// TestTree_RandomModel runs random inserts, replaces, removes and seeks
 // against the sorted model, with snapshots along the way, for every key
 // generator, starting from an empty tree and from a bulk-loaded one:
 // 30000 operations each, 10000 under -short.
-func TestTreeRandomModel(t *testing.T) {
+func TestTree_RandomModel(t *testing.T) {
 	ops := 30000
 	if testing.Short() {
 		ops = 10000
@@ -442,10 +442,10 @@ func (h *treeHarness) randomOp(r *rand.Rand, gen func(*rand.Rand) string) {
 	}
 }
 
-// TestEdgeLeafAfterInnerRemoval empties a whole inner node, which widens
+// TestTree_EdgeLeafAfterInnerRemoval empties a whole inner node, which widens
 // the bounds of a leaf at the edge of the neighbouring subtree: the remove
 // must refit that leaf (checkTree), and searches there must be right.
-func TestEdgeLeafAfterInnerRemoval(t *testing.T) {
+func TestTree_EdgeLeafAfterInnerRemoval(t *testing.T) {
 	h := newTreeHarness(t)
 	const n = 3 * LeafCap * innerCap
 	for i := range n {
@@ -492,9 +492,9 @@ func TestEdgeLeafAfterInnerRemoval(t *testing.T) {
 	h.checkTree()
 }
 
-// TestBulkLoadPartials checks the offsets bulkLoad chooses and that the
+// TestTree_BulkLoadPartials checks the offsets bulkLoad chooses and that the
 // first leaf, unbounded below, finds keys below all others.
-func TestBulkLoadPartials(t *testing.T) {
+func TestTree_BulkLoadPartials(t *testing.T) {
 	h := newTreeHarness(t)
 	var keys []string
 	for i := range 10 * LeafCap {
@@ -519,10 +519,10 @@ func TestBulkLoadPartials(t *testing.T) {
 	}
 }
 
-// TestShortOffsetKeptUntilTie checks that a leaf whose bounds narrowed keeps
+// TestLeaf_ShortOffsetKeptUntilTie checks that a leaf whose bounds narrowed keeps
 // its shorter offset while the partials tell its items apart, and is
 // refitted at the longer one when an insert makes a tie.
-func TestShortOffsetKeptUntilTie(t *testing.T) {
+func TestLeaf_ShortOffsetKeptUntilTie(t *testing.T) {
 	h := newTreeHarness(t)
 	for c := range 200 {
 		h.set("ab" + string([]byte{byte(c)}) + "zz")
@@ -543,15 +543,15 @@ func TestShortOffsetKeptUntilTie(t *testing.T) {
 	}
 }
 
-// TestLeafSize guards memory per key: the partial keys' offset must not
+// TestLeaf_Size guards memory per key: the partial keys' offset must not
 // make a leaf larger than its owner id, count and items.
-func TestLeafSize(t *testing.T) {
+func TestLeaf_Size(t *testing.T) {
 	if got, want := unsafe.Sizeof(Leaf{}), uintptr(16+8*LeafCap); got != want {
 		t.Fatalf("leaf is %d bytes, want %d", got, want)
 	}
 }
 
-func TestNearby(t *testing.T) {
+func TestCursor_Nearby(t *testing.T) {
 	const c = uint64(3) << ChunkShift
 	for _, tc := range []struct {
 		name        string

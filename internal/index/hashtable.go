@@ -30,11 +30,11 @@ import (
 type Table struct {
 	slots []uint64
 	count int
-	// stamps, under EvictLRU only (nil otherwise), holds beside each slot
-	// the index clock at the last read or write of its key (see
-	// the database's LRU clock), and moves with the slot. Readers store into it
-	// atomically under the shared index lock; writers, holding it
-	// exclusively, move its entries with plain stores.
+	// stamps, under an LRU eviction policy only (nil otherwise), holds
+	// beside each slot the caller's LRU clock at the last read or write of
+	// its key, and moves with the slot. Readers store into it atomically
+	// under the shared index lock; writers, holding it exclusively, move
+	// its entries with plain stores.
 	stamps []uint32
 }
 

@@ -6,11 +6,11 @@ import (
 	"testing"
 )
 
-// TestHashTableModel inserts, replaces and removes random keys and checks
+// TestTable_Model inserts, replaces and removes random keys and checks
 // every lookup against a map, with home slots taken from the fingerprint
 // and, with a lowered fpHomeMax, from the whole hash (the path of tables
 // above 2^24 slots).
-func TestHashTableModel(t *testing.T) {
+func TestTable_Model(t *testing.T) {
 	for _, homeMax := range []int{fpHomeMax, 64} {
 		t.Run(fmt.Sprintf("fpHomeMax=%d", homeMax), func(t *testing.T) {
 			defer func(old int) { fpHomeMax = old }(fpHomeMax)
@@ -97,9 +97,9 @@ func validTableSize(n int) bool {
 	return n%3 == 0 && (n/3)&(n/3-1) == 0
 }
 
-// TestHashTableSizes checks the size sequence and that a million keys fit
+// TestTable_Sizes checks the size sequence and that a million keys fit
 // in 1.5·2^20 slots rather than 2^21.
-func TestHashTableSizes(t *testing.T) {
+func TestTable_Sizes(t *testing.T) {
 	n := minTableSize
 	for range 40 {
 		next := nextTableSize(n)
@@ -113,7 +113,7 @@ func TestHashTableSizes(t *testing.T) {
 	}
 }
 
-func TestHomeOfInRange(t *testing.T) {
+func TestTable_HomeOfInRange(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{16, 24, 1 << 20, 3 << 19, 1 << 24, 3 << 23, 1 << 30} {
 		for range 1000 {

@@ -9,12 +9,12 @@ import (
 	"testing"
 )
 
-// TestInnerChildIndex checks childIndex, which searches the heads, against
+// TestInner_ChildIndex checks childIndex, which searches the heads, against
 // a plain binary search over the separators, for separators that share
 // prefixes shorter and longer than prefixInline, end inside or before the
 // head, or hold zero bytes, and for probes below, between, on and above
 // them.
-func TestInnerChildIndex(t *testing.T) {
+func TestInner_ChildIndex(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	alphabets := []string{"ab", "\x00\x01\xff", "0123456789"}
 	for _, tc := range []struct {
