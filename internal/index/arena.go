@@ -21,18 +21,21 @@ import "sync/atomic"
 // leaf item 3 bytes of the key (leafkeys.go). Both mask them off (refMask)
 // before reading a record.
 //
-// Chunks start small (minChunk) and double up to chunkSize as the arena
+// Chunks start small (minChunk) and double up to ChunkSize as the arena
 // grows, so that a small database holds little memory. A record larger than
 // largeRecord gets a chunk of its own, at offset 0. Under a memory limit
 // every shared chunk has one size, a 64th of the limit (see
-// arena.setChunkSize), so that moving the live records of one chunk into a
+// Arena.SetChunkSize), so that moving the live records of one chunk into a
 // fresh one never holds more than one chunk beyond what the store held.
 // Chunks are only ever dropped from the table, never reused in place, so an
 // iterator that holds an old table keeps reading valid records; the garbage
 // collector frees a dropped chunk once the last such reader is gone.
 
 const (
-	ChunkShift  = 22
+	// ChunkShift is the width of a ref's offset: a ref is its chunk
+	// number << ChunkShift | its offset in the chunk.
+	ChunkShift = 22
+	// ChunkSize is the largest shared chunk.
 	ChunkSize   = 1 << ChunkShift
 	offsetMask  = ChunkSize - 1
 	maxChunks   = 1 << (refBits - ChunkShift)
@@ -42,6 +45,9 @@ const (
 	refMask     = 1<<refBits - 1
 )
 
+// Arena is the chunks that hold the records, with what is live in each.
+// It is not safe for concurrent use, but readers may read records through
+// a Chunks table they took while no write ran, while writes go on.
 type Arena struct {
 	// chunks is copied before any element is replaced (chunks only grow in
 	// place), so a copy of the slice header is a stable view for readers.
@@ -61,13 +67,13 @@ type Arena struct {
 	spareBytes atomic.Int64
 
 	// fixed is the size of every shared chunk under a memory limit, and 0
-	// without one (chunks then grow from minChunk to chunkSize).
+	// without one (chunks then grow from minChunk to ChunkSize).
 	fixed int
 }
 
-// NewArena returns an empty arena; its first allocation makes its first
+// newArena returns an empty arena; its first allocation makes its first
 // chunk.
-func NewArena() *Arena { return &Arena{cur: -1} }
+func newArena() *Arena { return &Arena{cur: -1} }
 
 // Chunks returns the chunk table: chunk id's bytes are Chunks()[id]. The
 // arena copies the table before it replaces an element, so the slice is a
@@ -98,7 +104,7 @@ func (a *Arena) Spare() int64 { return a.spareBytes.Load() }
 func (a *Arena) Retire() { a.cur = -1 }
 
 // SetChunkSize makes every later shared chunk size bytes (a power of two
-// up to chunkSize), with records over a 16th of it in chunks of their own
+// up to ChunkSize), with records over a 16th of it in chunks of their own
 // (so that a chunk's unused end is small, and the live records of a chunk
 // three quarters full fit in one fresh chunk), and stops reserve from
 // making chunks ahead of need.
@@ -154,7 +160,7 @@ func (a *Arena) Alloc(n int) (uint64, []byte) {
 }
 
 // NextChunkSize returns the size of the next shared chunk: an eighth of
-// what the arena holds, between minChunk and chunkSize, and at least n.
+// what the arena holds, between minChunk and ChunkSize, and at least n.
 func (a *Arena) NextChunkSize(n int) int {
 	if a.fixed > 0 {
 		return max(a.fixed, n)

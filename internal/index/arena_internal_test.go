@@ -33,7 +33,7 @@ func TestArena_Reserve(t *testing.T) {
 		{"none", 0, 1000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := NewArena()
+			a := newArena()
 			spares := 0
 			for i := range 5000 {
 				a.reserve(tc.reserve)

@@ -96,7 +96,8 @@ type Root struct {
 
 var ownerSeq atomic.Uint64
 
-func NewTree() *Tree {
+// newTree returns an empty tree.
+func newTree() *Tree {
 	t := &Tree{}
 	t.owner.Store(ownerSeq.Add(1))
 	return t
@@ -121,7 +122,7 @@ func (t *Tree) Len() int { return t.count }
 // Freeze freezes the current tree and returns it. It may run under a read
 // lock, concurrently with other freezes, but not with a writer.
 func (t *Tree) Freeze() Root {
-	v := Root{t.height, t.rootLeaf, t.inner, t.count}
+	v := t.Root()
 	t.owner.Store(ownerSeq.Add(1))
 	return v
 }
@@ -146,6 +147,7 @@ func (t *Tree) mutInner(n *inner) *inner {
 	return &m
 }
 
+// RefKey returns the key of the record at ref in chunks.
 func RefKey(chunks [][]byte, ref uint64) []byte { return RecordKey(ChunkRecord(chunks, ref)) }
 
 // childIndex returns the child of n that holds key.

@@ -18,7 +18,7 @@ const treeBenchKeys = 1_000_000
 // and refs in that order.
 func treeBenchRecords(n int) (*Arena, []string, []uint64) {
 	r := rand.New(rand.NewPCG(1, 1))
-	a := NewArena()
+	a := newArena()
 	keys := make([]string, n)
 	refs := make([]uint64, n)
 	for i, k := range r.Perm(n) {
@@ -34,12 +34,12 @@ func treeBenchRecords(n int) (*Arena, []string, []uint64) {
 // grows to 1M keys (then starts again from empty, with the timer stopped).
 func BenchmarkTreeInsert(b *testing.B) {
 	a, keys, refs := treeBenchRecords(treeBenchKeys)
-	tr := NewTree()
+	tr := newTree()
 	i := 0
 	for b.Loop() {
 		if i == len(keys) {
 			b.StopTimer()
-			tr, i = NewTree(), 0
+			tr, i = newTree(), 0
 			b.StartTimer()
 		}
 		tr.insert(a.chunks, keys[i], refs[i])
@@ -51,7 +51,7 @@ func BenchmarkTreeInsert(b *testing.B) {
 // by random inserts.
 func BenchmarkTreeSeek(b *testing.B) {
 	a, keys, refs := treeBenchRecords(treeBenchKeys)
-	tr := NewTree()
+	tr := newTree()
 	for i := range keys {
 		tr.insert(a.chunks, keys[i], refs[i])
 	}

@@ -31,7 +31,7 @@ type savedTree struct {
 }
 
 func newTreeHarness(t *testing.T) *treeHarness {
-	return &treeHarness{t: t, a: NewArena(), tr: NewTree(), refs: map[string]uint64{}}
+	return &treeHarness{t: t, a: newArena(), tr: newTree(), refs: map[string]uint64{}}
 }
 
 // record writes a record for key into the arena and returns its ref.

@@ -54,11 +54,15 @@ var hashSeed = maphash.MakeSeed()
 // tables' path without allocating 2^24 slots.
 var fpHomeMax = 1 << fpBits
 
+// Hash returns the hash of key that the table is keyed by; the seed is
+// chosen per process, so hashes are not to be stored.
 func Hash(key string) uint64 { return maphash.String(hashSeed, key) }
 
+// HashBytes is Hash of a key held as bytes.
 func HashBytes(key []byte) uint64 { return maphash.Bytes(hashSeed, key) }
 
-func NewTable(capacity int) Table {
+// newTable returns an empty table of enough slots for capacity keys.
+func newTable(capacity int) Table {
 	n := minTableSize
 	for n*maxLoad/16 < capacity {
 		n = nextTableSize(n)

@@ -22,8 +22,8 @@ func TestTable_Model(t *testing.T) {
 
 func checkHashTableModel(t *testing.T, r *rand.Rand) {
 	t.Helper()
-	a := NewArena()
-	tab := NewTable(0)
+	a := newArena()
+	tab := newTable(0)
 	model := map[string]uint64{}
 	put := func(key string) {
 		ref, buf := a.Alloc(EntrySize(len(key), 0, 0))
@@ -108,7 +108,7 @@ func TestTable_Sizes(t *testing.T) {
 		}
 		n = next
 	}
-	if got := len(NewTable(1_000_000).slots); got != 3<<19 {
+	if got := len(newTable(1_000_000).slots); got != 3<<19 {
 		t.Fatalf("table for 1M keys: %d slots, want %d", got, 3<<19)
 	}
 }

@@ -15,7 +15,7 @@ type Index struct {
 // New returns an empty index whose hash table holds about capacity keys
 // before it grows.
 func New(capacity int) Index {
-	return Index{Arena: NewArena(), Table: NewTable(capacity), Tree: NewTree()}
+	return Index{Arena: newArena(), Table: newTable(capacity), Tree: newTree()}
 }
 
 // Lookup returns the hash-table slot of key, whose hash is h (Hash), or
