@@ -24,7 +24,8 @@
 //
 // Nothing in this package is safe for concurrent use unless its comment
 // says so: the writer holds the database's writer lock, and readers read a
-// Frozen tree and the arena's chunks, which a write never changes in place.
+// Root from Tree.Freeze and the arena's Chunks, whose written bytes no
+// write changes.
 package index
 
 // Size limits of an entry: the decoder refuses longer lengths as damage.
