@@ -527,10 +527,10 @@ func extCheckWholeGroup(db *minikv.DB, group, r, n int) error {
 	return nil
 }
 
-// extCutOpen copies the database in src to a new directory with its WAL
+// openWithCutWAL copies the database in src to a new directory with its WAL
 // segment seg cut to size bytes (or with the byte at flip inverted, when
 // flip >= 0) and opens it.
-func extCutOpen(t *testing.T, src, seg string, data []byte, size, flip int, opts minikv.Options) (*minikv.DB, string) {
+func openWithCutWAL(t *testing.T, src, seg string, data []byte, size, flip int, opts minikv.Options) (*minikv.DB, string) {
 	t.Helper()
 	dir := t.TempDir()
 	ents, err := os.ReadDir(src)
@@ -635,7 +635,7 @@ func TestBatch_TornAtEveryOffset(t *testing.T) {
 			if size == int(end) && flip < 0 {
 				want = whole
 			}
-			db, dir := extCutOpen(t, opts.Dir, segs[0], data, size, flip, opts)
+			db, dir := openWithCutWAL(t, opts.Dir, segs[0], data, size, flip, opts)
 			if msg := extCheckExact(db, want); msg != "" {
 				db.Close()
 				t.Fatalf("cut at %d of %d (flip %d): %s", size, end, flip, msg)
@@ -790,7 +790,7 @@ func TestBatch_Crash(t *testing.T) {
 	if os.Getenv("MINIKV_SOAK") != "" {
 		kills = 300
 	}
-	seed := extSeed(t)
+	seed := uint64(testSeed(t))
 	rng := rand.New(rand.NewPCG(seed, 1))
 	dir := t.TempDir()
 	next, totalAcked, torn, midWrite := 0, 0, int64(0), 0

@@ -196,15 +196,7 @@ func benchFill(tb testing.TB, db *minikv.DB, n int) {
 // closes it when the benchmark ends.
 func benchOpen(b *testing.B, mode minikv.SyncMode, n int) *minikv.DB {
 	b.Helper()
-	db, err := minikv.Open(minikv.Options{Dir: b.TempDir(), SyncMode: mode})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if err := db.Close(); err != nil {
-			b.Errorf("Close: %v", err)
-		}
-	})
+	db, _ := openTestDB(b, minikv.Options{SyncMode: mode})
 	if n > 0 {
 		// Load without fsyncs, whatever the mode under test.
 		benchFill(b, db, n)

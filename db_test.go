@@ -1121,21 +1121,6 @@ func TestRecovery_MissingMiddleSegment(t *testing.T) {
 	}
 }
 
-// coreSeed returns the seed of a randomised test: MINIKV_SEED when set,
-// otherwise the clock. It logs the seed so that a failure can be replayed.
-func coreSeed(t *testing.T) int64 {
-	t.Helper()
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("MINIKV_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("MINIKV_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (replay with MINIKV_SEED=%d go test -run '%s' .)", seed, seed, t.Name())
-	return seed
-}
-
 // TestModel_PointOps runs random sequences of Set, Delete, Get, Exists, Count,
 // close-and-reopen and Compact against a plain map. Small segments and a
 // small MaxWALSize make segment rotation and background compaction happen
@@ -1155,7 +1140,7 @@ func TestModel_PointOps(t *testing.T) {
 			tt.steps /= 4
 		}
 		t.Run(tt.mode.String(), func(t *testing.T) {
-			rng := rand.New(rand.NewSource(coreSeed(t)))
+			rng := rand.New(rand.NewSource(testSeed(t)))
 			opts := minikv.Options{
 				SyncMode:     tt.mode,
 				SyncInterval: 2 * time.Millisecond,

@@ -268,17 +268,6 @@ func (ns *extNamespace) next() string {
 	return fmt.Sprintf("run%06d|", ns.n)
 }
 
-// extSeed returns the seed of a randomized test, from MINIKV_SEED when set,
-// and logs how to replay it.
-func extSeed(t *testing.T) uint64 {
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("MINIKV_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	t.Logf("seed %d (replay with MINIKV_SEED=%d)", seed, seed)
-	return seed
-}
-
 // extEnvInt returns the integer in the environment variable name, or def.
 func extEnvInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
@@ -293,7 +282,7 @@ func extEnvInt(name string, def int) int {
 // map model, and compares them after every step. Automatic compaction and
 // segment rotation run often thanks to small limits.
 func TestModel_AllOps(t *testing.T) {
-	seed := extSeed(t)
+	seed := uint64(testSeed(t))
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	clock := minikv.NewFakeClock()
 	opts := minikv.WithClock(minikv.Options{
