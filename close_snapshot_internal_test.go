@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // closeSnapshotOptions makes the WAL threshold of snapshotAtClose small:
 // 16 KiB of WAL, a quarter of MaxWALSize, makes Close write a snapshot.
-func closeSnapshotOptions(fsys vfs, clk *FakeClock) Options {
+func closeSnapshotOptions(fsys vfs.FS, clk *FakeClock) Options {
 	o := crashOptions(fsys, clk, SyncAlways)
 	o.MaxWALSize = 64 << 10
 	o.DisableAutoCompaction = false
@@ -84,7 +86,7 @@ func TestCloseSnapshotFaults(t *testing.T) {
 			if err := crashCheckReleased(mfs); err != nil {
 				t.Fatalf("every=%v, fault %d: %v", every, i, err)
 			}
-			for _, fsys := range []vfs{mfs, mfs.crash(0, nil)} {
+			for _, fsys := range []vfs.FS{mfs, mfs.crash(0, nil)} {
 				db, err := Open(closeSnapshotOptions(fsys, clk))
 				if err != nil {
 					t.Fatalf("every=%v, fault %d: reopen: %v", every, i, err)

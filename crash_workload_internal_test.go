@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // This file holds the workload that the power-loss and fault-injection
@@ -218,12 +220,12 @@ func crashBatchStep(rng *rand.Rand, i int, now int64, key func() string, val fun
 // segment size so that the WAL rotates every few records, and no
 // background work, so that the sequence of file operations is the same in
 // every run.
-func crashOptions(fsys vfs, clk *FakeClock, mode SyncMode) Options {
+func crashOptions(fsys vfs.FS, clk *FakeClock, mode SyncMode) Options {
 	return crashOptionsSeg(fsys, clk, mode, 256)
 }
 
 // crashOptionsSeg is crashOptions with WAL segments of seg bytes.
-func crashOptionsSeg(fsys vfs, clk *FakeClock, mode SyncMode, seg int64) Options {
+func crashOptionsSeg(fsys vfs.FS, clk *FakeClock, mode SyncMode, seg int64) Options {
 	return Options{
 		Dir:                   crashDir,
 		SyncMode:              mode,

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // DB is an open MiniKV database. All methods are safe for concurrent use
@@ -18,7 +20,7 @@ import (
 // after the write returned.
 type DB struct {
 	opts     Options
-	fsys     vfs
+	fsys     vfs.FS
 	dir      string
 	readOnly bool
 	now      func() int64

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // faultFS wraps a vfs and fails its operations on demand: the operation
@@ -19,7 +21,7 @@ import (
 // fails. Stores into a mapping are passed through uncounted: a memory copy
 // has no error to return (the crash simulation of memfs covers them).
 type faultFS struct {
-	inner vfs
+	inner vfs.FS
 
 	mu       sync.Mutex     // guards the fields below
 	n        int            // operations so far
@@ -30,7 +32,7 @@ type faultFS struct {
 	kind     string         // when set, only operations of this kind count
 }
 
-func newFaultFS(inner vfs, at int, every bool) *faultFS {
+func newFaultFS(inner vfs.FS, at int, every bool) *faultFS {
 	return &faultFS{inner: inner, at: at, every: every, kinds: map[string]int{}}
 }
 
@@ -80,7 +82,7 @@ func (f *faultFS) count() (ops, injected int) {
 	return f.n, f.injected
 }
 
-func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	op := "open"
 	if flag&os.O_CREATE != 0 {
 		op = "create"
@@ -139,7 +141,7 @@ func (f *faultFS) Lock(name string, exclusive bool) (io.Closer, error) {
 
 type faultFile struct {
 	fs *faultFS
-	f  file
+	f  vfs.File
 }
 
 func (f *faultFile) Read(p []byte) (int, error) {
@@ -200,18 +202,18 @@ func (f *faultFile) Allocate(size int64) error {
 	if err := f.fs.fault("allocate"); err != nil {
 		return err
 	}
-	mf, ok := f.f.(mapper)
+	mf, ok := f.f.(vfs.Mapper)
 	if !ok {
 		return errors.ErrUnsupported
 	}
 	return mf.Allocate(size)
 }
 
-func (f *faultFile) Map(size int64) (mapping, error) {
+func (f *faultFile) Map(size int64) (vfs.Mapping, error) {
 	if err := f.fs.fault("map"); err != nil {
 		return nil, err
 	}
-	mf, ok := f.f.(mapper)
+	mf, ok := f.f.(vfs.Mapper)
 	if !ok {
 		return nil, errors.ErrUnsupported
 	}
@@ -224,7 +226,7 @@ func (f *faultFile) Map(size int64) (mapping, error) {
 
 type faultMapping struct {
 	fs *faultFS
-	m  mapping
+	m  vfs.Mapping
 }
 
 func (m *faultMapping) CopyAt(p []byte, off int64) error { return m.m.CopyAt(p, off) }

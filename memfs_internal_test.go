@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // memFS is an in-memory vfs that simulates power loss. Besides the current
@@ -447,7 +449,7 @@ func (m *memFS) MkdirAll(dir string, perm os.FileMode) error {
 	return nil
 }
 
-func (m *memFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+func (m *memFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.tick("open", name); err != nil {
@@ -834,7 +836,7 @@ func (h *memHandle) Allocate(size int64) error {
 // with MAP_SHARED and PROT_WRITE it needs a handle open for reading and
 // writing. A mapping past the end of the file, which the real one allows
 // and punishes with SIGBUS at the first store, panics here at once.
-func (h *memHandle) Map(size int64) (mapping, error) {
+func (h *memHandle) Map(size int64) (vfs.Mapping, error) {
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
 	if err := h.check("map"); err != nil {

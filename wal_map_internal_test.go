@@ -14,11 +14,13 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // mapTestOptions are the options of these tests: small segments, no
 // background work, SyncNever unless changed.
-func mapTestOptions(fsys vfs, segLimit int64) Options {
+func mapTestOptions(fsys vfs.FS, segLimit int64) Options {
 	opts := crashOptions(fsys, NewFakeClock(), SyncNever)
 	opts.SegmentSize = segLimit
 	return opts
@@ -328,9 +330,9 @@ func TestWALMapRecordLargerThanSegment(t *testing.T) {
 // platform without them.
 type noMapFS struct{ *memFS }
 
-type noMapFile struct{ file }
+type noMapFile struct{ vfs.File }
 
-func (f noMapFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+func (f noMapFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	h, err := f.memFS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
@@ -344,7 +346,7 @@ type partialAllocFS struct{ *memFS }
 
 type partialAllocFile struct{ *memHandle }
 
-func (f partialAllocFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+func (f partialAllocFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	h, err := f.memFS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
@@ -366,25 +368,25 @@ func TestWALMapFallback(t *testing.T) {
 	const segLimit = 1024
 	cases := []struct {
 		name string
-		fs   func(m *memFS) vfs
+		fs   func(m *memFS) vfs.FS
 	}{
-		{"no mapper", func(m *memFS) vfs { return noMapFS{m} }},
-		{"allocate fails", func(m *memFS) vfs {
+		{"no mapper", func(m *memFS) vfs.FS { return noMapFS{m} }},
+		{"allocate fails", func(m *memFS) vfs.FS {
 			f := newFaultFS(m, 0, true)
 			f.kind = "allocate"
 			return f
 		}},
-		{"map fails", func(m *memFS) vfs {
+		{"map fails", func(m *memFS) vfs.FS {
 			f := newFaultFS(m, 0, true)
 			f.kind = "map"
 			return f
 		}},
-		{"map fails once", func(m *memFS) vfs {
+		{"map fails once", func(m *memFS) vfs.FS {
 			f := newFaultFS(m, 0, false)
 			f.kind = "map"
 			return f
 		}},
-		{"partial allocation", func(m *memFS) vfs { return partialAllocFS{m} }},
+		{"partial allocation", func(m *memFS) vfs.FS { return partialAllocFS{m} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
