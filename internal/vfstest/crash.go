@@ -60,8 +60,8 @@ func (m *MemFS) crashLocked(keep float64, rng *rand.Rand) *MemFS {
 				delete(entries, op.name)
 			case dirRename:
 				if node, ok := entries[op.name]; ok && node == op.node {
+					delete(entries, op.name) // first: a file renamed onto itself stays
 					entries[op.newname] = node
-					delete(entries, op.name)
 				}
 			}
 		}
