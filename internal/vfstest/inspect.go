@@ -78,7 +78,8 @@ func (m *MemFS) OpenHandles() []string {
 }
 
 // ReadFileNow returns a copy of the current content of the file name (what
-// reads see, synced or not), or nil when there is no such file.
+// reads see, synced or not), or nil when there is no such file. An empty
+// file may read as nil too: ListNow tells them apart.
 func (m *MemFS) ReadFileNow(name string) []byte {
 	m.mu.Lock()
 	defer m.mu.Unlock()
