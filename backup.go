@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // backupSeq is the WAL sequence a backup's snapshot starts at. A backup
@@ -71,7 +73,7 @@ func (db *DB) BackupTo(dir string) error {
 
 // createLockFile gives a new database directory its LOCK file, so that
 // read-only handles on it take their shared lock and exclude a writer.
-func createLockFile(fsys vfs, dir string) error {
+func createLockFile(fsys vfs.FS, dir string) error {
 	if err := writeFileSync(fsys, filepath.Join(dir, lockName), nil); err != nil {
 		return fmt.Errorf("minikv: create %s in %s: %w", lockName, dir, err)
 	}
@@ -113,7 +115,7 @@ func Restore(r io.Reader, dir string) error {
 // restoreInto does the work of Restore in the empty directory dir. It
 // appends to made the full name of each file before it creates it, so
 // that Restore can remove them, in reverse order, on failure.
-func restoreInto(fsys vfs, r io.Reader, dir string, made *[]string) error {
+func restoreInto(fsys vfs.FS, r io.Reader, dir string, made *[]string) error {
 	tmp := filepath.Join(dir, "restore"+tmpExt)
 	*made = append(*made, tmp)
 	if err := copyToFile(fsys, tmp, r); err != nil {
@@ -151,7 +153,7 @@ func restoreInto(fsys vfs, r io.Reader, dir string, made *[]string) error {
 // missingDirs returns dir and those of its parents that do not exist, in
 // the order creating dir makes them: the outermost first. Errors other
 // than a missing directory are left for prepareDir to report.
-func missingDirs(fsys vfs, dir string) []string {
+func missingDirs(fsys vfs.FS, dir string) []string {
 	var missing []string
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		if _, err := fsys.ReadDir(d); !errors.Is(err, fs.ErrNotExist) {
@@ -170,7 +172,7 @@ func missingDirs(fsys vfs, dir string) []string {
 // reverse of the order they were created in, skipping those that do not
 // exist, then fsyncs syncDir unless it is "". It returns the failures,
 // joined.
-func removeFiles(fsys vfs, syncDir string, names []string) error {
+func removeFiles(fsys vfs.FS, syncDir string, names []string) error {
 	var errs []error
 	for i := len(names) - 1; i >= 0; i-- {
 		if err := fsys.Remove(names[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -221,7 +223,7 @@ func (db *DB) checkBackupDir(dir string) error {
 
 // prepareDir creates dir (0700) when missing, makes its entry in the parent
 // durable, and fails when dir already holds anything.
-func prepareDir(fsys vfs, dir string) error {
+func prepareDir(fsys vfs.FS, dir string) error {
 	names, err := fsys.ReadDir(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -240,7 +242,7 @@ func prepareDir(fsys vfs, dir string) error {
 // is not a snapshot, such as gigabytes of zeros from a sparse file, stops
 // at its first bad entry instead of being copied whole. decodeSnapshot
 // checks the rest (order, count, checksum) once the copy is complete.
-func copyToFile(fsys vfs, name string, r io.Reader) error {
+func copyToFile(fsys vfs.FS, name string, r io.Reader) error {
 	f, err := fsys.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfs"
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // closeSnapshotOptions makes the WAL threshold of snapshotAtClose small:
 // 16 KiB of WAL, a quarter of MaxWALSize, makes Close write a snapshot.
-func closeSnapshotOptions(fsys vfs, clk *FakeClock) Options {
+func closeSnapshotOptions(fsys vfs.FS, clk *FakeClock) Options {
 	o := crashOptions(fsys, clk, SyncAlways)
 	o.MaxWALSize = 64 << 10
 	o.DisableAutoCompaction = false
@@ -27,8 +30,8 @@ func TestCloseSnapshotFaults(t *testing.T) {
 	for _, every := range []bool{false, true} {
 		tried := -1 // the last operation failed
 		for i := 0; ; i += stride {
-			mfs := newCrashFS(crashDir)
-			ffs := newFaultFS(mfs, -1, every)
+			mfs := vfstest.NewMemFS(crashDir)
+			ffs := vfstest.NewFaultFS(mfs, -1, every)
 			clk := NewFakeClock()
 			db, err := Open(closeSnapshotOptions(ffs, clk))
 			if err != nil {
@@ -40,12 +43,10 @@ func TestCloseSnapshotFaults(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			ffs.mu.Lock()
-			before := ffs.n
-			ffs.at = before + i
-			ffs.mu.Unlock()
+			before, _ := ffs.Count()
+			ffs.FailAt(before + i)
 			err = db.Close()
-			if ops, injected := ffs.count(); injected == 0 {
+			if ops, injected := ffs.Count(); injected == 0 {
 				if err != nil {
 					t.Fatalf("Close without a fault: %v", err)
 				}
@@ -75,16 +76,16 @@ func TestCloseSnapshotFaults(t *testing.T) {
 			// Some failures are not errors: removing an obsolete file (the
 			// next Open removes it), and preallocating or mapping a new
 			// segment (the WAL then writes it with write(2)).
-			ffs.mu.Lock()
-			tolerated := ffs.kinds["remove"]+ffs.kinds["allocate"]+ffs.kinds["map"] == ffs.injected
-			ffs.mu.Unlock()
-			if !errors.Is(err, errInjected) && !(err == nil && tolerated) {
-				t.Fatalf("every=%v, fault %d: Close = %v, want the injected error (injected: %v)", every, i, err, ffs.kinds)
+			_, injected := ffs.Count()
+			kinds := ffs.InjectedKinds()
+			tolerated := kinds["remove"]+kinds["allocate"]+kinds["map"] == injected
+			if !errors.Is(err, vfstest.ErrInjected) && !(err == nil && tolerated) {
+				t.Fatalf("every=%v, fault %d: Close = %v, want the injected error (injected: %v)", every, i, err, kinds)
 			}
 			if err := crashCheckReleased(mfs); err != nil {
 				t.Fatalf("every=%v, fault %d: %v", every, i, err)
 			}
-			for _, fsys := range []vfs{mfs, mfs.crash(0, nil)} {
+			for _, fsys := range []vfs.FS{mfs, mfs.Crash(0, nil)} {
 				db, err := Open(closeSnapshotOptions(fsys, clk))
 				if err != nil {
 					t.Fatalf("every=%v, fault %d: reopen: %v", every, i, err)

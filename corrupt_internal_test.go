@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // Corruption tables: truncate and flip the bytes of small WAL segments,
@@ -14,9 +16,9 @@ import (
 // ErrCorrupt or recovers a legitimate prefix, never panics and never
 // returns wrong data, and that Verify agrees with Open.
 
-// corruptFixture is a small database in a memFS with its history.
+// corruptFixture is a small database in a MemFS with its history.
 type corruptFixture struct {
-	fs     *memFS
+	fs     *vfstest.MemFS
 	clk    *FakeClock
 	states []crashState // states[i]: the state after the first i records
 }
@@ -25,7 +27,7 @@ type corruptFixture struct {
 // WAL segment (or several, with a small segLimit) and closes the database.
 func newCorruptFixture(t *testing.T, n int, segLimit int64, compact bool) *corruptFixture {
 	t.Helper()
-	f := &corruptFixture{fs: newCrashFS(crashDir), clk: NewFakeClock()}
+	f := &corruptFixture{fs: vfstest.NewMemFS(crashDir), clk: NewFakeClock()}
 	opts := crashOptions(f.fs, f.clk, SyncAlways)
 	opts.SegmentSize = segLimit
 	db, err := Open(opts)
@@ -64,12 +66,12 @@ func newCorruptFixture(t *testing.T, n int, segLimit int64, compact bool) *corru
 // (nil to remove it) and returns the state it recovered or the error, and
 // what Verify said of the damaged files before the Open.
 func (f *corruptFixture) open(name string, data []byte, salvage bool) (crashState, *VerifyReport, error) {
-	img := f.fs.clone()
+	img := f.fs.Clone()
 	path := filepath.Join(crashDir, name)
 	if data == nil {
 		img.Remove(path)
 	} else {
-		img.writeFileNow(path, data)
+		img.WriteFileNow(path, data)
 	}
 	rep, verr := verifyFS(img, crashDir)
 	if verr != nil && !errors.Is(verr, ErrCorrupt) {
@@ -106,7 +108,7 @@ func walRecords(data []byte) []int {
 func TestCorruptTruncateWAL(t *testing.T) {
 	f := newCorruptFixture(t, 12, 1<<20, false)
 	name := segmentName(1)
-	data := cutCloseMark(f.fs.readFileNow(filepath.Join(crashDir, name)))
+	data := cutCloseMark(f.fs.ReadFileNow(filepath.Join(crashDir, name)))
 	ends := walRecords(data)
 	if len(ends) != 12 || ends[len(ends)-1] != len(data) {
 		t.Fatalf("fixture has %d records, want 12", len(ends))
@@ -138,7 +140,7 @@ func TestCorruptTruncateWAL(t *testing.T) {
 func TestCorruptFlipWAL(t *testing.T) {
 	f := newCorruptFixture(t, 8, 1<<20, false)
 	name := segmentName(1)
-	data := f.fs.readFileNow(filepath.Join(crashDir, name))
+	data := f.fs.ReadFileNow(filepath.Join(crashDir, name))
 	ends := walRecords(data)
 	for i := range data {
 		for _, mask := range []byte{0x01, 0x80, 0xff} {
@@ -179,7 +181,7 @@ func TestCorruptFlipWAL(t *testing.T) {
 // SalvageCorruptWAL. A missing middle segment is ErrCorrupt too.
 func TestCorruptEarlierSegment(t *testing.T) {
 	f := newCorruptFixture(t, 12, 64, false)
-	names := f.fs.listNow(crashDir)
+	names := f.fs.ListNow(crashDir)
 	var segs []string
 	for _, n := range names {
 		if strings.HasSuffix(n, walExt) {
@@ -191,7 +193,7 @@ func TestCorruptEarlierSegment(t *testing.T) {
 	}
 	before := 0 // records in the segments before the damaged one
 	for _, seg := range segs[:len(segs)-1] {
-		data := f.fs.readFileNow(filepath.Join(crashDir, seg))
+		data := f.fs.ReadFileNow(filepath.Join(crashDir, seg))
 		n := len(walRecords(data))
 		if n == 0 {
 			continue
@@ -224,7 +226,7 @@ func TestCorruptFlipSnapshot(t *testing.T) {
 	if err != nil || man.snapshot == "" {
 		t.Fatalf("fixture MANIFEST %+v, %v: want a snapshot", man, err)
 	}
-	data := f.fs.readFileNow(filepath.Join(crashDir, man.snapshot))
+	data := f.fs.ReadFileNow(filepath.Join(crashDir, man.snapshot))
 	check := func(what string, bad []byte) {
 		t.Helper()
 		got, rep, err := f.open(man.snapshot, bad, false)
@@ -252,7 +254,7 @@ func TestCorruptFlipSnapshot(t *testing.T) {
 // with ErrCorrupt, or open the right data when the flip kept the meaning.
 func TestCorruptFlipManifest(t *testing.T) {
 	f := newCorruptFixture(t, 9, 1<<20, true)
-	data := f.fs.readFileNow(filepath.Join(crashDir, manifestName))
+	data := f.fs.ReadFileNow(filepath.Join(crashDir, manifestName))
 	want := f.states[len(f.states)-1]
 	check := func(what string, bad []byte) {
 		t.Helper()
@@ -285,42 +287,42 @@ func TestCorruptFlipManifest(t *testing.T) {
 // data, a snapshot the MANIFEST names but that is gone, one whose WAL
 // sequence disagrees with the MANIFEST, and a malformed record body.
 func TestCorruptVerifyReports(t *testing.T) {
-	empty := newCrashFS(crashDir)
+	empty := vfstest.NewMemFS(crashDir)
 	if rep, err := verifyFS(empty, crashDir); err != nil || !rep.OK() {
 		t.Fatalf("empty directory: %v, %+v", err, rep)
 	}
 	f := newCorruptFixture(t, 6, 1<<20, true)
 	cases := []struct {
 		name   string
-		damage func(m *memFS)
+		damage func(m *vfstest.MemFS)
 		file   string
 	}{
-		{"manifest missing beside a snapshot", func(m *memFS) { m.Remove(filepath.Join(crashDir, manifestName)) }, manifestName},
-		{"manifest missing beside segments", func(m *memFS) {
+		{"manifest missing beside a snapshot", func(m *vfstest.MemFS) { m.Remove(filepath.Join(crashDir, manifestName)) }, manifestName},
+		{"manifest missing beside segments", func(m *vfstest.MemFS) {
 			m.Remove(filepath.Join(crashDir, manifestName))
-			for _, n := range m.listNow(crashDir) {
+			for _, n := range m.ListNow(crashDir) {
 				if strings.HasSuffix(n, snapExt) {
 					m.Remove(filepath.Join(crashDir, n))
 				}
 			}
-			m.writeFileNow(filepath.Join(crashDir, segmentName(9)), appendSetRecord(nil, 1, -1, "k", nil, 0))
+			m.WriteFileNow(filepath.Join(crashDir, segmentName(9)), appendSetRecord(nil, 1, -1, "k", nil, 0))
 		}, manifestName},
-		{"snapshot missing", func(m *memFS) {
+		{"snapshot missing", func(m *vfstest.MemFS) {
 			man, _, _ := readManifest(m, crashDir)
 			m.Remove(filepath.Join(crashDir, man.snapshot))
 		}, manifestName},
-		{"snapshot of another sequence", func(m *memFS) {
+		{"snapshot of another sequence", func(m *vfstest.MemFS) {
 			man, _, _ := readManifest(m, crashDir)
 			man.walStart++
-			m.writeFileNow(filepath.Join(crashDir, manifestName), man.encode())
+			m.WriteFileNow(filepath.Join(crashDir, manifestName), man.encode())
 		}, "snap"},
-		{"malformed record body", func(m *memFS) {
+		{"malformed record body", func(m *vfstest.MemFS) {
 			man, _, _ := readManifest(m, crashDir)
-			m.writeFileNow(filepath.Join(crashDir, segmentName(man.walStart)), appendRecord(nil, recDelete, 1, -1, []byte{5, 'k'}))
+			m.WriteFileNow(filepath.Join(crashDir, segmentName(man.walStart)), appendRecord(nil, recDelete, 1, -1, []byte{5, 'k'}))
 		}, walExt},
 	}
 	for _, tc := range cases {
-		img := f.fs.clone()
+		img := f.fs.Clone()
 		tc.damage(img)
 		rep, err := verifyFS(img, crashDir)
 		if !errors.Is(err, ErrCorrupt) || rep.OK() || !strings.Contains(rep.Problems[0].String(), tc.file) {

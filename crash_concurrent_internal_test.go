@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // TestCrashPowerLossConcurrent cuts the power at a random file operation
@@ -39,8 +41,8 @@ const concSlots = 8
 func concKey(g int, n int64) string { return fmt.Sprintf("g%d-%d", g, n%concSlots) }
 
 func crashConcurrentRun(k int, keep float64, rng *rand.Rand) error {
-	mfs := newCrashFS(crashDir)
-	mfs.armCrash(k, keep, rng)
+	mfs := vfstest.NewMemFS(crashDir)
+	mfs.ArmCrash(k, keep, rng)
 	clk := NewFakeClock()
 	opts := crashOptions(mfs, clk, SyncAlways)
 	opts.MaxWALSize, opts.SegmentSize = 2048, 512
@@ -81,10 +83,10 @@ func crashConcurrentRun(k int, keep float64, rng *rand.Rand) error {
 	return checkConcurrent(mfs, clk, acked)
 }
 
-func checkConcurrent(mfs *memFS, clk *FakeClock, acked [4]int64) error {
-	img := mfs.crashImage()
+func checkConcurrent(mfs *vfstest.MemFS, clk *FakeClock, acked [4]int64) error {
+	img := mfs.CrashImage()
 	if img == nil {
-		img = mfs.clone()
+		img = mfs.Clone()
 	}
 	if _, err := verifyFS(img, crashDir); err != nil {
 		return fmt.Errorf("verify before recovery: %w", err)

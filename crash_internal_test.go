@@ -1,9 +1,10 @@
 package minikv
 
 // Crash-safety loops: simulated power loss and injected I/O faults, run on
-// the in-memory file system of memfs_internal_test.go. The real SIGKILL loop is in
-// crash_kill_test.go, the corruption tables in corrupt_internal_test.go and
-// the fuzz targets in fuzz_internal_test.go and fuzz_test.go.
+// the in-memory file system of internal/vfstest (MemFS, and FaultFS over
+// it). The real SIGKILL loop is in crash_kill_test.go, the corruption
+// tables in corrupt_internal_test.go and the fuzz targets in
+// fuzz_internal_test.go and fuzz_test.go.
 //
 // The CI run uses fixed seeds and tries every crash and fault point. Under
 // go test -short, the quick check, the loops try every 7th point (see
@@ -26,6 +27,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // crashSeeds returns the workload seeds to run: one fixed seed in CI, a
@@ -107,29 +110,30 @@ var crashSegments = []int64{256, 8192}
 
 // crashLoop runs TestCrashPowerLoss for one seed, mode and segment size.
 //
-// The memFS keeps, of each file's unsynced writes, either a prefix or any
-// subset of the blocks they changed (see memInode.crashed). The second
+// The MemFS keeps, of each file's unsynced writes, either a prefix or any
+// subset of the blocks they changed (see the crash model in package
+// vfstest). The second
 // leaves holes in the WAL's unsynced tail, followed by valid records:
 // recovery must take them for a torn tail, since the records after them
 // show (by their durable points) that the hole was never synced.
 func crashLoop(t *testing.T, seed uint64, mode SyncMode, seg int64, c *crashCounter) {
 	steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
-	dry := newCrashFS(crashDir)
+	dry := vfstest.NewMemFS(crashDir)
 	clk := NewFakeClock()
 	if r := runCrashWorkload(crashOptionsSeg(dry, clk, mode, seg), clk, steps); len(r.errs) > 0 {
 		t.Fatalf("workload without a crash failed: %v", r.errs)
 	}
-	total := dry.opCount()
+	total := dry.Ops()
 	for _, k := range crashPoints(total, int(mode)) {
 		for ri, ratio := range crashRatios {
 			rng := rand.New(rand.NewPCG(seed, uint64(k*len(crashRatios)+ri)))
-			mfs := newCrashFS(crashDir)
-			mfs.armCrash(k, ratio, rng)
+			mfs := vfstest.NewMemFS(crashDir)
+			mfs.ArmCrash(k, ratio, rng)
 			clk := NewFakeClock()
 			r := runCrashWorkload(crashOptionsSeg(mfs, clk, mode, seg), clk, steps)
-			img := mfs.crashImage()
+			img := mfs.CrashImage()
 			if img == nil {
-				img = mfs.crash(ratio, rng)
+				img = mfs.Crash(ratio, rng)
 			}
 			c.points.Add(1)
 			if err := crashCheckReleased(mfs); err != nil {
@@ -151,12 +155,12 @@ func crashLoop(t *testing.T, seed uint64, mode SyncMode, seg int64, c *crashCoun
 // workload, for failure messages.
 func crashOpName(seed uint64, mode SyncMode, k int) string {
 	steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
-	m := newCrashFS(crashDir)
-	m.tracing = true
+	m := vfstest.NewMemFS(crashDir)
+	m.SetTracing(true)
 	clk := NewFakeClock()
 	runCrashWorkload(crashOptions(m, clk, mode), clk, steps)
-	if k < len(m.trace) {
-		return m.trace[k]
+	if k < len(m.Trace()) {
+		return m.Trace()[k]
 	}
 	return "after the last operation"
 }
@@ -197,11 +201,11 @@ func faultLoop(t *testing.T, seed uint64, mode SyncMode, every bool, c *crashCou
 	}
 	tried := -1 // the last operation failed
 	for i := off % stride; ; i += stride {
-		mfs := newCrashFS(crashDir)
-		ffs := newFaultFS(mfs, i, every)
+		mfs := vfstest.NewMemFS(crashDir)
+		ffs := vfstest.NewFaultFS(mfs, i, every)
 		clk := NewFakeClock()
 		r := runCrashWorkload(crashOptions(ffs, clk, mode), clk, steps)
-		ops, injected := ffs.count()
+		ops, injected := ffs.Count()
 		if injected == 0 {
 			if ops-1 > tried {
 				i = ops - 1 - stride // skipped by the stride: fail the last one too
@@ -212,23 +216,24 @@ func faultLoop(t *testing.T, seed uint64, mode SyncMode, every bool, c *crashCou
 		tried = i
 		c.runs.Add(1)
 		c.injected.Add(int64(injected))
-		c.addKinds(ffs.kinds)
+		kinds := ffs.InjectedKinds()
+		c.addKinds(kinds)
 		fail := func(err error) {
 			t.Helper()
-			t.Fatalf("seed %d, %s, fault at op %d (every=%v, kinds %v): %v", seed, mode, i, every, ffs.kinds, err)
+			t.Fatalf("seed %d, %s, fault at op %d (every=%v, kinds %v): %v", seed, mode, i, every, kinds, err)
 		}
 		if err := crashCheckReleased(mfs); err != nil {
 			fail(err)
 		}
 		for _, err := range r.errs {
-			if !errors.Is(err, errInjected) {
+			if !errors.Is(err, vfstest.ErrInjected) {
 				fail(fmt.Errorf("error not caused by the fault: %w", err))
 			}
 		}
 		// Failed removals of obsolete files are only logged, and a
 		// failed preallocation or mapping makes the WAL fall back to
 		// Write: neither reaches a caller.
-		silent := ffs.kinds["remove"] + ffs.kinds["close"] + ffs.kinds["allocate"] + ffs.kinds["map"]
+		silent := kinds["remove"] + kinds["close"] + kinds["allocate"] + kinds["map"]
 		if len(r.errs) == 0 && silent != injected {
 			fail(errors.New("an injected fault was swallowed"))
 		}
@@ -248,17 +253,17 @@ func TestCrashFaultInjectionRecovery(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
 		steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
-		dry := newCrashFS(crashDir)
+		dry := vfstest.NewMemFS(crashDir)
 		clk := NewFakeClock()
 		runCrashWorkload(crashOptions(dry, clk, SyncNever), clk, steps)
-		total := dry.opCount()
+		total := dry.Ops()
 		for _, k := range []int{total / 4, total / 2, 3 * total / 4} {
-			mfs := newCrashFS(crashDir)
-			mfs.armCrash(k, 0.5, rand.New(rand.NewPCG(seed, uint64(k))))
+			mfs := vfstest.NewMemFS(crashDir)
+			mfs.ArmCrash(k, 0.5, rand.New(rand.NewPCG(seed, uint64(k))))
 			clk := NewFakeClock()
 			runCrashWorkload(crashOptions(mfs, clk, SyncNever), clk, steps)
-			img := mfs.crashImage()
-			db, err := Open(crashOptions(img.clone(), clk, SyncAlways))
+			img := mfs.CrashImage()
+			db, err := Open(crashOptions(img.Clone(), clk, SyncAlways))
 			if err != nil {
 				t.Fatalf("seed %d, crash at %d: %v", seed, k, err)
 			}
@@ -268,16 +273,16 @@ func TestCrashFaultInjectionRecovery(t *testing.T) {
 			}
 			for _, every := range []bool{false, true} {
 				for i := 0; ; i++ {
-					fsys := img.clone()
-					ffs := newFaultFS(fsys, i, every)
+					fsys := img.Clone()
+					ffs := vfstest.NewFaultFS(fsys, i, every)
 					acked := faultRecover(t, ffs, clk)
-					_, injected := ffs.count()
+					_, injected := ffs.Count()
 					if injected == 0 {
 						break
 					}
 					c.runs.Add(1)
 					c.injected.Add(int64(injected))
-					c.addKinds(ffs.kinds)
+					c.addKinds(ffs.InjectedKinds())
 					if err := crashCheckReleased(fsys); err != nil {
 						t.Fatalf("seed %d, crash at %d, fault at %d (every=%v): %v", seed, k, i, every, err)
 					}
@@ -314,11 +319,11 @@ func TestCrashFaultInjectionRecovery(t *testing.T) {
 // faultRecover opens the database on ffs, writes one key and closes it,
 // checking that every error is the injected one. It returns whether the
 // write was acknowledged.
-func faultRecover(t *testing.T, ffs *faultFS, clk *FakeClock) bool {
+func faultRecover(t *testing.T, ffs *vfstest.FaultFS, clk *FakeClock) bool {
 	t.Helper()
 	db, err := Open(crashOptions(ffs, clk, SyncAlways))
 	if err != nil {
-		if !errors.Is(err, errInjected) {
+		if !errors.Is(err, vfstest.ErrInjected) {
 			t.Fatalf("Open: %v, want the injected error", err)
 		}
 		return false
@@ -327,10 +332,10 @@ func faultRecover(t *testing.T, ffs *faultFS, clk *FakeClock) bool {
 		t.Fatalf("dump: %v", err)
 	}
 	err = db.Set("zz-after", []byte("after"))
-	if err != nil && !errors.Is(err, errInjected) {
+	if err != nil && !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatalf("Set: %v, want the injected error", err)
 	}
-	if cerr := db.Close(); cerr != nil && !errors.Is(cerr, errInjected) {
+	if cerr := db.Close(); cerr != nil && !errors.Is(cerr, vfstest.ErrInjected) {
 		t.Fatalf("Close: %v, want nil or the injected error", cerr)
 	}
 	return err == nil
@@ -356,31 +361,31 @@ func TestCrashManifestRebuild(t *testing.T) {
 
 func rebuildLoop(t *testing.T, seed uint64, mode SyncMode, c *crashCounter) {
 	steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
-	dry := newCrashFS(crashDir)
+	dry := vfstest.NewMemFS(crashDir)
 	clk := NewFakeClock()
 	if r := runCrashWorkload(crashOptions(dry, clk, mode), clk, steps); len(r.errs) > 0 {
 		t.Fatalf("workload without a crash failed: %v", r.errs)
 	}
-	total := dry.opCount()
+	total := dry.Ops()
 	for _, k := range crashPoints(total, int(mode)) {
 		for ri, ratio := range []float64{0, 0.5} {
 			rng := rand.New(rand.NewPCG(seed, uint64(2*k+ri)))
-			mfs := newCrashFS(crashDir)
-			mfs.armCrash(k, ratio, rng)
+			mfs := vfstest.NewMemFS(crashDir)
+			mfs.ArmCrash(k, ratio, rng)
 			clk := NewFakeClock()
 			r := runCrashWorkload(crashOptions(mfs, clk, mode), clk, steps)
-			img := mfs.crashImage()
+			img := mfs.CrashImage()
 			if img == nil {
-				img = mfs.crash(ratio, rng)
+				img = mfs.Crash(ratio, rng)
 			}
 			c.points.Add(1)
 			name := crashDir + "/" + manifestName
 			damage := [...]string{"garbage", "empty", "gone"}[(2*k+ri)%3]
 			switch damage {
 			case "garbage":
-				img.writeFileNow(name, []byte("minikv-manifest 2\nsnapshot \x00\ncrc 0\n"))
+				img.WriteFileNow(name, []byte("minikv-manifest 2\nsnapshot \x00\ncrc 0\n"))
 			case "empty":
-				img.writeFileNow(name, nil)
+				img.WriteFileNow(name, nil)
 			case "gone":
 				_ = img.Remove(name)
 			}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // Regression tests for the defects the crash and fault loops found.
@@ -17,11 +19,11 @@ import (
 // not durable. Open used to append to such a segment without syncing the
 // directory, so a power cut lost writes it had acknowledged.
 func TestRegressOpenSyncsDirectory(t *testing.T) {
-	mfs := newCrashFS(crashDir)
-	ffs := newFaultFS(mfs, 1, false)
-	ffs.kind = "syncdir" // the second one: after creating segment 1
+	mfs := vfstest.NewMemFS(crashDir)
+	ffs := vfstest.NewFaultFS(mfs, 1, false)
+	ffs.OnlyKind("syncdir") // the second one: after creating segment 1
 	clk := NewFakeClock()
-	if _, err := Open(crashOptions(ffs, clk, SyncAlways)); !errors.Is(err, errInjected) {
+	if _, err := Open(crashOptions(ffs, clk, SyncAlways)); !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatalf("Open with a failing directory sync: %v, want the injected error", err)
 	}
 	db, err := Open(crashOptions(mfs, clk, SyncAlways))
@@ -31,7 +33,7 @@ func TestRegressOpenSyncsDirectory(t *testing.T) {
 	if err := errors.Join(db.Set("k", []byte("v")), db.Close()); err != nil {
 		t.Fatal(err)
 	}
-	db, err = Open(crashOptions(mfs.crash(0, nil), clk, SyncAlways))
+	db, err = Open(crashOptions(mfs.Crash(0, nil), clk, SyncAlways))
 	if err != nil {
 		t.Fatalf("open after power cut: %v", err)
 	}
@@ -45,9 +47,9 @@ func TestRegressOpenSyncsDirectory(t *testing.T) {
 // keep pointing at the closed file and closed the new one, so Close
 // reported "file already closed" instead of the cause.
 func TestRegressRotateCloseFailure(t *testing.T) {
-	mfs := newCrashFS(crashDir)
-	ffs := newFaultFS(mfs, 1, false)
-	ffs.kind = "close" // the first is MANIFEST.tmp's, the second segment 1's
+	mfs := vfstest.NewMemFS(crashDir)
+	ffs := vfstest.NewFaultFS(mfs, 1, false)
+	ffs.OnlyKind("close") // the first is MANIFEST.tmp's, the second segment 1's
 	clk := NewFakeClock()
 	db, err := Open(crashOptions(ffs, clk, SyncAlways))
 	if err != nil {
@@ -62,10 +64,10 @@ func TestRegressRotateCloseFailure(t *testing.T) {
 		}
 		acked = append(acked, k)
 	}
-	if !errors.Is(err, errInjected) {
+	if !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatalf("Set during a rotation whose close fails: %v, want the injected error", err)
 	}
-	if err := db.Close(); err != nil && !errors.Is(err, errInjected) {
+	if err := db.Close(); err != nil && !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatalf("Close: %v, want nil or the injected error", err)
 	}
 	if err := crashCheckReleased(mfs); err != nil {
@@ -89,7 +91,7 @@ func TestRegressRotateCloseFailure(t *testing.T) {
 // took the torn tail for mid-log damage and refused to open with
 // ErrCorrupt.
 func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
-	mfs := newCrashFS(crashDir)
+	mfs := vfstest.NewMemFS(crashDir)
 	clk := NewFakeClock()
 	db, err := Open(crashOptions(mfs, clk, SyncAlways))
 	if err != nil {
@@ -102,12 +104,12 @@ func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	seg := crashDir + "/" + segmentName(1)
-	data := cutCloseMark(mfs.readFileNow(seg))
+	data := cutCloseMark(mfs.ReadFileNow(seg))
 	// Tear the carrier record just after the embedded record.
 	end := bytes.Index(data, inner) + len(inner)
 	for _, cut := range []int{end, end + 1, len(data) - 1} {
-		img := mfs.clone()
-		img.writeFileNow(seg, data[:cut])
+		img := mfs.Clone()
+		img.WriteFileNow(seg, data[:cut])
 		db, err := Open(crashOptions(img, clk, SyncAlways))
 		if err != nil {
 			t.Fatalf("cut at %d: Open: %v, want a torn-tail recovery", cut, err)
@@ -120,11 +122,11 @@ func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
 	}
 	// Damage to the length field alone, with the records after it intact,
 	// is still mid-log damage.
-	img := mfs.clone()
+	img := mfs.Clone()
 	bad := bytes.Clone(data)
 	carrier := walRecords(data)[0]
 	bad[carrier+4] ^= 0x40
-	img.writeFileNow(seg, append(bad, appendSetRecord(nil, 2, -1, "later", []byte("x"), 0)...))
+	img.WriteFileNow(seg, append(bad, appendSetRecord(nil, 2, -1, "later", []byte("x"), 0)...))
 	if _, err := Open(crashOptions(img, clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("damaged length field followed by a valid record: %v, want ErrCorrupt", err)
 	}
@@ -158,15 +160,15 @@ func TestRegressDamageSearchIsBounded(t *testing.T) {
 func TestRegressLaterSegmentReadError(t *testing.T) {
 	f := newCorruptFixture(t, 12, 64, false)
 	seg1 := filepath.Join(crashDir, segmentName(1))
-	data := f.fs.readFileNow(seg1)
+	data := f.fs.ReadFileNow(seg1)
 	data[len(data)-1] ^= 0x55 // the last record: only later segments tell it from a tail
-	f.fs.writeFileNow(seg1, data)
-	ffs := newFaultFS(f.fs, 2, true)
-	ffs.kind = "read" // MANIFEST, segment 1, then every later segment
-	if _, err := Open(crashOptions(ffs, f.clk, SyncAlways)); !errors.Is(err, errInjected) && !errors.Is(err, ErrCorrupt) {
+	f.fs.WriteFileNow(seg1, data)
+	ffs := vfstest.NewFaultFS(f.fs, 2, true)
+	ffs.OnlyKind("read") // MANIFEST, segment 1, then every later segment
+	if _, err := Open(crashOptions(ffs, f.clk, SyncAlways)); !errors.Is(err, vfstest.ErrInjected) && !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Open with mid-log damage and a failing read of a later segment: %v, want an error", err)
 	}
-	if got := f.fs.readFileNow(filepath.Join(crashDir, segmentName(2))); got == nil {
+	if got := f.fs.ReadFileNow(filepath.Join(crashDir, segmentName(2))); got == nil {
 		t.Fatal("a later segment was deleted")
 	}
 	if _, err := Open(crashOptions(f.fs, f.clk, SyncAlways)); !errors.Is(err, ErrCorrupt) {
@@ -179,8 +181,8 @@ func TestRegressLaterSegmentReadError(t *testing.T) {
 // deleted that segment as obsolete with the acknowledged writes in it.
 func TestRegressManifestWALStartOverflow(t *testing.T) {
 	for _, start := range []uint64{math.MaxUint64, math.MaxUint64 - 1} {
-		mfs := newCrashFS(crashDir)
-		mfs.writeFileNow(filepath.Join(crashDir, manifestName), manifest{walStart: start}.encode())
+		mfs := vfstest.NewMemFS(crashDir)
+		mfs.WriteFileNow(filepath.Join(crashDir, manifestName), manifest{walStart: start}.encode())
 		clk := NewFakeClock()
 		opts := crashOptions(mfs, clk, SyncAlways)
 		db, err := Open(opts)
@@ -216,20 +218,19 @@ func TestRegressManifestWALStartOverflow(t *testing.T) {
 // with SyncPeriodic, where a background sync failure is only logged) never
 // learned that acknowledged writes might not be durable.
 func TestRegressCloseReportsEarlierWALFailure(t *testing.T) {
-	mfs := newCrashFS(crashDir)
-	ffs := newFaultFS(mfs, -1, false)
-	ffs.kind = "sync"
+	mfs := vfstest.NewMemFS(crashDir)
+	ffs := vfstest.NewFaultFS(mfs, -1, false)
+	ffs.OnlyKind("sync")
 	db, err := Open(crashOptions(ffs, NewFakeClock(), SyncAlways))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ffs.mu.Lock()
-	ffs.at = ffs.n // the next fsync fails
-	ffs.mu.Unlock()
-	if err := db.Set("k", []byte("v")); !errors.Is(err, errInjected) {
+	n, _ := ffs.Count()
+	ffs.FailAt(n) // the next fsync fails
+	if err := db.Set("k", []byte("v")); !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatalf("Set with a failing fsync: %v, want the injected error", err)
 	}
-	if err := db.Close(); !errors.Is(err, errInjected) {
+	if err := db.Close(); !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatalf("Close after a failed fsync: %v, want the injected error", err)
 	}
 }

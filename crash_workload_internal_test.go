@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfs"
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // This file holds the workload that the power-loss and fault-injection
@@ -83,7 +86,7 @@ type crashStep struct {
 	advance time.Duration // a clock step: no database call
 }
 
-// crashDir is the database directory in a memFS.
+// crashDir is the database directory in a MemFS.
 const crashDir = "/db"
 
 // crashWorkload generates a deterministic workload from seed, with n
@@ -218,12 +221,12 @@ func crashBatchStep(rng *rand.Rand, i int, now int64, key func() string, val fun
 // segment size so that the WAL rotates every few records, and no
 // background work, so that the sequence of file operations is the same in
 // every run.
-func crashOptions(fsys vfs, clk *FakeClock, mode SyncMode) Options {
+func crashOptions(fsys vfs.FS, clk *FakeClock, mode SyncMode) Options {
 	return crashOptionsSeg(fsys, clk, mode, 256)
 }
 
 // crashOptionsSeg is crashOptions with WAL segments of seg bytes.
-func crashOptionsSeg(fsys vfs, clk *FakeClock, mode SyncMode, seg int64) Options {
+func crashOptionsSeg(fsys vfs.FS, clk *FakeClock, mode SyncMode, seg int64) Options {
 	return Options{
 		Dir:                   crashDir,
 		SyncMode:              mode,
@@ -364,7 +367,7 @@ func crashDiff(r crashRun, got crashState, now int64) string {
 // then checks that Verify finds nothing, that a new write survives a power
 // cut (so any torn tail was cut before it), and that two more opens give
 // the same state.
-func checkRecovery(t *testing.T, fsys *memFS, clk *FakeClock, r crashRun, lo int) error {
+func checkRecovery(t *testing.T, fsys *vfstest.MemFS, clk *FakeClock, r crashRun, lo int) error {
 	t.Helper()
 	if rep, err := verifyFS(fsys, crashDir); err != nil {
 		return fmt.Errorf("verify before recovery: %v (report %+v)", err, rep)
@@ -390,11 +393,11 @@ func checkRecovery(t *testing.T, fsys *memFS, clk *FakeClock, r crashRun, lo int
 	if rep, err := verifyFS(fsys, crashDir); err != nil || rep.TornTail != nil {
 		return fmt.Errorf("verify after recovery: %v, torn tail %v", err, rep.TornTail)
 	}
-	if h := fsys.openHandles(); len(h) > 0 {
+	if h := fsys.OpenHandles(); len(h) > 0 {
 		return fmt.Errorf("files left open after Close: %v", h)
 	}
 	got["zz-after"] = crashVal{value: "after"}
-	img := fsys.crash(0, nil)
+	img := fsys.Crash(0, nil)
 	for i := range 2 {
 		db, err := Open(crashOptions(img, clk, SyncAlways))
 		if err != nil {
@@ -414,11 +417,11 @@ func checkRecovery(t *testing.T, fsys *memFS, clk *FakeClock, r crashRun, lo int
 
 // crashCheckReleased checks that a closed database left no file open and
 // no lock held, whatever failed.
-func crashCheckReleased(m *memFS) error {
-	if h := m.openHandles(); len(h) > 0 {
+func crashCheckReleased(m *vfstest.MemFS) error {
+	if h := m.OpenHandles(); len(h) > 0 {
 		return fmt.Errorf("files left open after Close: %v", h)
 	}
-	if m.locked(crashDir + "/" + lockName) {
+	if m.Locked(crashDir + "/" + lockName) {
 		return errors.New("lock still held after Close")
 	}
 	return nil

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // DB is an open MiniKV database. All methods are safe for concurrent use
@@ -19,7 +21,7 @@ import (
 // after the write returned.
 type DB struct {
 	opts     Options
-	fsys     vfs
+	fsys     vfs.FS
 	dir      string
 	readOnly bool
 	now      func() int64

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // TestDB_Sync: with SyncNever, the writes before Sync survive a power cut
@@ -13,7 +15,7 @@ import (
 func TestDB_Sync(t *testing.T) {
 	for _, sync := range []bool{false, true} {
 		t.Run(fmt.Sprintf("sync=%v", sync), func(t *testing.T) {
-			mfs := newCrashFS(crashDir)
+			mfs := vfstest.NewMemFS(crashDir)
 			db, err := Open(crashOptionsSeg(mfs, NewFakeClock(), SyncNever, 1<<16))
 			if err != nil {
 				t.Fatal(err)
@@ -29,7 +31,7 @@ func TestDB_Sync(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, _, err := recoveryOpen(t, mfs.crash(0, rand.New(rand.NewPCG(1, 2))))
+			got, _, err := recoveryOpen(t, mfs.Crash(0, rand.New(rand.NewPCG(1, 2))))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -46,7 +48,7 @@ func TestDB_Sync(t *testing.T) {
 // TestDB_SyncStates: Sync on a read-only handle does nothing, after Close
 // it returns ErrClosed.
 func TestDB_SyncStates(t *testing.T) {
-	mfs := newCrashFS(crashDir)
+	mfs := vfstest.NewMemFS(crashDir)
 	db, err := Open(crashOptionsSeg(mfs, NewFakeClock(), SyncNever, 1<<16))
 	if err != nil {
 		t.Fatal(err)

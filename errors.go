@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // Sentinel errors returned by MiniKV. Compare with errors.Is: most are
@@ -32,8 +34,9 @@ var (
 	// ErrClosed is returned by every method after Close.
 	ErrClosed = errors.New("minikv: database is closed")
 	// ErrLocked is returned by Open when another handle, in this process or
-	// another one, holds a conflicting lock on the directory.
-	ErrLocked = errors.New("minikv: database is locked by another process or handle")
+	// another one, holds a conflicting lock on the directory. It is the
+	// error every file system of the engine wraps on a lock conflict.
+	ErrLocked = vfs.ErrLocked
 	// ErrCorrupt is returned when a file fails its checks. It is wrapped with
 	// the name of the file and, for the WAL, the offset of the damage.
 	ErrCorrupt = errors.New("minikv: corrupt database file")

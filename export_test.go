@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // This file exports internals to the black-box tests in package minikv_test.
@@ -106,7 +108,7 @@ type gatedFS struct {
 	g *SyncGate
 }
 
-func (fs gatedFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+func (fs gatedFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	f, err := fs.osFS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
@@ -115,13 +117,13 @@ func (fs gatedFS) OpenFile(name string, flag int, perm os.FileMode) (file, error
 }
 
 type gatedFile struct {
-	file
+	vfs.File
 	g *SyncGate
 }
 
 func (f gatedFile) Sync() error {
 	f.g.wait()
-	return f.file.Sync()
+	return f.File.Sync()
 }
 
 // SetStatsOff turns the operation counters and latency sampling of db on

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // manifest names the live files of a database: the snapshot to load and
@@ -81,7 +83,7 @@ func parseManifest(data []byte) (manifest, error) {
 }
 
 // readManifest reads dir's MANIFEST; found is false when there is none.
-func readManifest(fsys vfs, dir string) (m manifest, found bool, err error) {
+func readManifest(fsys vfs.FS, dir string) (m manifest, found bool, err error) {
 	data, err := readFile(fsys, filepath.Join(dir, manifestName), maxManifestSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return m, false, nil
@@ -95,7 +97,7 @@ func readManifest(fsys vfs, dir string) (m manifest, found bool, err error) {
 
 // writeManifest replaces dir's MANIFEST atomically and durably: temp file,
 // fsync, rename, directory fsync.
-func writeManifest(fsys vfs, dir string, m manifest) error {
+func writeManifest(fsys vfs.FS, dir string, m manifest) error {
 	final := filepath.Join(dir, manifestName)
 	tmp := final + tmpExt
 	if err := writeFileSync(fsys, tmp, m.encode()); err != nil {

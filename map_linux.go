@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // Allocate reserves the first size bytes of the file with fallocate(2),
@@ -25,7 +27,7 @@ func (f osFile) Allocate(size int64) error {
 // Map maps the first size bytes of the file with mmap(2), MAP_SHARED. It
 // refuses a size the file does not hold: a store past the end of the
 // file would raise SIGBUS.
-func (f osFile) Map(size int64) (mapping, error) {
+func (f osFile) Map(size int64) (vfs.Mapping, error) {
 	fileSize, err := f.Size()
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // SyncMode says when MiniKV calls fsync on the write-ahead log.
@@ -160,7 +162,7 @@ type Options struct {
 	Logger *slog.Logger
 
 	// fs replaces the operating system's file system in tests.
-	fs vfs
+	fs vfs.FS
 	// now replaces the wall clock in tests; it returns Unix nanoseconds.
 	now func() int64
 }

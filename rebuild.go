@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // A MANIFEST only points at files that name themselves: a snapshot's file
@@ -68,7 +70,7 @@ func RebuildManifest(dir string) (*ManifestPlan, error) {
 	return rebuildManifest(osFS{}, dir)
 }
 
-func rebuildManifest(fsys vfs, dir string) (*ManifestPlan, error) {
+func rebuildManifest(fsys vfs.FS, dir string) (*ManifestPlan, error) {
 	lock, err := lockDir(fsys, dir, false)
 	if err != nil {
 		return nil, notDir(fsys, dir, err)
@@ -94,7 +96,7 @@ func rebuildManifest(fsys vfs, dir string) (*ManifestPlan, error) {
 
 // planManifest works out, from the files in the listing ls of dir, the
 // MANIFEST that names the newest state they hold.
-func planManifest(fsys vfs, dir string, ls dirListing) (*ManifestPlan, error) {
+func planManifest(fsys vfs.FS, dir string, ls dirListing) (*ManifestPlan, error) {
 	p := &ManifestPlan{}
 	for i := len(ls.snapshots) - 1; i >= 0 && p.Snapshot == ""; i-- {
 		seq := ls.snapshots[i]

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // recoveryInfo holds the figures of the Open that created a handle.
@@ -37,7 +39,7 @@ type dirListing struct {
 	syncFailed bool // the sync-failed mark is there
 }
 
-func listDir(fsys vfs, dir string) (dirListing, error) {
+func listDir(fsys vfs.FS, dir string) (dirListing, error) {
 	var l dirListing
 	names, err := fsys.ReadDir(dir)
 	if err != nil {
@@ -168,7 +170,7 @@ func (db *DB) recoverFromSyncFailure() error {
 // writeSyncFailedMark leaves the sync-failed mark naming segment, durably
 // if the disk allows. It returns the first error, for tests; the WAL that
 // calls it has already failed.
-func writeSyncFailedMark(fsys vfs, dir, segment string) error {
+func writeSyncFailedMark(fsys vfs.FS, dir, segment string) error {
 	if err := writeFileSync(fsys, filepath.Join(dir, syncFailedName), []byte(segment+"\n")); err != nil {
 		return err
 	}

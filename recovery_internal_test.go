@@ -5,16 +5,18 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
-// recoveryWrites opens a store on a new memFS with segments of 64 KiB in
-// mode, sets n keys ("k00" ...) and returns the memFS and the end offset of
+// recoveryWrites opens a store on a new MemFS with segments of 64 KiB in
+// mode, sets n keys ("k00" ...) and returns the MemFS and the end offset of
 // each key's record in the segment. The store is left open when close is
-// false (the caller then takes images of the memFS as a killed writer's),
+// false (the caller then takes images of the MemFS as a killed writer's),
 // and closed otherwise.
-func recoveryWrites(t *testing.T, mode SyncMode, n int, close bool) (*memFS, []int64) {
+func recoveryWrites(t *testing.T, mode SyncMode, n int, close bool) (*vfstest.MemFS, []int64) {
 	t.Helper()
-	mfs := newCrashFS(crashDir)
+	mfs := vfstest.NewMemFS(crashDir)
 	clk := NewFakeClock()
 	db, err := Open(crashOptionsSeg(mfs, clk, mode, 1<<16))
 	if err != nil {
@@ -39,7 +41,7 @@ func recoveryWrites(t *testing.T, mode SyncMode, n int, close bool) (*memFS, []i
 
 // recoveryOpen opens the image img with SyncAlways and returns the keys it
 // holds, or the error of Open.
-func recoveryOpen(t *testing.T, img *memFS) (map[string]crashVal, Stats, error) {
+func recoveryOpen(t *testing.T, img *vfstest.MemFS) (map[string]crashVal, Stats, error) {
 	t.Helper()
 	db, err := Open(crashOptionsSeg(img, NewFakeClock(), SyncAlways, 1<<16))
 	if err != nil {
@@ -57,13 +59,13 @@ func recoveryOpen(t *testing.T, img *memFS) (map[string]crashVal, Stats, error) 
 func TestRecovery_HoleInUnsyncedTail(t *testing.T) {
 	mfs, ends := recoveryWrites(t, SyncNever, 40, false)
 	seg := filepath.Join(crashDir, segmentName(1))
-	data := mfs.readFileNow(seg)
+	data := mfs.ReadFileNow(seg)
 	for _, hole := range []int64{0, 512, 1024, ends[len(ends)-1] / 512 * 512} {
-		img := mfs.clone()
+		img := mfs.Clone()
 		b := data[:ends[len(ends)-1]]
 		b = append([]byte(nil), b...)
 		clear(b[hole:min(hole+512, int64(len(b)))])
-		img.writeFileNow(seg, b)
+		img.WriteFileNow(seg, b)
 		got, st, err := recoveryOpen(t, img)
 		if err != nil {
 			t.Fatalf("hole at %d: Open: %v, want a torn tail", hole, err)
@@ -99,10 +101,10 @@ func startOf(ends []int64, i int) int64 {
 func TestRecovery_HoleInSyncedData(t *testing.T) {
 	mfs, ends := recoveryWrites(t, SyncAlways, 40, false)
 	seg := filepath.Join(crashDir, segmentName(1))
-	data := append([]byte(nil), mfs.readFileNow(seg)[:ends[len(ends)-1]]...)
+	data := append([]byte(nil), mfs.ReadFileNow(seg)[:ends[len(ends)-1]]...)
 	clear(data[512:1024])
-	img := mfs.clone()
-	img.writeFileNow(seg, data)
+	img := mfs.Clone()
+	img.WriteFileNow(seg, data)
 	if _, _, err := recoveryOpen(t, img); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Open with a hole in synced data: %v, want ErrCorrupt", err)
 	}
@@ -120,7 +122,7 @@ func TestRecovery_BitFlipsInDurableData(t *testing.T) {
 			// With SyncNever, Close syncs and marks everything durable.
 			mfs, ends := recoveryWrites(t, mode, 12, true)
 			seg := filepath.Join(crashDir, segmentName(1))
-			data := mfs.readFileNow(seg)
+			data := mfs.ReadFileNow(seg)
 			if int64(len(data)) <= ends[len(ends)-1] {
 				t.Fatalf("the closed segment (%d bytes) has no close mark after %d", len(data), ends[len(ends)-1])
 			}
@@ -128,8 +130,8 @@ func TestRecovery_BitFlipsInDurableData(t *testing.T) {
 			for off := range data {
 				b := append([]byte(nil), data...)
 				b[off] ^= 1 << (off % 8)
-				img := mfs.clone()
-				img.writeFileNow(seg, b)
+				img := mfs.Clone()
+				img.WriteFileNow(seg, b)
 				got, _, err := recoveryOpen(t, img)
 				if err != nil {
 					if !errors.Is(err, ErrCorrupt) {
@@ -154,7 +156,7 @@ func TestRecovery_BitFlipsInDurableData(t *testing.T) {
 // replayed durable anew: after the power cut the store opens without
 // ErrCorrupt and holds every write acknowledged after the reopen.
 func TestRecovery_ReopenAfterFailedSync(t *testing.T) {
-	mfs := newCrashFS(crashDir)
+	mfs := vfstest.NewMemFS(crashDir)
 	clk := NewFakeClock()
 	opts := crashOptionsSeg(mfs, clk, SyncNever, 1<<16)
 	db, err := Open(opts)
@@ -167,11 +169,11 @@ func TestRecovery_ReopenAfterFailedSync(t *testing.T) {
 		}
 	}
 	seg := filepath.Join(crashDir, segmentName(1))
-	mfs.failSyncs(seg, 1)
+	mfs.FailSyncs(seg, 1)
 	if err := db.Close(); err == nil {
 		t.Fatal("Close succeeded although its fsync failed")
 	}
-	if mfs.readFileNow(filepath.Join(crashDir, syncFailedName)) == nil {
+	if mfs.ReadFileNow(filepath.Join(crashDir, syncFailedName)) == nil {
 		t.Fatal("the failed fsync left no sync-failed mark")
 	}
 	// The same boot: the page cache still holds the lost writes.
@@ -188,10 +190,10 @@ func TestRecovery_ReopenAfterFailedSync(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if mfs.readFileNow(filepath.Join(crashDir, syncFailedName)) != nil {
+	if mfs.ReadFileNow(filepath.Join(crashDir, syncFailedName)) != nil {
 		t.Error("the sync-failed mark is still there after the reopen made the state durable")
 	}
-	img := mfs.crash(0, nil) // the power cut: only what is durable
+	img := mfs.Crash(0, nil) // the power cut: only what is durable
 	db.Close()
 	got, _, err := recoveryOpen(t, img)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // laterReadFailFS fails every open for reading of one file name.
@@ -13,7 +15,7 @@ type laterReadFailFS struct {
 	name string
 }
 
-func (f laterReadFailFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+func (f laterReadFailFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	if filepath.Base(name) == f.name && flag&(os.O_WRONLY|os.O_RDWR) == 0 {
 		return nil, errors.New("injected read error")
 	}

@@ -10,12 +10,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // writeSnapshot writes the live (not expired at now) entries of v, in key
 // order, to the snapshot file for seq, fsyncs it and makes it durable in
 // dir under its final name. It returns the number of entries written.
-func writeSnapshot(fsys vfs, dir string, seq uint64, v frozenIndex, now int64) (int, error) {
+func writeSnapshot(fsys vfs.FS, dir string, seq uint64, v frozenIndex, now int64) (int, error) {
 	final := filepath.Join(dir, snapshotName(seq))
 	tmp := final + tmpExt
 	f, err := createNew(fsys, tmp)
@@ -78,7 +80,7 @@ func writeSnapshotTo(w io.Writer, seq uint64, v frozenIndex, now int64) (int, er
 // than the disk takes them, and the kernel then throttles every writer of
 // the process, the WAL's included, for tens of milliseconds.
 type pacedWriter struct {
-	f       file
+	f       vfs.File
 	pending int
 }
 
@@ -104,7 +106,7 @@ type snapshotInfo struct {
 // expired at now, in arena chunks of chunk bytes (0: the growing sizes of
 // a store without a memory limit). Any inconsistency is an ErrCorrupt
 // naming the file.
-func loadSnapshot(fsys vfs, path string, now int64, chunk int) (*memIndex, snapshotInfo, error) {
+func loadSnapshot(fsys vfs.FS, path string, now int64, chunk int) (*memIndex, snapshotInfo, error) {
 	name := filepath.Base(path)
 	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
@@ -139,7 +141,7 @@ const maxPresize = 1 << 22
 
 // allocated returns the bytes of disk f holds (see osFile.Allocated), or
 // size where the file cannot tell.
-func allocated(f file, size int64) int64 {
+func allocated(f vfs.File, size int64) int64 {
 	if a, ok := f.(interface{ Allocated() (int64, error) }); ok {
 		if n, err := a.Allocated(); err == nil {
 			return n

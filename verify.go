@@ -7,6 +7,8 @@ import (
 	"math"
 	"path/filepath"
 	"strconv"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // VerifyReport is what Verify found in a database directory.
@@ -103,8 +105,8 @@ func Verify(dir string) (*VerifyReport, error) {
 	return verifyFS(osFS{}, dir)
 }
 
-// verifyFS is Verify on any vfs.
-func verifyFS(fsys vfs, dir string) (*VerifyReport, error) {
+// verifyFS is Verify on any vfs.FS.
+func verifyFS(fsys vfs.FS, dir string) (*VerifyReport, error) {
 	ls, err := listDir(fsys, dir)
 	if err != nil {
 		return nil, err
@@ -165,7 +167,7 @@ func (r *VerifyReport) result(err error) error {
 
 // verifyManifest reads the MANIFEST. ok is false when the live files are
 // unknown (no MANIFEST, or a corrupt one), which ends the check.
-func verifyManifest(fsys vfs, dir string, ls dirListing, r *VerifyReport) (manifest, bool, error) {
+func verifyManifest(fsys vfs.FS, dir string, ls dirListing, r *VerifyReport) (manifest, bool, error) {
 	man, found, err := readManifest(fsys, dir)
 	var ce *corruptError
 	switch {
@@ -195,7 +197,7 @@ func verifyManifest(fsys vfs, dir string, ls dirListing, r *VerifyReport) (manif
 }
 
 // checkSnapshot decodes the snapshot the MANIFEST names.
-func (r *VerifyReport) checkSnapshot(fsys vfs, dir string, man manifest) error {
+func (r *VerifyReport) checkSnapshot(fsys vfs.FS, dir string, man manifest) error {
 	if man.snapshot == "" {
 		return nil
 	}
@@ -235,7 +237,7 @@ func (r *VerifyReport) listStale(ls dirListing, man manifest) {
 
 // checkSegments scans the live segments as recovery would, without
 // stopping at the first damage.
-func (r *VerifyReport) checkSegments(fsys vfs, dir string, live []uint64) error {
+func (r *VerifyReport) checkSegments(fsys vfs.FS, dir string, live []uint64) error {
 	scans := make([]segmentScan, len(live))
 	for i, seq := range live {
 		name := segmentName(seq)

@@ -12,70 +12,11 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
-// vfs is the file system seam: every file operation of the engine goes
-// through it, so that tests can simulate power loss and inject faults.
-// Names are full paths.
-type vfs interface {
-	OpenFile(name string, flag int, perm os.FileMode) (file, error)
-	Remove(name string) error
-	Rename(oldname, newname string) error
-	// ReadDir returns the names of the entries in dir, sorted.
-	ReadDir(dir string) ([]string, error)
-	MkdirAll(dir string, perm os.FileMode) error
-	// SyncDir makes the creations, renames and removals in dir durable.
-	SyncDir(dir string) error
-	// Lock takes an exclusive or shared lock on the file name without
-	// waiting; it returns ErrLocked when a conflicting lock is held.
-	Lock(name string, exclusive bool) (io.Closer, error)
-}
-
-// file is an open file of a vfs.
-type file interface {
-	io.Reader
-	io.ReaderAt
-	io.Writer
-	io.Closer
-	// Sync makes the file's data durable (fdatasync where available).
-	Sync() error
-	Truncate(size int64) error
-	Size() (int64, error)
-}
-
-// mapper is implemented by files whose first bytes can be written through
-// a shared memory mapping, which saves the WAL a system call per small
-// record.
-// It is optional: the WAL writes with Write to a file that does not
-// implement it, or when Allocate or Map fails.
-type mapper interface {
-	// Allocate reserves disk space for the first size bytes of the file,
-	// extending it with zeros to size when it is shorter, so that writing
-	// to a mapping of them cannot fail for want of space. On failure the
-	// file may have grown.
-	Allocate(size int64) error
-	// Map maps the first size bytes of the file, shared and writable. The
-	// file must be open for reading and writing and hold at least size
-	// bytes: a mapping must never reach past the end of its file.
-	Map(size int64) (mapping, error)
-}
-
-// mapping is a shared, writable memory mapping of the start of a file.
-// Bytes copied into it are in the operating system's page cache: like the
-// bytes of a Write, they survive a process kill, and a power cut unless
-// the file is synced (Sync covers them). The mapping stays valid after its
-// file is closed, until Unmap.
-type mapping interface {
-	// CopyAt puts p into the file at offset off: a copy into the mapping,
-	// or for a large p possibly a write that reaches the same page-cache
-	// pages (osMapping). The whole range must lie in the mapping.
-	CopyAt(p []byte, off int64) error
-	// Unmap releases the mapping; the bytes copied into it stay in the
-	// file. The mapping must not be used after.
-	Unmap() error
-}
-
-// osFS is the vfs of the operating system.
+// osFS is the vfs.FS of the operating system.
 type osFS struct{}
 
 type osFile struct{ *os.File }
@@ -96,7 +37,7 @@ func (f osFile) Size() (int64, error) {
 // without other hard links when opened for writing (see checkStoreFile).
 // Anything else is an error wrapping ErrCorrupt that names the file and
 // what it is.
-func (osFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+func (osFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
 	f, err := os.OpenFile(name, flag|openGuard, perm)
 	if err != nil {
 		return nil, refusal(name, err)
@@ -331,7 +272,7 @@ func LockDir(dir string, exclusive bool) (io.Closer, error) {
 }
 
 // lockDir takes the directory lock of a database.
-func lockDir(fsys vfs, dir string, readOnly bool) (io.Closer, error) {
+func lockDir(fsys vfs.FS, dir string, readOnly bool) (io.Closer, error) {
 	name := filepath.Join(dir, lockName)
 	l, err := fsys.Lock(name, !readOnly)
 	if readOnly && errors.Is(err, fs.ErrNotExist) {
@@ -342,7 +283,7 @@ func lockDir(fsys vfs, dir string, readOnly bool) (io.Closer, error) {
 
 // waitLock takes the directory lock as lockDir does, retrying for up to
 // timeout while another handle holds a conflicting one.
-func waitLock(fsys vfs, dir string, readOnly bool, timeout time.Duration) (io.Closer, error) {
+func waitLock(fsys vfs.FS, dir string, readOnly bool, timeout time.Duration) (io.Closer, error) {
 	deadline := time.Now().Add(timeout)
 	pause := time.Millisecond
 	for {
@@ -361,7 +302,7 @@ func waitLock(fsys vfs, dir string, readOnly bool, timeout time.Duration) (io.Cl
 
 // notDir returns, for the failure err of an Open of dir, an error that
 // says dir is not a directory when that is the cause, and err otherwise.
-func notDir(fsys vfs, dir string, err error) error {
+func notDir(fsys vfs.FS, dir string, err error) error {
 	if _, rerr := fsys.ReadDir(dir); errors.Is(rerr, syscall.ENOTDIR) {
 		return &notDirError{dir}
 	}
@@ -372,7 +313,7 @@ func notDir(fsys vfs, dir string, err error) error {
 // directory entry durable by fsyncing the directory that holds it, so that
 // a database created just before a power cut does not vanish with its
 // acknowledged writes. An existing dir is left as it is.
-func createDir(fsys vfs, dir string) error {
+func createDir(fsys vfs.FS, dir string) error {
 	dir = filepath.Clean(dir)
 	var missing []string
 	for d := dir; ; d = filepath.Dir(d) {
@@ -406,7 +347,7 @@ func createDir(fsys vfs, dir string) error {
 // before (a temp file a crash left, or a link someone planted) is removed
 // first, and the file is created with O_EXCL, so that writes can only
 // reach a new file of the store.
-func createNew(fsys vfs, name string) (file, error) {
+func createNew(fsys vfs.FS, name string) (vfs.File, error) {
 	if err := fsys.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -415,7 +356,7 @@ func createNew(fsys vfs, name string) (file, error) {
 
 // writeFileSync writes data to a new file name (see createNew), fsyncs it
 // and closes it.
-func writeFileSync(fsys vfs, name string, data []byte) error {
+func writeFileSync(fsys vfs.FS, name string, data []byte) error {
 	f, err := createNew(fsys, name)
 	if err != nil {
 		return err
@@ -427,8 +368,8 @@ func writeFileSync(fsys vfs, name string, data []byte) error {
 	return errors.Join(err, f.Close())
 }
 
-// readFile reads a whole file through the vfs, refusing one larger than max.
-func readFile(fsys vfs, name string, max int64) ([]byte, error) {
+// readFile reads a whole file through fsys, refusing one larger than max.
+func readFile(fsys vfs.FS, name string, max int64) ([]byte, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // wal appends records to the current segment and makes them durable.
@@ -40,17 +42,17 @@ import (
 // Syncs may run concurrently with appends: fileMu keeps the file open while
 // a sync uses it, and smu guards the group-commit state.
 type wal struct {
-	fsys     vfs
+	fsys     vfs.FS
 	dir      string
 	segLimit int64
 
 	// Guarded by the caller's lock (DB.writeSem); rotate and close also
 	// hold fileMu while they replace or close f.
-	f file
+	f vfs.File
 	// m maps the first segLimit bytes of f, preallocated, when appends
 	// are copies into memory; nil when they use f.Write. Only appends,
 	// rotate and close use it.
-	m       mapping
+	m       vfs.Mapping
 	seq     uint64
 	segSize int64     // bytes written to the current segment, never its preallocated size
 	sealed  []segInfo // live segments before the current one
@@ -87,7 +89,7 @@ type segInfo struct {
 
 // openWAL opens segment seq for appending at size bytes, creating it when
 // create is set. sealed lists the live segments before it.
-func openWAL(fsys vfs, dir string, seq uint64, size int64, sealed []segInfo, segLimit int64, create bool) (*wal, error) {
+func openWAL(fsys vfs.FS, dir string, seq uint64, size int64, sealed []segInfo, segLimit int64, create bool) (*wal, error) {
 	w := &wal{fsys: fsys, dir: dir, segLimit: segLimit, round: make(chan struct{})}
 	var err error
 	if create {
@@ -114,7 +116,7 @@ const segmentFlags = os.O_RDWR | os.O_APPEND
 
 // createSegment creates a segment file, preallocates and maps it when it
 // can (see mapSegment), and makes its existence durable.
-func (w *wal) createSegment(seq uint64) (file, mapping, error) {
+func (w *wal) createSegment(seq uint64) (vfs.File, vfs.Mapping, error) {
 	name := filepath.Join(w.dir, segmentName(seq))
 	f, err := w.fsys.OpenFile(name, segmentFlags|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -135,7 +137,7 @@ func (w *wal) createSegment(seq uint64) (file, mapping, error) {
 
 // reopenSegment opens the existing segment seq, whose valid records end
 // at size (recovery has cut the file there), to append after them.
-func (w *wal) reopenSegment(seq uint64, size int64) (file, mapping, error) {
+func (w *wal) reopenSegment(seq uint64, size int64) (vfs.File, vfs.Mapping, error) {
 	f, err := w.fsys.OpenFile(filepath.Join(w.dir, segmentName(seq)), segmentFlags, 0o600)
 	if err != nil {
 		return nil, nil, err
@@ -171,14 +173,14 @@ const maxMapSize = 1 << 30
 // mapped or has no room left, or when preallocation or mapping fails. In
 // the last case it first cuts f back to size, since O_APPEND writes go to
 // the end of the file; it returns an error only when that cut fails.
-func (w *wal) mapSegment(f file, size int64) (mapping, error) {
-	mf, ok := f.(mapper)
+func (w *wal) mapSegment(f vfs.File, size int64) (vfs.Mapping, error) {
+	mf, ok := f.(vfs.Mapper)
 	if !ok || size >= w.segLimit || w.segLimit > maxMapSize {
 		return nil, nil
 	}
 	err := mf.Allocate(w.segLimit)
 	if err == nil {
-		var m mapping
+		var m vfs.Mapping
 		if m, err = mf.Map(w.segLimit); err == nil {
 			return m, nil
 		}
@@ -190,7 +192,7 @@ func (w *wal) mapSegment(f file, size int64) (mapping, error) {
 }
 
 // unmapIf releases m when it is not nil.
-func unmapIf(m mapping) error {
+func unmapIf(m vfs.Mapping) error {
 	if m == nil {
 		return nil
 	}

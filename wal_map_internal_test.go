@@ -14,11 +14,14 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/minikv/minikv/internal/vfs"
+	"github.com/minikv/minikv/internal/vfstest"
 )
 
 // mapTestOptions are the options of these tests: small segments, no
 // background work, SyncNever unless changed.
-func mapTestOptions(fsys vfs, segLimit int64) Options {
+func mapTestOptions(fsys vfs.FS, segLimit int64) Options {
 	opts := crashOptions(fsys, NewFakeClock(), SyncNever)
 	opts.SegmentSize = segLimit
 	return opts
@@ -26,12 +29,12 @@ func mapTestOptions(fsys vfs, segLimit int64) Options {
 
 // segmentFiles returns the current content of every WAL segment of fsys,
 // in order.
-func segmentFiles(t *testing.T, m *memFS) [][]byte {
+func segmentFiles(t *testing.T, m *vfstest.MemFS) [][]byte {
 	t.Helper()
 	var out [][]byte
-	for _, name := range m.listNow(crashDir) {
+	for _, name := range m.ListNow(crashDir) {
 		if _, ok := parseSeq(name, walExt); ok {
-			out = append(out, m.readFileNow(filepath.Join(crashDir, name)))
+			out = append(out, m.ReadFileNow(filepath.Join(crashDir, name)))
 		}
 	}
 	return out
@@ -67,7 +70,7 @@ func wantValue(t *testing.T, db *DB, key string, want []byte) {
 // last one holds the current segment's written bytes followed by zeros
 // up to segLimit when it is mapped, and the WAL size is the sum of the
 // records, not of the file sizes.
-func checkWALFiles(t *testing.T, m *memFS, db *DB, segLimit int64) {
+func checkWALFiles(t *testing.T, m *vfstest.MemFS, db *DB, segLimit int64) {
 	t.Helper()
 	segs := segmentFiles(t, m)
 	var records int64
@@ -107,8 +110,8 @@ func TestWALMapPreallocatesAndSeals(t *testing.T) {
 
 func testWALMapPreallocatesAndSeals(t *testing.T, mode SyncMode) {
 	const segLimit = 4096
-	m := newCrashFS(crashDir)
-	m.tracing = true
+	m := vfstest.NewMemFS(crashDir)
+	m.SetTracing(true)
 	opts := mapTestOptions(m, segLimit)
 	opts.SyncMode = mode
 	db, err := Open(opts)
@@ -123,7 +126,7 @@ func testWALMapPreallocatesAndSeals(t *testing.T, mode SyncMode) {
 	}
 	checkWALFiles(t, m, db, segLimit)
 	var writes, stores int
-	for _, op := range m.trace {
+	for _, op := range m.Trace() {
 		if strings.HasSuffix(op, walExt) {
 			writes += strings.Count(op, " write ")
 			stores += strings.Count(op, " mapwrite ")
@@ -135,7 +138,7 @@ func testWALMapPreallocatesAndSeals(t *testing.T, mode SyncMode) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if h := m.openHandles(); len(h) > 0 {
+	if h := m.OpenHandles(); len(h) > 0 {
 		t.Fatalf("left open: %v", h)
 	}
 	segs := segmentFiles(t, m)
@@ -143,7 +146,7 @@ func testWALMapPreallocatesAndSeals(t *testing.T, mode SyncMode) {
 		t.Fatalf("after Close: %d records in %d bytes, file of %d", s.records, s.validEnd, s.size)
 	}
 	// A power cut after Close keeps it all, sealed.
-	img := m.crash(0, nil)
+	img := m.Crash(0, nil)
 	if s := scanBytes(t, segmentFiles(t, img)[0]); s.records != 10 || s.validEnd != s.size {
 		t.Fatalf("after a power cut after Close: %d records in %d bytes, file of %d", s.records, s.validEnd, s.size)
 	}
@@ -163,7 +166,7 @@ func testWALMapPreallocatesAndSeals(t *testing.T, mode SyncMode) {
 // the same holds after a second kill.
 func TestWALMapReopenAfterKill(t *testing.T) {
 	const segLimit = 8192
-	m := newCrashFS(crashDir)
+	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +175,7 @@ func TestWALMapReopenAfterKill(t *testing.T) {
 		mustSet(t, db, fmt.Sprintf("a%d", i), []byte("first run"))
 	}
 	written := WALBytes(db)
-	img := m.clone() // the process is killed: its unsynced writes stay
+	img := m.Clone() // the process is killed: its unsynced writes stay
 	db.Close()
 
 	for run := range 2 {
@@ -200,7 +203,7 @@ func TestWALMapReopenAfterKill(t *testing.T) {
 		}
 		checkWALFiles(t, img, db, segLimit)
 		written = WALBytes(db)
-		next := img.clone()
+		next := img.Clone()
 		db.Close()
 		img = next
 	}
@@ -219,7 +222,7 @@ func TestWALMapReopenAfterKill(t *testing.T) {
 // starts the next segment instead of crossing the end of the mapping.
 func TestWALMapRotation(t *testing.T) {
 	const segLimit = 1024
-	m := newCrashFS(crashDir)
+	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +249,7 @@ func TestWALMapRotation(t *testing.T) {
 // next segment, and the first is sealed after one record.
 func TestWALMapRecordLargerThanRoomLeft(t *testing.T) {
 	const segLimit = 1024
-	m := newCrashFS(crashDir)
+	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +262,7 @@ func TestWALMapRecordLargerThanRoomLeft(t *testing.T) {
 	if len(segs) != 2 || scanBytes(t, segs[0]).records != 1 || scanBytes(t, segs[1]).records != 1 {
 		t.Fatalf("want two segments of one record each, got %d", len(segs))
 	}
-	img := m.clone()
+	img := m.Clone()
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +281,7 @@ func TestWALMapRecordLargerThanRoomLeft(t *testing.T) {
 // power cuts in between recover everything synced.
 func TestWALMapRecordLargerThanSegment(t *testing.T) {
 	const segLimit = 1024
-	m := newCrashFS(crashDir)
+	m := vfstest.NewMemFS(crashDir)
 	opts := mapTestOptions(m, segLimit)
 	opts.SyncMode = SyncAlways
 	db, err := Open(opts)
@@ -309,7 +312,7 @@ func TestWALMapRecordLargerThanSegment(t *testing.T) {
 	if len(segs) != 4 {
 		t.Fatalf("%d segments, want 4: small, huge, batch, after", len(segs))
 	}
-	for _, img := range []*memFS{m.clone(), m.crash(0, nil)} {
+	for _, img := range []*vfstest.MemFS{m.Clone(), m.Crash(0, nil)} {
 		db2, err := Open(mapTestOptions(img, segLimit))
 		if err != nil {
 			t.Fatal(err)
@@ -324,39 +327,44 @@ func TestWALMapRecordLargerThanSegment(t *testing.T) {
 	}
 }
 
-// noMapFS hides the mapping methods of the files of a memFS, like a
+// noMapFS hides the mapping methods of the files of a MemFS, like a
 // platform without them.
-type noMapFS struct{ *memFS }
+type noMapFS struct{ *vfstest.MemFS }
 
-type noMapFile struct{ file }
+type noMapFile struct{ vfs.File }
 
-func (f noMapFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
-	h, err := f.memFS.OpenFile(name, flag, perm)
+func (f noMapFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+	h, err := f.MemFS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
 	return noMapFile{h}, nil
 }
 
-// partialAllocFS is a memFS whose preallocation extends a file halfway
+// partialAllocFS is a MemFS whose preallocation extends a file halfway
 // and then fails with ENOSPC, as fallocate may on a full disk.
-type partialAllocFS struct{ *memFS }
+type partialAllocFS struct{ *vfstest.MemFS }
 
-type partialAllocFile struct{ *memHandle }
+// partialAllocFile is a file of a MemFS, which implements vfs.Mapper.
+type partialAllocFile struct{ vfs.File }
 
-func (f partialAllocFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
-	h, err := f.memFS.OpenFile(name, flag, perm)
+func (f partialAllocFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.File, error) {
+	h, err := f.MemFS.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
 	}
-	return partialAllocFile{h.(*memHandle)}, nil
+	return partialAllocFile{h}, nil
 }
 
 func (f partialAllocFile) Allocate(size int64) error {
-	if err := f.memHandle.Allocate(size / 2); err != nil {
+	if err := f.File.(vfs.Mapper).Allocate(size / 2); err != nil {
 		return err
 	}
 	return syscall.ENOSPC
+}
+
+func (f partialAllocFile) Map(size int64) (vfs.Mapping, error) {
+	return f.File.(vfs.Mapper).Map(size)
 }
 
 // Without mapping (no such methods, or preallocation or mapping failing)
@@ -366,29 +374,29 @@ func TestWALMapFallback(t *testing.T) {
 	const segLimit = 1024
 	cases := []struct {
 		name string
-		fs   func(m *memFS) vfs
+		fs   func(m *vfstest.MemFS) vfs.FS
 	}{
-		{"no mapper", func(m *memFS) vfs { return noMapFS{m} }},
-		{"allocate fails", func(m *memFS) vfs {
-			f := newFaultFS(m, 0, true)
-			f.kind = "allocate"
+		{"no mapper", func(m *vfstest.MemFS) vfs.FS { return noMapFS{m} }},
+		{"allocate fails", func(m *vfstest.MemFS) vfs.FS {
+			f := vfstest.NewFaultFS(m, 0, true)
+			f.OnlyKind("allocate")
 			return f
 		}},
-		{"map fails", func(m *memFS) vfs {
-			f := newFaultFS(m, 0, true)
-			f.kind = "map"
+		{"map fails", func(m *vfstest.MemFS) vfs.FS {
+			f := vfstest.NewFaultFS(m, 0, true)
+			f.OnlyKind("map")
 			return f
 		}},
-		{"map fails once", func(m *memFS) vfs {
-			f := newFaultFS(m, 0, false)
-			f.kind = "map"
+		{"map fails once", func(m *vfstest.MemFS) vfs.FS {
+			f := vfstest.NewFaultFS(m, 0, false)
+			f.OnlyKind("map")
 			return f
 		}},
-		{"partial allocation", func(m *memFS) vfs { return partialAllocFS{m} }},
+		{"partial allocation", func(m *vfstest.MemFS) vfs.FS { return partialAllocFS{m} }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newCrashFS(crashDir)
+			m := vfstest.NewMemFS(crashDir)
 			db, err := Open(mapTestOptions(tc.fs(m), segLimit))
 			if err != nil {
 				t.Fatal(err)
@@ -398,11 +406,11 @@ func TestWALMapFallback(t *testing.T) {
 				mustSet(t, db, fmt.Sprintf("k%02d", i), val)
 				checkWALFiles(t, m, db, segLimit)
 			}
-			img := m.clone()
+			img := m.Clone()
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if h := m.openHandles(); len(h) > 0 {
+			if h := m.OpenHandles(); len(h) > 0 {
 				t.Fatalf("left open: %v", h)
 			}
 			db, err = Open(mapTestOptions(img, segLimit))
@@ -420,18 +428,18 @@ func TestWALMapFallback(t *testing.T) {
 // When the cut after a failed preallocation fails too, the segment cannot
 // be written safely: creating it fails, and the store refuses writes.
 func TestWALMapFallbackCutFails(t *testing.T) {
-	m := newCrashFS(crashDir)
-	f := newFaultFS(partialAllocFS{m}, 0, true)
-	f.kind = "truncate"
+	m := vfstest.NewMemFS(crashDir)
+	f := vfstest.NewFaultFS(partialAllocFS{m}, 0, true)
+	f.OnlyKind("truncate")
 	db, err := Open(mapTestOptions(f, 1024))
 	if err == nil {
 		db.Close()
 		t.Fatal("Open succeeded though the segment could not be cut back")
 	}
-	if !errors.Is(err, errInjected) || !errors.Is(err, syscall.ENOSPC) {
+	if !errors.Is(err, vfstest.ErrInjected) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Open: %v, want the failed cut and the failed preallocation", err)
 	}
-	if h := m.openHandles(); len(h) > 0 {
+	if h := m.OpenHandles(); len(h) > 0 {
 		t.Fatalf("left open: %v", h)
 	}
 }
@@ -440,24 +448,24 @@ func TestWALMapFallbackCutFails(t *testing.T) {
 // stops the WAL like a failed Write: the write and every later one return
 // the error, and the store refuses writes until reopened.
 func TestWALMapFailedStoreRefusesWrites(t *testing.T) {
-	m := newCrashFS(crashDir)
+	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, 4096))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustSet(t, db, "before", []byte("v"))
-	m.armCrash(m.opCount(), 0, nil)
-	if err := db.Set("lost", []byte("v")); !errors.Is(err, errCrashed) {
-		t.Fatalf("Set during the crash: %v, want errCrashed", err)
+	m.ArmCrash(m.Ops(), 0, nil)
+	if err := db.Set("lost", []byte("v")); !errors.Is(err, vfstest.ErrCrashed) {
+		t.Fatalf("Set during the crash: %v, want vfstest.ErrCrashed", err)
 	}
-	if err := db.Set("later", []byte("v")); !errors.Is(err, errCrashed) {
+	if err := db.Set("later", []byte("v")); !errors.Is(err, vfstest.ErrCrashed) {
 		t.Fatalf("Set after the failure: %v, want the stored failure", err)
 	}
 	if _, err := db.Get("before"); err != nil {
 		t.Fatalf("reads must go on: %v", err)
 	}
 	db.Close()
-	if h := m.openHandles(); len(h) > 0 {
+	if h := m.OpenHandles(); len(h) > 0 {
 		t.Fatalf("left open: %v", h)
 	}
 }
@@ -466,9 +474,9 @@ func TestWALMapFailedStoreRefusesWrites(t *testing.T) {
 // error, the store refuses writes, and a reopen recovers every
 // acknowledged write from the segment left with its zero tail.
 func TestWALMapUnmapFailure(t *testing.T) {
-	m := newCrashFS(crashDir)
-	f := newFaultFS(m, 0, false)
-	f.kind = "unmap"
+	m := vfstest.NewMemFS(crashDir)
+	f := vfstest.NewFaultFS(m, 0, false)
+	f.OnlyKind("unmap")
 	db, err := Open(mapTestOptions(f, 512))
 	if err != nil {
 		t.Fatal(err)
@@ -481,16 +489,16 @@ func TestWALMapUnmapFailure(t *testing.T) {
 		}
 		acked = append(acked, k)
 	}
-	if !errors.Is(err, errInjected) || len(acked) == 0 {
+	if !errors.Is(err, vfstest.ErrInjected) || len(acked) == 0 {
 		t.Fatalf("after %d writes: %v, want the injected unmap error", len(acked), err)
 	}
-	if err := db.Set("x", []byte("v")); !errors.Is(err, errInjected) {
+	if err := db.Set("x", []byte("v")); !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatalf("write after the failure: %v", err)
 	}
-	if err := db.Close(); err != nil && !errors.Is(err, errInjected) {
+	if err := db.Close(); err != nil && !errors.Is(err, vfstest.ErrInjected) {
 		t.Fatal(err)
 	}
-	if h := m.openHandles(); len(h) > 0 {
+	if h := m.OpenHandles(); len(h) > 0 {
 		t.Fatalf("left open: %v", h)
 	}
 	db, err = Open(mapTestOptions(m, 512))
@@ -510,7 +518,7 @@ func TestWALMapUnmapFailure(t *testing.T) {
 // compaction, and Stats agrees before and after a kill.
 func TestWALMapSizeCountsWrittenBytes(t *testing.T) {
 	const segLimit = 64 << 10
-	m := newCrashFS(crashDir)
+	m := vfstest.NewMemFS(crashDir)
 	opts := mapTestOptions(m, segLimit)
 	opts.MaxWALSize = 8 << 10
 	opts.DisableAutoCompaction = false
@@ -528,7 +536,7 @@ func TestWALMapSizeCountsWrittenBytes(t *testing.T) {
 		t.Fatalf("WALSize %d, Compactions %d; want %d and 0", st.WALSize, st.Compactions, want)
 	}
 	checkWALFiles(t, m, db, segLimit)
-	img := m.clone()
+	img := m.Clone()
 	db.Close()
 	for _, ro := range []bool{true, false} {
 		opts := mapTestOptions(img, segLimit)
@@ -549,7 +557,7 @@ func TestWALMapSizeCountsWrittenBytes(t *testing.T) {
 // byte and no file.
 func TestWALMapReadOnlyOpenPreallocated(t *testing.T) {
 	const segLimit = 4096
-	m := newCrashFS(crashDir)
+	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))
 	if err != nil {
 		t.Fatal(err)
@@ -557,11 +565,11 @@ func TestWALMapReadOnlyOpenPreallocated(t *testing.T) {
 	for i := range 8 {
 		mustSet(t, db, fmt.Sprintf("k%d", i), []byte("v"))
 	}
-	img := m.clone()
+	img := m.Clone()
 	db.Close()
 	before := map[string][]byte{}
-	for _, name := range img.listNow(crashDir) {
-		before[name] = img.readFileNow(filepath.Join(crashDir, name))
+	for _, name := range img.ListNow(crashDir) {
+		before[name] = img.ReadFileNow(filepath.Join(crashDir, name))
 	}
 	opts := mapTestOptions(img, segLimit)
 	opts.ReadOnly = true
@@ -584,12 +592,12 @@ func TestWALMapReadOnlyOpenPreallocated(t *testing.T) {
 	if rep, err := verifyFS(img, crashDir); err != nil || len(rep.Problems) > 0 || rep.TornTail != nil {
 		t.Fatalf("Verify of a preallocated last segment: %v, %+v", err, rep)
 	}
-	after := img.listNow(crashDir)
+	after := img.ListNow(crashDir)
 	if len(after) != len(before) {
 		t.Fatalf("files %v after a read-only open, were %d", after, len(before))
 	}
 	for _, name := range after {
-		if !bytes.Equal(img.readFileNow(filepath.Join(crashDir, name)), before[name]) {
+		if !bytes.Equal(img.ReadFileNow(filepath.Join(crashDir, name)), before[name]) {
 			t.Fatalf("read-only open changed %s", name)
 		}
 	}

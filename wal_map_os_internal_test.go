@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // copyDir copies the files of src into a new directory and returns it.
@@ -173,7 +175,7 @@ func TestOSFileMapBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	mf := f.(mapper)
+	mf := f.(vfs.Mapper)
 	if err := mf.Allocate(8192); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +209,7 @@ func TestOSFileMapBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wo.Close()
-	if _, err := wo.(mapper).Map(4096); err == nil {
+	if _, err := wo.(vfs.Mapper).Map(4096); err == nil {
 		t.Fatal("mapped a write-only file")
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/minikv/minikv/internal/vfs"
 )
 
 // allZero reports whether b holds only zero bytes (preallocation padding).
@@ -238,7 +240,7 @@ func lengthRepairs(b []byte, end int) bool {
 // with holes for zeros keeps its data where it was; a sparse file whose
 // data lies far past what it holds on disk is only what a hostile
 // directory holds, and is refused as ErrCorrupt without reading its holes.
-func readSegment(fsys vfs, name string) ([]byte, int64, error) {
+func readSegment(fsys vfs.FS, name string) ([]byte, int64, error) {
 	f, err := fsys.OpenFile(name, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, 0, err

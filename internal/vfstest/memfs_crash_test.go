@@ -1,4 +1,4 @@
-package minikv
+package vfstest
 
 import (
 	"bytes"
@@ -10,61 +10,30 @@ import (
 	"testing"
 )
 
-// The memFS is the crash model every power-loss test trusts; these tests
+// The MemFS is the crash model every power-loss test trusts; these tests
 // check the model itself.
-
-// memfsWrite creates name in m and writes data at off through a handle
-// opened read-write, then closes it (a close is not a sync).
-func memfsWrite(t *testing.T, m *memFS, name string, off int64, data []byte) {
-	t.Helper()
-	f, err := m.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := f.(*memHandle)
-	h.fs.mu.Lock()
-	h.node.data = writeAt(h.node.data, off, data)
-	h.node.pending = append(h.node.pending, fileOp{off: off, data: bytes.Clone(data)})
-	h.node.dirty(off, off+int64(len(data)))
-	h.fs.mu.Unlock()
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// memfsSync opens name and syncs it.
-func memfsSync(t *testing.T, m *memFS, name string) {
-	t.Helper()
-	f, err := m.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestMemFS_CrashKeepsSyncedOnly: a power cut that keeps no unsynced change
 // leaves every file as of its last Sync and every directory as of its last
 // SyncDir, and nothing else.
 func TestMemFS_CrashKeepsSyncedOnly(t *testing.T) {
-	m := newCrashFS(crashDir)
-	a, b := filepath.Join(crashDir, "a"), filepath.Join(crashDir, "b")
+	m := NewMemFS(testDir)
+	a, b := filepath.Join(testDir, "a"), filepath.Join(testDir, "b")
 	memfsWrite(t, m, a, 0, []byte("synced"))
 	memfsSync(t, m, a)
-	if err := m.SyncDir(crashDir); err != nil {
+	if err := m.SyncDir(testDir); err != nil {
 		t.Fatal(err)
 	}
 	memfsWrite(t, m, a, 6, []byte(" and more"))
 	memfsWrite(t, m, b, 0, []byte("never synced, nor its entry"))
-	img := m.crash(0, rand.New(rand.NewPCG(1, 2)))
-	if got := img.readFileNow(a); string(got) != "synced" {
+	img := m.Crash(0, rand.New(rand.NewPCG(1, 2)))
+	if got := img.ReadFileNow(a); string(got) != "synced" {
 		t.Errorf("a after the cut = %q, want the synced %q", got, "synced")
 	}
-	if got := img.readFileNow(b); got != nil {
+	if got := img.ReadFileNow(b); got != nil {
 		t.Errorf("b, never in a synced directory, survived: %q", got)
 	}
-	if got := m.clone().readFileNow(a); string(got) != "synced and more" {
+	if got := m.Clone().ReadFileNow(a); string(got) != "synced and more" {
 		t.Errorf("a after a process kill = %q, want everything written", got)
 	}
 }
@@ -72,27 +41,27 @@ func TestMemFS_CrashKeepsSyncedOnly(t *testing.T) {
 // TestMemFS_RenameDurableAfterSyncDir: a rename survives a power cut once
 // its directory is synced, and may or may not before.
 func TestMemFS_RenameDurableAfterSyncDir(t *testing.T) {
-	m := newCrashFS(crashDir)
-	tmp, final := filepath.Join(crashDir, "x.tmp"), filepath.Join(crashDir, "x")
+	m := NewMemFS(testDir)
+	tmp, final := filepath.Join(testDir, "x.tmp"), filepath.Join(testDir, "x")
 	memfsWrite(t, m, tmp, 0, []byte("content"))
 	memfsSync(t, m, tmp)
-	if err := m.SyncDir(crashDir); err != nil {
+	if err := m.SyncDir(testDir); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Rename(tmp, final); err != nil {
 		t.Fatal(err)
 	}
-	if img := m.crash(0, rand.New(rand.NewPCG(1, 2))); img.readFileNow(final) != nil || img.readFileNow(tmp) == nil {
+	if img := m.Crash(0, rand.New(rand.NewPCG(1, 2))); img.ReadFileNow(final) != nil || img.ReadFileNow(tmp) == nil {
 		t.Error("an unsynced rename survived a cut that keeps nothing unsynced")
 	}
-	if img := m.crash(1, rand.New(rand.NewPCG(1, 2))); img.readFileNow(final) == nil {
+	if img := m.Crash(1, rand.New(rand.NewPCG(1, 2))); img.ReadFileNow(final) == nil {
 		t.Error("a cut that keeps every change lost the rename")
 	}
-	if err := m.SyncDir(crashDir); err != nil {
+	if err := m.SyncDir(testDir); err != nil {
 		t.Fatal(err)
 	}
-	img := m.crash(0, rand.New(rand.NewPCG(1, 2)))
-	if string(img.readFileNow(final)) != "content" || img.readFileNow(tmp) != nil {
+	img := m.Crash(0, rand.New(rand.NewPCG(1, 2)))
+	if string(img.ReadFileNow(final)) != "content" || img.ReadFileNow(tmp) != nil {
 		t.Error("a rename whose directory was synced did not survive")
 	}
 }
@@ -103,12 +72,12 @@ func TestMemFS_RenameDurableAfterSyncDir(t *testing.T) {
 // bytes, 1 KiB or a page), every kept byte must be what was written or
 // what was there before, and some images must keep a prefix only.
 func TestMemFS_BlockSubsets(t *testing.T) {
-	m := newCrashFS(crashDir)
-	name := filepath.Join(crashDir, "seg")
+	m := NewMemFS(testDir)
+	name := filepath.Join(testDir, "seg")
 	const size = 16 << 10
 	memfsWrite(t, m, name, 0, make([]byte, size)) // preallocated zeros
 	memfsSync(t, m, name)
-	if err := m.SyncDir(crashDir); err != nil {
+	if err := m.SyncDir(testDir); err != nil {
 		t.Fatal(err)
 	}
 	want := make([]byte, size)
@@ -119,8 +88,8 @@ func TestMemFS_BlockSubsets(t *testing.T) {
 	}
 	holes, prefixes := 0, 0
 	for i := range 200 {
-		img := m.crash(0.5, rand.New(rand.NewPCG(uint64(i), 7)))
-		got := img.readFileNow(name)
+		img := m.Crash(0.5, rand.New(rand.NewPCG(uint64(i), 7)))
+		got := img.ReadFileNow(name)
 		if len(got) < size {
 			t.Fatalf("image %d: %d bytes, want the preallocated %d", i, len(got), size)
 		}
@@ -155,15 +124,15 @@ func TestMemFS_BlockSubsets(t *testing.T) {
 // and a power cut loses them; a new write to the same bytes is durable
 // again after its Sync.
 func TestMemFS_FailedSyncLosesPages(t *testing.T) {
-	m := newCrashFS(crashDir)
-	name := filepath.Join(crashDir, "f")
+	m := NewMemFS(testDir)
+	name := filepath.Join(testDir, "f")
 	memfsWrite(t, m, name, 0, []byte("old!"))
 	memfsSync(t, m, name)
-	if err := m.SyncDir(crashDir); err != nil {
+	if err := m.SyncDir(testDir); err != nil {
 		t.Fatal(err)
 	}
 	memfsWrite(t, m, name, 0, []byte("lost"))
-	m.failSyncs(name, 1)
+	m.FailSyncs(name, 1)
 	f, err := m.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -175,15 +144,15 @@ func TestMemFS_FailedSyncLosesPages(t *testing.T) {
 		t.Fatalf("the next Sync = %v, want success (the pages count as clean)", err)
 	}
 	f.Close()
-	if got := m.readFileNow(name); string(got) != "lost" {
+	if got := m.ReadFileNow(name); string(got) != "lost" {
 		t.Errorf("reads after the failed sync = %q, want the page cache's %q", got, "lost")
 	}
-	if got := m.crash(0, nil).readFileNow(name); string(got) != "old!" {
+	if got := m.Crash(0, nil).ReadFileNow(name); string(got) != "old!" {
 		t.Errorf("after a power cut = %q, want the disk's %q", got, "old!")
 	}
 	memfsWrite(t, m, name, 2, []byte("ST"))
 	memfsSync(t, m, name)
-	if got := m.crash(0, nil).readFileNow(name); string(got) != "olST" {
+	if got := m.Crash(0, nil).ReadFileNow(name); string(got) != "olST" {
 		t.Errorf("after a rewrite, its sync and a power cut = %q, want %q", got, "olST")
 	}
 }
