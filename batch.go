@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"math"
 	"sync"
 	"time"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // Batch buffers writes and applies them together with Write: all of them

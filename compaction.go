@@ -2,8 +2,9 @@ package minikv
 
 import (
 	"context"
-	"github.com/minikv/minikv/internal/index"
 	"time"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // relocateStep bounds the records moved per hold of the write lock while

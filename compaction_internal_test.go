@@ -2,10 +2,11 @@ package minikv
 
 import (
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // defragOptions makes automatic compactions frequent.

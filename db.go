@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -13,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/minikv/minikv/internal/index"
 	"github.com/minikv/minikv/internal/vfs"
 )
 

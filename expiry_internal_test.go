@@ -1,10 +1,11 @@
 package minikv
 
 import (
-	"github.com/minikv/minikv/internal/index"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // TestExpiryHeap_Order: pops come out in expiry order, and a rebuild keeps

@@ -20,13 +20,14 @@ package minikv
 import (
 	"bytes"
 	"encoding/binary"
-	"github.com/minikv/minikv/internal/index"
 	"hash/crc32"
 	"math"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // fuzzAllocBound is the most a decoder may allocate for an input of n

@@ -2,7 +2,6 @@ package minikv
 
 import (
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"io"
 	"iter"
 	"strconv"
@@ -10,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // Iterator walks keys in ascending byte order over the database as it was

@@ -1,9 +1,10 @@
 package minikv
 
 import (
-	"github.com/minikv/minikv/internal/index"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // memIndex is the in-memory state of the database: every live record in the

@@ -2,12 +2,13 @@ package minikv
 
 import (
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 type modelEntry struct {

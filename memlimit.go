@@ -2,10 +2,11 @@ package minikv
 
 import (
 	"errors"
-	"github.com/minikv/minikv/internal/index"
 	"math"
 	"math/rand/v2"
 	"unsafe"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // The memory limit (Options.MaxMemory) and eviction (Options.Eviction).

@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"math"
 	"strconv"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // rmwKind names a read-modify-write operation, decided under the writer

@@ -1,11 +1,11 @@
 package minikv
 
 import (
-	"github.com/minikv/minikv/internal/index"
 	"log/slog"
 	"strconv"
 	"time"
 
+	"github.com/minikv/minikv/internal/index"
 	"github.com/minikv/minikv/internal/vfs"
 )
 

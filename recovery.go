@@ -3,13 +3,13 @@ package minikv
 import (
 	"errors"
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/minikv/minikv/internal/index"
 	"github.com/minikv/minikv/internal/vfs"
 )
 

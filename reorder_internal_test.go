@@ -2,9 +2,10 @@ package minikv
 
 import (
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // TestReorderPutsRecordsInKeyOrder loads keys in random order, some with

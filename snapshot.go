@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/minikv/minikv/internal/index"
 	"github.com/minikv/minikv/internal/vfs"
 )
 

@@ -3,9 +3,10 @@ package minikv
 import (
 	"context"
 	"fmt"
-	"github.com/minikv/minikv/internal/index"
 	"math"
 	"time"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // Expiry cleaning takes the due keys from the expiry heap (memIndex.expiry)

@@ -20,7 +20,15 @@ func New(capacity int) Index {
 
 // Lookup returns the hash-table slot of key, whose hash is h (Hash), or
 // -1 when the key is not in the index.
-func (x *Index) Lookup(key string, h uint64) int { return x.Table.lookup(x.Arena, key, h) }
+func (x *Index) Lookup(key string, h uint64) int {
+	// find, not Table.lookup: Lookup must stay within the inliner's budget,
+	// as it is every point read's first step.
+	i, found := x.Table.find(x.Arena, key, h)
+	if !found {
+		return -1
+	}
+	return i
+}
 
 // Set appends a record of key, value and expiry exp (0 for none) to the
 // arena and points the table and the tree at it. It returns the record's
