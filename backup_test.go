@@ -69,7 +69,7 @@ func bkEqual(t *testing.T, got, want map[string]string) {
 	}
 }
 
-func TestBackupToOpensAsCopy(t *testing.T) {
+func TestBackupTo_OpensAsCopy(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{})
 	want := bkFill(t, db)
 	if err := db.Compact(); err != nil { // half in the snapshot, half in the WAL
@@ -113,7 +113,7 @@ func TestBackupToOpensAsCopy(t *testing.T) {
 	}
 }
 
-func TestBackupStreamRestore(t *testing.T) {
+func TestBackup_StreamRestore(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{})
 	want := bkFill(t, db)
 	var buf bytes.Buffer
@@ -131,7 +131,7 @@ func TestBackupStreamRestore(t *testing.T) {
 	bkEqual(t, bkContents(t, cp), want)
 }
 
-func TestBackupLeavesOutExpiredKeys(t *testing.T) {
+func TestBackup_LeavesOutExpiredKeys(t *testing.T) {
 	clock := minikv.NewFakeClock()
 	db, _ := openTestDB(t, minikv.WithClock(minikv.Options{TTLCleanInterval: -1}, clock))
 	if err := db.SetWithTTL("short", []byte("v"), time.Second); err != nil {
@@ -152,7 +152,7 @@ func TestBackupLeavesOutExpiredKeys(t *testing.T) {
 	}
 }
 
-func TestBackupFromReadOnlyHandle(t *testing.T) {
+func TestBackup_FromReadOnlyHandle(t *testing.T) {
 	db, dir := openTestDB(t, minikv.Options{})
 	want := bkFill(t, db)
 	if err := db.Close(); err != nil {
@@ -167,9 +167,9 @@ func TestBackupFromReadOnlyHandle(t *testing.T) {
 	bkEqual(t, bkContents(t, cp), want)
 }
 
-// TestBackupIsConsistentUnderWrites moves units between two counters in
+// TestBackup_ConsistentUnderWrites moves units between two counters in
 // batches while backups run; every copy must hold the same total.
-func TestBackupIsConsistentUnderWrites(t *testing.T) {
+func TestBackup_ConsistentUnderWrites(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
 	const total = 1000
 	if err := db.Set("a", []byte(strconv.Itoa(total))); err != nil {
@@ -217,7 +217,7 @@ func TestBackupIsConsistentUnderWrites(t *testing.T) {
 	wg.Wait()
 }
 
-func TestBackupToRefusesUnsafeTargets(t *testing.T) {
+func TestBackupTo_RefusesUnsafeTargets(t *testing.T) {
 	db, dir := openTestDB(t, minikv.Options{})
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestBackupToRefusesUnsafeTargets(t *testing.T) {
 	}
 }
 
-func TestRestoreRejectsDamagedStreams(t *testing.T) {
+func TestRestore_RejectsDamagedStreams(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{})
 	bkFill(t, db)
 	var buf bytes.Buffer
@@ -286,7 +286,7 @@ func TestRestoreRejectsDamagedStreams(t *testing.T) {
 	}
 }
 
-func TestRestoreRefusesNonEmptyDir(t *testing.T) {
+func TestRestore_RefusesNonEmptyDir(t *testing.T) {
 	db, dir := openTestDB(t, minikv.Options{})
 	var buf bytes.Buffer
 	if err := db.Backup(&buf); err != nil {
@@ -307,7 +307,7 @@ func (w *bkFailingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func TestBackupErrors(t *testing.T) {
+func TestBackup_Errors(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{})
 	if err := db.Set("k", bytes.Repeat([]byte("v"), 4<<20)); err != nil {
 		t.Fatal(err)

@@ -19,12 +19,12 @@ func closeSnapshotOptions(fsys vfs.FS, clk *FakeClock) Options {
 	return o
 }
 
-// TestCloseSnapshotFaults fails each file operation of a Close that
+// TestClose_SnapshotFaults fails each file operation of a Close that
 // writes a snapshot, once and from there on, and checks that Close reports
 // the failure, releases every file, and that every acknowledged write is
 // there after a reopen and after a power cut. Under -short it fails every
 // 7th operation (crashStride), and the last.
-func TestCloseSnapshotFaults(t *testing.T) {
+func TestClose_SnapshotFaults(t *testing.T) {
 	value := strings.Repeat("v", 100)
 	stride := crashStride()
 	for _, every := range []bool{false, true} {

@@ -132,9 +132,9 @@ func TestDefragment_NotDeferredWhenMostlyDead(t *testing.T) {
 	}
 }
 
-// TestCompactDefragmentsAtOnce checks that an explicit Compact does not
+// TestCompact_DefragmentsAtOnce checks that an explicit Compact does not
 // defer, and clears a deferred defragmentation.
-func TestCompactDefragmentsAtOnce(t *testing.T) {
+func TestCompact_DefragmentsAtOnce(t *testing.T) {
 	db, err := Open(defragOptions(t))
 	if err != nil {
 		t.Fatal(err)

@@ -712,11 +712,11 @@ func TestCompact_Concurrent(t *testing.T) {
 	}
 }
 
-// TestCloseSnapshotThreshold checks when Close writes a snapshot: with a
+// TestClose_SnapshotThreshold checks when Close writes a snapshot: with a
 // WAL of a quarter of MaxWALSize or more, the next Open replays nothing;
 // below it, or with automatic compaction off, Close leaves the WAL to be
 // replayed. Either way every value is back.
-func TestCloseSnapshotThreshold(t *testing.T) {
+func TestClose_SnapshotThreshold(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		keys         int

@@ -102,10 +102,10 @@ func walRecords(data []byte) []int {
 	}
 }
 
-// TestCorruptTruncateWAL cuts the only WAL segment at every byte offset:
+// TestCorrupt_TruncateWAL cuts the only WAL segment at every byte offset:
 // Open must succeed with exactly the records wholly before the cut, and
 // Verify must call the rest a torn tail.
-func TestCorruptTruncateWAL(t *testing.T) {
+func TestCorrupt_TruncateWAL(t *testing.T) {
 	f := newCorruptFixture(t, 12, 1<<20, false)
 	name := segmentName(1)
 	data := cutCloseMark(f.fs.ReadFileNow(filepath.Join(crashDir, name)))
@@ -132,12 +132,12 @@ func TestCorruptTruncateWAL(t *testing.T) {
 	}
 }
 
-// TestCorruptFlipWAL flips every byte of a small WAL segment in turn.
+// TestCorrupt_FlipWAL flips every byte of a small WAL segment in turn.
 // Damage in the last record is a torn tail: Open recovers the records
 // before it. Damage in an earlier record is followed by valid records:
 // Open fails with ErrCorrupt, or recovers the records before it when
 // SalvageCorruptWAL is set. Verify agrees.
-func TestCorruptFlipWAL(t *testing.T) {
+func TestCorrupt_FlipWAL(t *testing.T) {
 	f := newCorruptFixture(t, 8, 1<<20, false)
 	name := segmentName(1)
 	data := f.fs.ReadFileNow(filepath.Join(crashDir, name))
@@ -176,10 +176,10 @@ func TestCorruptFlipWAL(t *testing.T) {
 	}
 }
 
-// TestCorruptEarlierSegment damages a sealed segment while later segments
+// TestCorrupt_EarlierSegment damages a sealed segment while later segments
 // are intact: ErrCorrupt, or the prefix before the damage with
 // SalvageCorruptWAL. A missing middle segment is ErrCorrupt too.
-func TestCorruptEarlierSegment(t *testing.T) {
+func TestCorrupt_EarlierSegment(t *testing.T) {
 	f := newCorruptFixture(t, 12, 64, false)
 	names := f.fs.ListNow(crashDir)
 	var segs []string
@@ -217,10 +217,10 @@ func TestCorruptEarlierSegment(t *testing.T) {
 	}
 }
 
-// TestCorruptFlipSnapshot flips every byte of a small snapshot: every one
+// TestCorrupt_FlipSnapshot flips every byte of a small snapshot: every one
 // is covered by its CRC, so Open must fail with ErrCorrupt, and so must
 // a truncated snapshot or a missing one.
-func TestCorruptFlipSnapshot(t *testing.T) {
+func TestCorrupt_FlipSnapshot(t *testing.T) {
 	f := newCorruptFixture(t, 9, 1<<20, true)
 	man, _, err := readManifest(f.fs, crashDir)
 	if err != nil || man.snapshot == "" {
@@ -250,9 +250,9 @@ func TestCorruptFlipSnapshot(t *testing.T) {
 	check("missing", nil)
 }
 
-// TestCorruptFlipManifest flips every byte of a MANIFEST: Open must fail
+// TestCorrupt_FlipManifest flips every byte of a MANIFEST: Open must fail
 // with ErrCorrupt, or open the right data when the flip kept the meaning.
-func TestCorruptFlipManifest(t *testing.T) {
+func TestCorrupt_FlipManifest(t *testing.T) {
 	f := newCorruptFixture(t, 9, 1<<20, true)
 	data := f.fs.ReadFileNow(filepath.Join(crashDir, manifestName))
 	want := f.states[len(f.states)-1]
@@ -282,11 +282,11 @@ func TestCorruptFlipManifest(t *testing.T) {
 	check("missing", nil)
 }
 
-// TestCorruptVerifyReports checks what Verify says of directories that
+// TestCorrupt_VerifyReports checks what Verify says of directories that
 // Open refuses or never wrote: an empty one, a MANIFEST missing beside
 // data, a snapshot the MANIFEST names but that is gone, one whose WAL
 // sequence disagrees with the MANIFEST, and a malformed record body.
-func TestCorruptVerifyReports(t *testing.T) {
+func TestCorrupt_VerifyReports(t *testing.T) {
 	empty := vfstest.NewMemFS(crashDir)
 	if rep, err := verifyFS(empty, crashDir); err != nil || !rep.OK() {
 		t.Fatalf("empty directory: %v, %+v", err, rep)

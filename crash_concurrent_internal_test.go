@@ -10,14 +10,14 @@ import (
 	"github.com/minikv/minikv/internal/vfstest"
 )
 
-// TestCrashPowerLossConcurrent cuts the power at a random file operation
+// TestCrash_PowerLossConcurrent cuts the power at a random file operation
 // while four goroutines write with SyncAlways (one of them in batches) on
 // a WAL small enough that background compactions and rotations run all
 // the time. Group commit, rotation and compaction then race with the
 // crash, which a process kill cannot test: the kill keeps unsynced data.
 // Every acknowledged write must survive, each goroutine's writes as a
 // prefix, batches whole. It runs 150 power cuts, 50 under -short.
-func TestCrashPowerLossConcurrent(t *testing.T) {
+func TestCrash_PowerLossConcurrent(t *testing.T) {
 	runs := 150
 	if crashSoak() {
 		runs *= 100

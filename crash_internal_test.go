@@ -79,7 +79,7 @@ func (c *crashCounter) addKinds(kinds map[string]int) {
 	}
 }
 
-// TestCrashPowerLoss cuts the power before every file operation k of a
+// TestCrash_PowerLoss cuts the power before every file operation k of a
 // workload (every 7th under -short, see crashPoints), in each sync mode,
 // keeping 0%, 10% and 50% of the unsynced changes, and checks the
 // recovered database: with SyncAlways every acknowledged step is there; in
@@ -87,7 +87,7 @@ func (c *crashCounter) addKinds(kinds map[string]int) {
 // before the last successful Compact or Close, no batch is partly visible,
 // Verify finds nothing, a new write survives the next power cut and
 // reopening gives the same state.
-func TestCrashPowerLoss(t *testing.T) {
+func TestCrash_PowerLoss(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
 		for _, mode := range crashModes {
@@ -102,13 +102,13 @@ func TestCrashPowerLoss(t *testing.T) {
 	t.Cleanup(func() { t.Logf("power loss: %d crash points (k x ratio)", c.points.Load()) })
 }
 
-// crashSegments are the segment sizes of TestCrashPowerLoss: tiny ones,
+// crashSegments are the segment sizes of TestCrash_PowerLoss: tiny ones,
 // so that the workload rotates through many segments, and ones that hold
 // the whole workload, so that a crash can leave holes of unsynced blocks
 // (512 bytes at least) followed by records that reached the disk first.
 var crashSegments = []int64{256, 8192}
 
-// crashLoop runs TestCrashPowerLoss for one seed, mode and segment size.
+// crashLoop runs TestCrash_PowerLoss for one seed, mode and segment size.
 //
 // The MemFS keeps, of each file's unsynced writes, either a prefix or any
 // subset of the blocks they changed (see the crash model in package
@@ -165,14 +165,14 @@ func crashOpName(seed uint64, mode SyncMode, k int) string {
 	return "after the last operation"
 }
 
-// TestCrashFaultInjection fails file operation i of the workload, for
+// TestCrash_FaultInjection fails file operation i of the workload, for
 // every i (every 7th under -short) until the workload runs without
 // reaching it: once failing that operation only, once failing it and
 // every later one. Each time, every error must reach a caller (only the
 // removal of obsolete files may fail silently), nothing panics, Close
 // leaves no file open and no lock held, and a reopen without faults
 // recovers every acknowledged step.
-func TestCrashFaultInjection(t *testing.T) {
+func TestCrash_FaultInjection(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
 		for _, mode := range crashModes {
@@ -189,7 +189,7 @@ func TestCrashFaultInjection(t *testing.T) {
 	})
 }
 
-// faultLoop runs TestCrashFaultInjection for one seed, mode and every,
+// faultLoop runs TestCrash_FaultInjection for one seed, mode and every,
 // failing each file operation in turn; under -short every crashStride()th
 // (from an offset that differs between the subtests) and the last one.
 func faultLoop(t *testing.T, seed uint64, mode SyncMode, every bool, c *crashCounter) {
@@ -243,13 +243,13 @@ func faultLoop(t *testing.T, seed uint64, mode SyncMode, every bool, c *crashCou
 	}
 }
 
-// TestCrashFaultInjectionRecovery fails each file operation of a recovery
+// TestCrash_FaultInjectionRecovery fails each file operation of a recovery
 // in turn (once, and every one from there), on directories that crashes
 // left with torn tails, temp files and obsolete segments: Open either
 // fails with the injected error or recovers; a write after it either
 // fails with it or succeeds; nothing is left open or locked; and a clean
 // reopen finds the recovered state plus any acknowledged write.
-func TestCrashFaultInjectionRecovery(t *testing.T) {
+func TestCrash_FaultInjectionRecovery(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
 		steps := crashWorkload(seed, crashWorkloadSize, NewFakeClock())
@@ -341,12 +341,12 @@ func faultRecover(t *testing.T, ffs *vfstest.FaultFS, clk *FakeClock) bool {
 	return err == nil
 }
 
-// TestCrashManifestRebuild cuts the power before every file operation k
+// TestCrash_ManifestRebuild cuts the power before every file operation k
 // of a workload (every 7th under -short), then damages the image's MANIFEST (garbage, empty or
 // gone, in turn) and rebuilds it from the files (rebuildManifest): the
-// store must then hold what TestCrashPowerLoss requires of a plain
+// store must then hold what TestCrash_PowerLoss requires of a plain
 // recovery, every acknowledged write with SyncAlways included.
-func TestCrashManifestRebuild(t *testing.T) {
+func TestCrash_ManifestRebuild(t *testing.T) {
 	var c crashCounter
 	for _, seed := range crashSeeds(t) {
 		for _, mode := range []SyncMode{SyncAlways, SyncNever} {

@@ -274,10 +274,10 @@ func (prev crashKillState) check(t *testing.T, dir string, big bool, base int64,
 	return cur
 }
 
-// TestCrashKill kills a writing child process at random moments and checks
+// TestCrash_Kill kills a writing child process at random moments and checks
 // that every acknowledged write survived, as a prefix of each goroutine's
 // writes, with whole batches, and that Verify finds nothing after.
-func TestCrashKill(t *testing.T) {
+func TestCrash_Kill(t *testing.T) {
 	for _, tc := range []struct {
 		mode  minikv.SyncMode
 		big   bool // batches of over 16 KiB, written with pwrite
@@ -341,10 +341,10 @@ func crashLockHolderChild() int {
 	return 2
 }
 
-// TestCrashLockAfterKill checks that the directory lock of a process is
+// TestCrash_LockAfterKill checks that the directory lock of a process is
 // held while it lives (ErrLocked for a writer and a reader here) and gone
 // once it is killed with SIGKILL, without any cleanup by the holder.
-func TestCrashLockAfterKill(t *testing.T) {
+func TestCrash_LockAfterKill(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=crash-lock-holder", "MINIKV_KILL_DIR="+dir)

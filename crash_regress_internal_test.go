@@ -18,7 +18,7 @@ import (
 // A handle whose directory sync failed leaves entries that are visible but
 // not durable. Open used to append to such a segment without syncing the
 // directory, so a power cut lost writes it had acknowledged.
-func TestRegressOpenSyncsDirectory(t *testing.T) {
+func TestRegress_OpenSyncsDirectory(t *testing.T) {
 	mfs := vfstest.NewMemFS(crashDir)
 	ffs := vfstest.NewFaultFS(mfs, 1, false)
 	ffs.OnlyKind("syncdir") // the second one: after creating segment 1
@@ -46,7 +46,7 @@ func TestRegressOpenSyncsDirectory(t *testing.T) {
 // When closing the sealed segment failed during rotation, the WAL used to
 // keep pointing at the closed file and closed the new one, so Close
 // reported "file already closed" instead of the cause.
-func TestRegressRotateCloseFailure(t *testing.T) {
+func TestRegress_RotateCloseFailure(t *testing.T) {
 	mfs := vfstest.NewMemFS(crashDir)
 	ffs := vfstest.NewFaultFS(mfs, 1, false)
 	ffs.OnlyKind("close") // the first is MANIFEST.tmp's, the second segment 1's
@@ -90,7 +90,7 @@ func TestRegressRotateCloseFailure(t *testing.T) {
 // such a value, recovery found the embedded record "after" the damage,
 // took the torn tail for mid-log damage and refused to open with
 // ErrCorrupt.
-func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
+func TestRegress_TornRecordWithEmbeddedRecord(t *testing.T) {
 	mfs := vfstest.NewMemFS(crashDir)
 	clk := NewFakeClock()
 	db, err := Open(crashOptions(mfs, clk, SyncAlways))
@@ -137,7 +137,7 @@ func TestRegressTornRecordWithEmbeddedRecord(t *testing.T) {
 // that fits: crafted bytes (a value is client data) made the search
 // quadratic, and recovery of a 256 KiB damaged tail took seconds, of a
 // 16 MiB one hours. The search now has a budget.
-func TestRegressDamageSearchIsBounded(t *testing.T) {
+func TestRegress_DamageSearchIsBounded(t *testing.T) {
 	b := make([]byte, 1<<20)
 	for i := range b {
 		b[i] = []byte{0xff, 0xff, 0x0f}[i%3] // a length of ~256 KiB at most offsets
@@ -157,7 +157,7 @@ func TestRegressDamageSearchIsBounded(t *testing.T) {
 // ignored errors reading them: a read error there made mid-log damage
 // look like a torn tail, and Open cut the damaged segment and deleted the
 // later ones, records and all.
-func TestRegressLaterSegmentReadError(t *testing.T) {
+func TestRegress_LaterSegmentReadError(t *testing.T) {
 	f := newCorruptFixture(t, 12, 64, false)
 	seg1 := filepath.Join(crashDir, segmentName(1))
 	data := f.fs.ReadFileNow(seg1)
@@ -179,7 +179,7 @@ func TestRegressLaterSegmentReadError(t *testing.T) {
 // parseManifest accepted any wal-start up to 2^64-1. From there the WAL's
 // next segment number wrapped to 0, below wal-start, and the next Open
 // deleted that segment as obsolete with the acknowledged writes in it.
-func TestRegressManifestWALStartOverflow(t *testing.T) {
+func TestRegress_ManifestWALStartOverflow(t *testing.T) {
 	for _, start := range []uint64{math.MaxUint64, math.MaxUint64 - 1} {
 		mfs := vfstest.NewMemFS(crashDir)
 		mfs.WriteFileNow(filepath.Join(crashDir, manifestName), manifest{walStart: start}.encode())
@@ -217,7 +217,7 @@ func TestRegressManifestWALStartOverflow(t *testing.T) {
 // final sync and reported nothing, so a caller that only checks Close (as
 // with SyncPeriodic, where a background sync failure is only logged) never
 // learned that acknowledged writes might not be durable.
-func TestRegressCloseReportsEarlierWALFailure(t *testing.T) {
+func TestRegress_CloseReportsEarlierWALFailure(t *testing.T) {
 	mfs := vfstest.NewMemFS(crashDir)
 	ffs := vfstest.NewFaultFS(mfs, -1, false)
 	ffs.OnlyKind("sync")

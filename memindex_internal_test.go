@@ -77,7 +77,7 @@ func checkView(t *testing.T, v frozenIndex, model map[string]modelEntry) {
 	}
 }
 
-func TestMemIndexModel(t *testing.T) {
+func TestMemIndex_Model(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		keys  int
@@ -149,7 +149,7 @@ func TestMemIndexModel(t *testing.T) {
 	}
 }
 
-func TestBulkLoadMatchesInserts(t *testing.T) {
+func TestMemIndex_BulkLoadMatchesInserts(t *testing.T) {
 	for _, n := range []int{0, 1, 63, 64, 65, 4096, 4097, 300000} {
 		m := newMemIndex(n)
 		refs := make([]uint64, 0, n)
@@ -229,7 +229,7 @@ func TestGlob(t *testing.T) {
 	}
 }
 
-func TestAscendingInsertsFillLeaves(t *testing.T) {
+func TestMemIndex_AscendingInsertsFillLeaves(t *testing.T) {
 	m := newMemIndex(0)
 	model := map[string]modelEntry{}
 	const n = 20000

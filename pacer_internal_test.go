@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// TestPacerRest checks the pacer's rule: no rest without writes, and never
+// TestPacer_Rest checks the pacer's rule: no rest without writes, and never
 // more rest in all than work.
-func TestPacerRest(t *testing.T) {
+func TestPacer_Rest(t *testing.T) {
 	var p pacer
 	p.worked = 10 * time.Millisecond
 	p.rest(0)

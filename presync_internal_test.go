@@ -2,10 +2,10 @@ package minikv
 
 import "testing"
 
-// TestWantPresync checks that a filling segment is handed to a background
+// TestWAL_WantPresync checks that a filling segment is handed to a background
 // fsync once per 1/presyncSteps of its limit, that a rotation starts the
 // count again, and that small segments are never presynced.
-func TestWantPresync(t *testing.T) {
+func TestWAL_WantPresync(t *testing.T) {
 	w := &wal{segLimit: 16 << 20}
 	fill := func() int {
 		n := 0

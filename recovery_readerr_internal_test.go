@@ -22,10 +22,10 @@ func (f laterReadFailFS) OpenFile(name string, flag int, perm os.FileMode) (vfs.
 	return f.osFS.OpenFile(name, flag, perm)
 }
 
-// TestTornTailCheckDoesNotIgnoreReadErrors: deciding that damage is a torn
+// TestRecovery_TornTailCheckDoesNotIgnoreReadErrors: deciding that damage is a torn
 // tail means proving that no later segment holds a record. A later segment
 // that cannot be read proves nothing; Open must fail rather than delete it.
-func TestTornTailCheckDoesNotIgnoreReadErrors(t *testing.T) {
+func TestRecovery_TornTailCheckDoesNotIgnoreReadErrors(t *testing.T) {
 	dir := t.TempDir()
 	db, err := Open(Options{Dir: dir, SegmentSize: 1, DisableAutoCompaction: true})
 	if err != nil {

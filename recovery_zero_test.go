@@ -12,7 +12,7 @@ import (
 // counted in TornBytes, like any torn tail. A record's first byte (a CRC
 // byte) is zero one time in 256, so a crash that kept only that byte of a
 // record leaves exactly this.
-func TestZeroTailIsCutAndCounted(t *testing.T) {
+func TestRecovery_ZeroTailIsCutAndCounted(t *testing.T) {
 	for _, n := range []int{1, 7, 4096} {
 		dir := t.TempDir()
 		db, err := minikv.Open(minikv.Options{Dir: dir, SyncMode: minikv.SyncNever})

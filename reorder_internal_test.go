@@ -8,12 +8,12 @@ import (
 	"github.com/minikv/minikv/internal/index"
 )
 
-// TestReorderPutsRecordsInKeyOrder loads keys in random order, some with
+// TestReorder_PutsRecordsInKeyOrder loads keys in random order, some with
 // an expiry, reorders the arena in small steps with writes in between, and
 // checks the index against a model, that neighbouring keys end up in
 // neighbouring bytes, that a frozen view taken before still reads its
 // values, and that a second walk moves nothing.
-func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
+func TestReorder_PutsRecordsInKeyOrder(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	m := newMemIndex(0)
 	model := map[string]modelEntry{}
@@ -88,10 +88,10 @@ func TestReorderPutsRecordsInKeyOrder(t *testing.T) {
 	}
 }
 
-// TestReorderEmptiesSparseChunks overwrites most keys of an ordered arena,
+// TestReorder_EmptiesSparseChunks overwrites most keys of an ordered arena,
 // which leaves its chunks mostly dead, and checks that one walk moves their
 // live records out in key order, so that no chunk is left for relocate.
-func TestReorderEmptiesSparseChunks(t *testing.T) {
+func TestReorder_EmptiesSparseChunks(t *testing.T) {
 	m := newMemIndex(0)
 	model := map[string]modelEntry{}
 	set := func(k, v string) {

@@ -102,7 +102,7 @@ func checkWALFiles(t *testing.T, m *vfstest.MemFS, db *DB, segLimit int64) {
 // The last segment is preallocated and written through its mapping; Close
 // seals it to its records, durably in every mode (with SyncAlways every
 // record is already synced, the cut is not), and releases the mapping.
-func TestWALMapPreallocatesAndSeals(t *testing.T) {
+func TestWALMap_PreallocatesAndSeals(t *testing.T) {
 	for _, mode := range crashModes {
 		t.Run(mode.String(), func(t *testing.T) { testWALMapPreallocatesAndSeals(t, mode) })
 	}
@@ -164,7 +164,7 @@ func testWALMapPreallocatesAndSeals(t *testing.T, mode SyncMode) {
 // its records. A reopen serves every record, cuts the zeros (TornBytes
 // counts them), and appends after the last record, not at the file's end;
 // the same holds after a second kill.
-func TestWALMapReopenAfterKill(t *testing.T) {
+func TestWALMap_ReopenAfterKill(t *testing.T) {
 	const segLimit = 8192
 	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))
@@ -220,7 +220,7 @@ func TestWALMapReopenAfterKill(t *testing.T) {
 // Rotation seals each segment at its last record while the next one is
 // mapped, and a record that does not fit in what is left of the mapping
 // starts the next segment instead of crossing the end of the mapping.
-func TestWALMapRotation(t *testing.T) {
+func TestWALMap_Rotation(t *testing.T) {
 	const segLimit = 1024
 	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))
@@ -247,7 +247,7 @@ func TestWALMapRotation(t *testing.T) {
 
 // A 600-byte record after another leaves too little room: it goes to the
 // next segment, and the first is sealed after one record.
-func TestWALMapRecordLargerThanRoomLeft(t *testing.T) {
+func TestWALMap_RecordLargerThanRoomLeft(t *testing.T) {
 	const segLimit = 1024
 	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))
@@ -279,7 +279,7 @@ func TestWALMapRecordLargerThanRoomLeft(t *testing.T) {
 // SegmentSize) is written with Write into a new segment that is not
 // preallocated; the next record starts a new, mapped segment. Kills and
 // power cuts in between recover everything synced.
-func TestWALMapRecordLargerThanSegment(t *testing.T) {
+func TestWALMap_RecordLargerThanSegment(t *testing.T) {
 	const segLimit = 1024
 	m := vfstest.NewMemFS(crashDir)
 	opts := mapTestOptions(m, segLimit)
@@ -370,7 +370,7 @@ func (f partialAllocFile) Map(size int64) (vfs.Mapping, error) {
 // Without mapping (no such methods, or preallocation or mapping failing)
 // the WAL writes with Write and the files never end in zeros; after a
 // partial preallocation the file is cut back before the first write.
-func TestWALMapFallback(t *testing.T) {
+func TestWALMap_Fallback(t *testing.T) {
 	const segLimit = 1024
 	cases := []struct {
 		name string
@@ -427,7 +427,7 @@ func TestWALMapFallback(t *testing.T) {
 
 // When the cut after a failed preallocation fails too, the segment cannot
 // be written safely: creating it fails, and the store refuses writes.
-func TestWALMapFallbackCutFails(t *testing.T) {
+func TestWALMap_FallbackCutFails(t *testing.T) {
 	m := vfstest.NewMemFS(crashDir)
 	f := vfstest.NewFaultFS(partialAllocFS{m}, 0, true)
 	f.OnlyKind("truncate")
@@ -447,7 +447,7 @@ func TestWALMapFallbackCutFails(t *testing.T) {
 // A store into the mapping that fails (here: the machine has lost power)
 // stops the WAL like a failed Write: the write and every later one return
 // the error, and the store refuses writes until reopened.
-func TestWALMapFailedStoreRefusesWrites(t *testing.T) {
+func TestWALMap_FailedStoreRefusesWrites(t *testing.T) {
 	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, 4096))
 	if err != nil {
@@ -473,7 +473,7 @@ func TestWALMapFailedStoreRefusesWrites(t *testing.T) {
 // A failed unmap at rotation stops the WAL cleanly: the write returns the
 // error, the store refuses writes, and a reopen recovers every
 // acknowledged write from the segment left with its zero tail.
-func TestWALMapUnmapFailure(t *testing.T) {
+func TestWALMap_UnmapFailure(t *testing.T) {
 	m := vfstest.NewMemFS(crashDir)
 	f := vfstest.NewFaultFS(m, 0, false)
 	f.OnlyKind("unmap")
@@ -516,7 +516,7 @@ func TestWALMapUnmapFailure(t *testing.T) {
 // The WAL size counts written bytes, never preallocated ones: a segment
 // larger than MaxWALSize, preallocated at once, does not start a
 // compaction, and Stats agrees before and after a kill.
-func TestWALMapSizeCountsWrittenBytes(t *testing.T) {
+func TestWALMap_SizeCountsWrittenBytes(t *testing.T) {
 	const segLimit = 64 << 10
 	m := vfstest.NewMemFS(crashDir)
 	opts := mapTestOptions(m, segLimit)
@@ -555,7 +555,7 @@ func TestWALMapSizeCountsWrittenBytes(t *testing.T) {
 // A read-only open of a store whose last segment is preallocated (a killed
 // writer's) serves every record, reports no torn bytes, and changes no
 // byte and no file.
-func TestWALMapReadOnlyOpenPreallocated(t *testing.T) {
+func TestWALMap_ReadOnlyOpenPreallocated(t *testing.T) {
 	const segLimit = 4096
 	m := vfstest.NewMemFS(crashDir)
 	db, err := Open(mapTestOptions(m, segLimit))

@@ -55,7 +55,7 @@ func lastSegment(t *testing.T, dir string) (string, int64) {
 	return names[len(names)-1], fi.Size()
 }
 
-func TestWALMapOS(t *testing.T) {
+func TestWALMap_OS(t *testing.T) {
 	const segLimit = 64 << 10
 	dir := t.TempDir()
 	db, err := Open(Options{Dir: dir, SyncMode: SyncNever, SegmentSize: segLimit})
@@ -131,7 +131,7 @@ func TestWALMapOS(t *testing.T) {
 // A batch larger than a whole segment goes through Write into its own
 // segment, then writes go back to a mapped one; a kill in between loses
 // nothing.
-func TestWALMapOSBatchLargerThanSegment(t *testing.T) {
+func TestWALMap_OSBatchLargerThanSegment(t *testing.T) {
 	const segLimit = 64 << 10
 	dir := t.TempDir()
 	db, err := Open(Options{Dir: dir, SyncMode: SyncNever, SegmentSize: segLimit})
@@ -168,7 +168,7 @@ func TestWALMapOSBatchLargerThanSegment(t *testing.T) {
 
 // The operating system's mapping refuses to reach past the end of the
 // file (SIGBUS territory) and to map a file opened without read access.
-func TestOSFileMapBounds(t *testing.T) {
+func TestOSFile_MapBounds(t *testing.T) {
 	name := filepath.Join(t.TempDir(), "f")
 	f, err := osFS{}.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -214,12 +214,12 @@ func TestOSFileMapBounds(t *testing.T) {
 	}
 }
 
-// TestWALMapOSDropsWrittenPages writes several MiB through one mapped
+// TestWALMap_OSDropsWrittenPages writes several MiB through one mapped
 // segment, so that CopyAt drops the mapping of the pages behind it, and
 // checks that the pages stay mapped no more than dropEvery behind the write
 // position and that every record is in the file: in a copy taken while the
 // writer is open (what a kill leaves) and after a reopen.
-func TestWALMapOSDropsWrittenPages(t *testing.T) {
+func TestWALMap_OSDropsWrittenPages(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{Dir: dir, SyncMode: SyncNever, SegmentSize: 16 << 20, DisableAutoCompaction: true}
 	db, err := Open(opts)
@@ -265,14 +265,14 @@ func TestWALMapOSDropsWrittenPages(t *testing.T) {
 	check(db, "after reopen")
 }
 
-// TestWALMapOSLargeRecordsPwrite interleaves batches of writeThrough bytes
+// TestWALMap_OSLargeRecordsPwrite interleaves batches of writeThrough bytes
 // or more, which CopyAt writes with pwrite, with single Sets, which it
 // copies into the mapping, in one mapped segment, past dropEvery so that
 // the mapping's drop-behind runs too. Every record must sit where the WAL
 // put it: in a copy of the directory taken while the writer is open (a
 // kill) and after Close. A pwrite at a wrong offset leaves a damaged
 // record followed by valid ones, which the opens refuse.
-func TestWALMapOSLargeRecordsPwrite(t *testing.T) {
+func TestWALMap_OSLargeRecordsPwrite(t *testing.T) {
 	dir := t.TempDir()
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {

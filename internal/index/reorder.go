@@ -83,7 +83,7 @@ type reorderMove struct {
 // of an ordered run is copied to the end, and so is its successor (which
 // no longer follows its predecessor's record), while the rest of the run
 // stays: the run breaks twice per such key. Where many new keys land
-// inside ordered runs the runs get short: in TestCompactDefragmentsAtOnce,
+// inside ordered runs the runs get short: in TestCompact_DefragmentsAtOnce,
 // under the race detector, 70% of the records followed their predecessor
 // after the walk (nearly all do when the arena was in random order).
 // Moving whole short runs would do better; it is not done.
