@@ -32,7 +32,7 @@ import (
 // Open fail with ErrCorrupt. The WAL bytes of a written batch must stay
 // within what Size reports, plus the record's framing.
 func TestBatch_SizeBoundsWAL(t *testing.T) {
-	db, _, opts := extOpen(t)
+	db, _, opts := openModelDB(t)
 	tests := []struct {
 		name string
 		fill func(minikv.Batch)
@@ -89,7 +89,7 @@ func TestBatch_ManyTinyOpsReopens(t *testing.T) {
 	if os.Getenv("MINIKV_SOAK") == "" {
 		t.Skip("set MINIKV_SOAK=1 to run")
 	}
-	db, _, opts := extOpen(t)
+	db, _, opts := openModelDB(t)
 	b := db.NewBatch()
 	for range 6_000_000 {
 		b.Set("k", nil)
@@ -107,17 +107,17 @@ func TestBatch_ManyTinyOpsReopens(t *testing.T) {
 	}
 }
 
-// extBatchOp is one buffered batch operation.
-type extBatchOp struct {
+// batchOp is one buffered batch operation.
+type batchOp struct {
 	Key    string
 	Value  string
 	TTLms  int // 0: none
 	Delete bool
 }
 
-func extGenBatchOps() gopter.Gen {
-	return gen.SliceOf(extGen(func(r *mrand.Rand, _ int) extBatchOp {
-		op := extBatchOp{Key: extRandKey(r), Value: extRandString(r), Delete: r.Intn(4) == 0}
+func genBatchOps() gopter.Gen {
+	return gen.SliceOf(genFunc(func(r *mrand.Rand, _ int) batchOp {
+		op := batchOp{Key: randKey(r), Value: randString(r), Delete: r.Intn(4) == 0}
 		if r.Intn(2) == 0 {
 			op.TTLms = 1 + r.Intn(100000)
 		}
@@ -125,9 +125,9 @@ func extGenBatchOps() gopter.Gen {
 	}))
 }
 
-// extFillBatch buffers ops under prefix p into b and applies them, in
+// fillBatch buffers ops under prefix p into b and applies them, in
 // order, to a copy of model whose expiries are computed at now.
-func extFillBatch(b minikv.Batch, p string, ops []extBatchOp, model extModel, now int64) extModel {
+func fillBatch(b minikv.Batch, p string, ops []batchOp, model kvModel, now int64) kvModel {
 	next := maps.Clone(model)
 	for _, op := range ops {
 		k := p + op.Key
@@ -138,54 +138,54 @@ func extFillBatch(b minikv.Batch, p string, ops []extBatchOp, model extModel, no
 		case op.TTLms > 0:
 			ttl := time.Duration(op.TTLms) * time.Millisecond
 			b.SetWithTTL(k, []byte(op.Value), ttl)
-			next[k] = extEntry{op.Value, now + int64(ttl)}
+			next[k] = modelEntry{op.Value, now + int64(ttl)}
 		default:
 			b.Set(k, []byte(op.Value))
-			next[k] = extEntry{value: op.Value}
+			next[k] = modelEntry{value: op.Value}
 		}
 	}
 	return next
 }
 
-// extCheckPrefix compares the keys under prefix p with the model.
-func extCheckPrefix(db *minikv.DB, p string, m extModel, now int64) string {
+// checkPrefix compares the keys under prefix p with the model.
+func checkPrefix(db *minikv.DB, p string, m kvModel, now int64) string {
 	it, err := db.Scan(p, 0)
 	if err != nil {
 		return err.Error()
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil {
 		return err.Error()
 	}
-	if want := m.want(m.liveKeys(now, func(k string) bool { return strings.HasPrefix(k, p) })); !extSameKVs(got, want) {
+	if want := m.want(m.liveKeys(now, func(k string) bool { return strings.HasPrefix(k, p) })); !sameKVs(got, want) {
 		return fmt.Sprintf("keys under %q:\n got  %q\nwant %q", p, got, want)
 	}
 	return ""
 }
 
-// extPrefill writes kvs under p and returns their model.
-func extPrefill(db *minikv.DB, p string, kvs map[string]string) (extModel, error) {
-	m := extModel{}
+// prefill writes kvs under p and returns their model.
+func prefill(db *minikv.DB, p string, kvs map[string]string) (kvModel, error) {
+	m := kvModel{}
 	for k, v := range kvs {
-		m[p+k] = extEntry{value: v}
+		m[p+k] = modelEntry{value: v}
 	}
-	return m, extPut(db, p, kvs)
+	return m, putAll(db, p, kvs)
 }
 
 // Feature: minikv-embedded-database, Property 26: Batch operations are buffered
 func TestProp26_BatchBuffered(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "batch operations are invisible until Write, then all visible", prop.ForAll(
-		func(kvs map[string]string, ops []extBatchOp) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "batch operations are invisible until Write, then all visible", prop.ForAll(
+		func(kvs map[string]string, ops []batchOp) string {
 			p := ns.next()
-			before, err := extPrefill(db, p, kvs)
+			before, err := prefill(db, p, kvs)
 			if err != nil {
 				return err.Error()
 			}
 			b := db.NewBatch()
-			after := extFillBatch(b, p, ops, before, clock.Now())
-			if msg := extCheckPrefix(db, p, before, clock.Now()); msg != "" {
+			after := fillBatch(b, p, ops, before, clock.Now())
+			if msg := checkPrefix(db, p, before, clock.Now()); msg != "" {
 				return "before Write: " + msg
 			}
 			for _, op := range ops {
@@ -196,15 +196,15 @@ func TestProp26_BatchBuffered(t *testing.T) {
 			if err := b.Write(); err != nil {
 				return "Write: " + err.Error()
 			}
-			return extCheckPrefix(db, p, after, clock.Now())
+			return checkPrefix(db, p, after, clock.Now())
 		},
-		extGenKVs(), extGenBatchOps()))
+		genKVs(), genBatchOps()))
 }
 
 // Feature: minikv-embedded-database, Property 27: Batch write is atomic
 func TestProp27_BatchAtomic(t *testing.T) {
-	db, clock, opts := extOpen(t)
-	var ns extNamespace
+	db, clock, opts := openModelDB(t)
+	var ns namespace
 	bad := []func(minikv.Batch){
 		func(b minikv.Batch) { b.Set("", []byte("v")) },
 		func(b minikv.Batch) { b.Delete("") },
@@ -213,19 +213,19 @@ func TestProp27_BatchAtomic(t *testing.T) {
 		func(b minikv.Batch) { b.SetWithTTL("k", []byte("v"), -time.Second) },
 	}
 	wantErr := []error{minikv.ErrEmptyKey, minikv.ErrEmptyKey, minikv.ErrKeyTooLarge, minikv.ErrInvalidTTL, minikv.ErrInvalidTTL}
-	extCheck(t, "a batch applies all its operations, also after reopen, or none when one is invalid", prop.ForAll(
-		func(kvs map[string]string, ops []extBatchOp, badAt, badKind int) string {
+	checkProp(t, "a batch applies all its operations, also after reopen, or none when one is invalid", prop.ForAll(
+		func(kvs map[string]string, ops []batchOp, badAt, badKind int) string {
 			p := ns.next()
-			before, err := extPrefill(db, p, kvs)
+			before, err := prefill(db, p, kvs)
 			if err != nil {
 				return err.Error()
 			}
 			b := db.NewBatch()
 			invalid := badAt < len(ops)
-			after := extFillBatch(b, p, ops[:min(badAt, len(ops))], before, clock.Now())
+			after := fillBatch(b, p, ops[:min(badAt, len(ops))], before, clock.Now())
 			if invalid {
 				bad[badKind](b)
-				extFillBatch(b, p, ops[badAt:], before, clock.Now())
+				fillBatch(b, p, ops[badAt:], before, clock.Now())
 			}
 			err = b.Write()
 			if invalid {
@@ -236,60 +236,60 @@ func TestProp27_BatchAtomic(t *testing.T) {
 			} else if err != nil {
 				return "Write: " + err.Error()
 			}
-			if msg := extCheckPrefix(db, p, after, clock.Now()); msg != "" {
+			if msg := checkPrefix(db, p, after, clock.Now()); msg != "" {
 				return msg
 			}
 			db = reopen(t, db, opts)
-			if msg := extCheckPrefix(db, p, after, clock.Now()); msg != "" {
+			if msg := checkPrefix(db, p, after, clock.Now()); msg != "" {
 				return "after reopen: " + msg
 			}
 			return ""
 		},
-		extGenKVs(), extGenBatchOps(), gen.IntRange(0, 60), gen.IntRange(0, len(bad)-1)))
+		genKVs(), genBatchOps(), gen.IntRange(0, 60), gen.IntRange(0, len(bad)-1)))
 }
 
 // Feature: minikv-embedded-database, Property 28: Batch discard abandons operations
 func TestProp28_BatchDiscard(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "a discarded batch writes nothing and cannot be written later", prop.ForAll(
-		func(kvs map[string]string, ops, more []extBatchOp) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "a discarded batch writes nothing and cannot be written later", prop.ForAll(
+		func(kvs map[string]string, ops, more []batchOp) string {
 			p := ns.next()
-			before, err := extPrefill(db, p, kvs)
+			before, err := prefill(db, p, kvs)
 			if err != nil {
 				return err.Error()
 			}
 			b := db.NewBatch()
-			extFillBatch(b, p, ops, before, clock.Now())
+			fillBatch(b, p, ops, before, clock.Now())
 			b.Discard()
 			if b.Size() != 0 {
 				return fmt.Sprintf("Size after Discard = %d", b.Size())
 			}
-			extFillBatch(b, p, more, before, clock.Now())
+			fillBatch(b, p, more, before, clock.Now())
 			if err := b.Write(); !errors.Is(err, minikv.ErrBatchUsed) {
 				return fmt.Sprintf("Write after Discard = %v; want ErrBatchUsed", err)
 			}
 			b.Discard()
-			return extCheckPrefix(db, p, before, clock.Now())
+			return checkPrefix(db, p, before, clock.Now())
 		},
-		extGenKVs(), extGenBatchOps(), extGenBatchOps()))
+		genKVs(), genBatchOps(), genBatchOps()))
 }
 
-// extBigValue is a shared buffer for oversized batches; batches copy what
+// oversized is a shared buffer for oversized batches; batches copy what
 // they are given, so slicing it is safe.
-var extBigValue = sync.OnceValue(func() []byte { return make([]byte, minikv.MaxValueSize+1) })
+var oversized = sync.OnceValue(func() []byte { return make([]byte, minikv.MaxValueSize+1) })
 
 // Feature: minikv-embedded-database, Property 29: Batch size validation
 func TestProp29_BatchSizeValidation(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "Size grows with every operation; Write refuses a batch over MaxBatchSize or with an oversized value, writing nothing", prop.ForAll(
-		func(ops []extBatchOp, big int, bigValue bool) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "Size grows with every operation; Write refuses a batch over MaxBatchSize or with an oversized value, writing nothing", prop.ForAll(
+		func(ops []batchOp, big int, bigValue bool) string {
 			p := ns.next()
 			b := db.NewBatch()
 			size := 0
 			for _, op := range ops {
-				extFillBatch(b, p, []extBatchOp{op}, extModel{}, clock.Now())
+				fillBatch(b, p, []batchOp{op}, kvModel{}, clock.Now())
 				min := len(p) + len(op.Key)
 				if !op.Delete {
 					min += len(op.Value)
@@ -300,11 +300,11 @@ func TestProp29_BatchSizeValidation(t *testing.T) {
 				size = b.Size()
 			}
 			for i := range big {
-				b.Set(fmt.Sprintf("%sbig%d", p, i), extBigValue()[:minikv.MaxValueSize])
+				b.Set(fmt.Sprintf("%sbig%d", p, i), oversized()[:minikv.MaxValueSize])
 			}
 			var want error
 			if bigValue {
-				b.Set(p+"huge", extBigValue())
+				b.Set(p+"huge", oversized())
 				want = minikv.ErrValueTooLarge
 			}
 			if b.Size() > minikv.MaxBatchSize {
@@ -324,9 +324,9 @@ func TestProp29_BatchSizeValidation(t *testing.T) {
 			if grown := minikv.WALBytes(db) - before; grown != 0 {
 				return fmt.Sprintf("a refused batch wrote %d WAL bytes", grown)
 			}
-			return extCheckPrefix(db, p, nil, clock.Now())
+			return checkPrefix(db, p, nil, clock.Now())
 		},
-		extGenBatchOps(),
+		genBatchOps(),
 		// Oversized batches copy 64 MiB or more; a few runs suffice.
 		gen.Weighted([]gen.WeightedGen{{Weight: 24, Gen: gen.Const(0)}, {Weight: 1, Gen: gen.Const(4)}, {Weight: 1, Gen: gen.Const(5)}}),
 		gen.Weighted([]gen.WeightedGen{{Weight: 20, Gen: gen.Const(false)}, {Weight: 1, Gen: gen.Const(true)}})))
@@ -336,12 +336,12 @@ func TestProp29_BatchSizeValidation(t *testing.T) {
 // which must be accepted and survive reopen, and one of a byte more, which
 // must be refused.
 func TestBatch_SizeLimitExact(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
 	b := db.NewBatch()
 	for i := range 4 {
-		b.Set(fmt.Sprintf("b%d", i), extBigValue()[:64])
+		b.Set(fmt.Sprintf("b%d", i), oversized()[:64])
 	}
 	perOp := b.Size() / 4
 	// Each value of n bytes costs n + (perOp - 64) + 3 more length bytes
@@ -350,14 +350,14 @@ func TestBatch_SizeLimitExact(t *testing.T) {
 	n := minikv.MaxBatchSize/4 - (perOp - 64) - 3
 	b = db.NewBatch()
 	for i := range 4 {
-		b.Set(fmt.Sprintf("b%d", i), extBigValue()[:n])
+		b.Set(fmt.Sprintf("b%d", i), oversized()[:n])
 	}
 	if b.Size() != minikv.MaxBatchSize {
 		t.Fatalf("test setup: Size = %d, want %d", b.Size(), minikv.MaxBatchSize)
 	}
 	over := db.NewBatch()
 	for i := range 4 {
-		over.Set(fmt.Sprintf("o%d", i), extBigValue()[:n])
+		over.Set(fmt.Sprintf("o%d", i), oversized()[:n])
 	}
 	over.Delete("x")
 	if err := over.Write(); !errors.Is(err, minikv.ErrBatchTooLarge) {
@@ -379,7 +379,7 @@ func TestBatch_SizeLimitExact(t *testing.T) {
 }
 
 func TestBatch_Semantics(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	if err := db.Set("b", []byte("old")); err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestBatch_Semantics(t *testing.T) {
 }
 
 func TestBatch_ClosedAndReadOnly(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -453,7 +453,7 @@ func TestBatch_ClosedAndReadOnly(t *testing.T) {
 // whole group of keys while readers check, through snapshots (iterators),
 // Count and Keys, that every group they see is whole.
 func TestBatch_ReadersNeverSeeHalf(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	const group = 16
 	write := func(id int) error {
 		b := db.NewBatch()
@@ -484,7 +484,7 @@ func TestBatch_ReadersNeverSeeHalf(t *testing.T) {
 	for r := range 3 {
 		wg.Go(func() {
 			for n := 0; !stop.Load(); n++ {
-				if err := extCheckWholeGroup(db, group, r, n); err != nil {
+				if err := checkWholeGroup(db, group, r, n); err != nil {
 					errs <- err
 					return
 				}
@@ -498,8 +498,8 @@ func TestBatch_ReadersNeverSeeHalf(t *testing.T) {
 	}
 }
 
-// extCheckWholeGroup checks one consistent view of the batch groups.
-func extCheckWholeGroup(db *minikv.DB, group, r, n int) error {
+// checkWholeGroup checks one consistent view of the batch groups.
+func checkWholeGroup(db *minikv.DB, group, r, n int) error {
 	if c, err := db.Count(); err != nil || c != 2*group {
 		return fmt.Errorf("reader %d: Count = %d, %v; want %d", r, c, err, 2*group)
 	}
@@ -507,7 +507,7 @@ func extCheckWholeGroup(db *minikv.DB, group, r, n int) error {
 	if err != nil {
 		return err
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil {
 		return err
 	}
@@ -564,8 +564,8 @@ func openWithCutWAL(t *testing.T, src, seg string, data []byte, size, flip int, 
 	return db, dir
 }
 
-// extSegments returns the WAL segment names in dir.
-func extSegments(t *testing.T, dir string) []string {
+// walSegmentNames returns the WAL segment names in dir.
+func walSegmentNames(t *testing.T, dir string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "*.wal"))
 	if err != nil {
@@ -581,9 +581,9 @@ func extSegments(t *testing.T, dir string) []string {
 // byte, and separately damages every byte of it: recovery must see the
 // batch whole or not at all, keep everything before it, and let the next
 // write survive the next reopen. Under -short it cuts at every 7th byte
-// and next to the record's ends (coreShortCut).
+// and next to the record's ends (shortCut).
 func TestBatch_TornAtEveryOffset(t *testing.T) {
-	db, _, opts := extOpen(t)
+	db, _, opts := openModelDB(t)
 	for _, k := range []string{"keep", "gone", "over"} {
 		if err := db.Set(k, []byte("before")); err != nil {
 			t.Fatal(err)
@@ -603,7 +603,7 @@ func TestBatch_TornAtEveryOffset(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	segs := extSegments(t, opts.Dir)
+	segs := walSegmentNames(t, opts.Dir)
 	if len(segs) != 1 {
 		t.Fatalf("want one WAL segment, have %q", segs)
 	}
@@ -615,7 +615,7 @@ func TestBatch_TornAtEveryOffset(t *testing.T) {
 	whole := map[string]string{"keep": "before", "b1": "one", "b2": "two", "over": "after", "b3": strings.Repeat("3", 200)}
 	none := map[string]string{"keep": "before", "gone": "before", "over": "before"}
 	for size := int(start); size <= int(end); size++ {
-		if testing.Short() && !coreShortCut(int64(size)-start, int64(size), end-int64(size), []int64{start, end}) {
+		if testing.Short() && !shortCut(int64(size)-start, int64(size), end-int64(size), []int64{start, end}) {
 			continue
 		}
 		flips := []int{-1} // the cut alone
@@ -636,7 +636,7 @@ func TestBatch_TornAtEveryOffset(t *testing.T) {
 				want = whole
 			}
 			db, dir := openWithCutWAL(t, opts.Dir, segs[0], data, size, flip, opts)
-			if msg := extCheckExact(db, want); msg != "" {
+			if msg := checkExact(db, want); msg != "" {
 				db.Close()
 				t.Fatalf("cut at %d of %d (flip %d): %s", size, end, flip, msg)
 			}
@@ -652,7 +652,7 @@ func TestBatch_TornAtEveryOffset(t *testing.T) {
 			}
 			want = maps.Clone(want)
 			want["next"] = "write"
-			msg := extCheckExact(db2, want)
+			msg := checkExact(db2, want)
 			db2.Close()
 			if msg != "" {
 				t.Fatalf("cut at %d (flip %d), after a write and reopen: %s", size, flip, msg)
@@ -661,21 +661,21 @@ func TestBatch_TornAtEveryOffset(t *testing.T) {
 	}
 }
 
-// extCheckExact checks that the database holds exactly want.
-func extCheckExact(db *minikv.DB, want map[string]string) string {
+// checkExact checks that the database holds exactly want.
+func checkExact(db *minikv.DB, want map[string]string) string {
 	it, err := db.ScanRange("", "", 0)
 	if err != nil {
 		return err.Error()
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil {
 		return err.Error()
 	}
-	m := extModel{}
+	m := kvModel{}
 	for k, v := range want {
-		m[k] = extEntry{value: v}
+		m[k] = modelEntry{value: v}
 	}
-	if w := m.want(m.liveKeys(0, nil)); !extSameKVs(got, w) {
+	if w := m.want(m.liveKeys(0, nil)); !sameKVs(got, w) {
 		return fmt.Sprintf("got %q\nwant %q", got, w)
 	}
 	return ""
@@ -686,31 +686,31 @@ func extCheckExact(db *minikv.DB, want map[string]string) string {
 // SIGKILL at a random moment, reopens the directory and checks that every
 // batch is whole or absent and every acknowledged batch is present.
 //
-// Batch i sets extCrashGroup keys c/<i>/<j> to a value naming i, sets
-// slot/<j> to i, and deletes the keys of batch i-extCrashWindow, so that at
+// Batch i sets crashGroup keys c/<i>/<j> to a value naming i, sets
+// slot/<j> to i, and deletes the keys of batch i-crashWindow, so that at
 // any moment the batches present must be exactly the window ending at the
 // newest one, each whole, and every slot must name that newest batch.
 const (
-	extCrashRole   = "ext-batch-crash"
-	extCrashGroup  = 8
-	extCrashWindow = 12
+	crashRole   = "ext-batch-crash"
+	crashGroup  = 8
+	crashWindow = 12
 )
 
-func init() { children[extCrashRole] = extCrashChild }
+func init() { children[crashRole] = crashChild }
 
-func extCrashOpts(dir string) minikv.Options {
+func crashOpts(dir string) minikv.Options {
 	return minikv.Options{Dir: dir, SyncMode: minikv.SyncAlways, MaxWALSize: 512 << 10, SegmentSize: 128 << 10}
 }
 
-func extCrashKey(id, j int) string { return fmt.Sprintf("c/%08d/%02d", id, j) }
+func crashKey(id, j int) string { return fmt.Sprintf("c/%08d/%02d", id, j) }
 
-// extCrashChild is the child's main function.
-func extCrashChild() int {
+// crashChild is the child's main function.
+func crashChild() int {
 	dir := os.Getenv("MINIKV_EXT_DIR")
 	start, _ := strconv.Atoi(os.Getenv("MINIKV_EXT_START"))
 	seed, _ := strconv.ParseUint(os.Getenv("MINIKV_EXT_SEED"), 10, 64)
 	rng := rand.New(rand.NewPCG(seed, 27))
-	db, err := minikv.Open(extCrashOpts(dir))
+	db, err := minikv.Open(crashOpts(dir))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		return 1
@@ -718,15 +718,15 @@ func extCrashChild() int {
 	fmt.Fprintln(os.Stdout, "ready")
 	for id := start; ; id++ {
 		b := db.NewBatch()
-		for j := range extCrashGroup {
+		for j := range crashGroup {
 			pad := rng.IntN(512)
 			if rng.IntN(40) == 0 {
 				pad = 64<<10 + rng.IntN(64<<10)
 			}
-			b.Set(extCrashKey(id, j), append([]byte(strconv.Itoa(id)+":"), make([]byte, pad)...))
+			b.Set(crashKey(id, j), append([]byte(strconv.Itoa(id)+":"), make([]byte, pad)...))
 			b.Set(fmt.Sprintf("slot/%02d", j), []byte(strconv.Itoa(id)))
-			if id >= extCrashWindow {
-				b.Delete(extCrashKey(id-extCrashWindow, j))
+			if id >= crashWindow {
+				b.Delete(crashKey(id-crashWindow, j))
 			}
 		}
 		if err := b.Write(); err != nil {
@@ -737,11 +737,11 @@ func extCrashChild() int {
 	}
 }
 
-// extCrashVerify opens dir and checks the batch invariants. It returns the
+// crashVerify opens dir and checks the batch invariants. It returns the
 // newest batch present (-1 for none) and the torn bytes recovery cut.
-func extCrashVerify(t *testing.T, dir string, acked int) (int, int64) {
+func crashVerify(t *testing.T, dir string, acked int) (int, int64) {
 	t.Helper()
-	db, err := minikv.Open(extCrashOpts(dir))
+	db, err := minikv.Open(crashOpts(dir))
 	if err != nil {
 		t.Fatalf("reopen after kill: %v", err)
 	}
@@ -750,7 +750,7 @@ func extCrashVerify(t *testing.T, dir string, acked int) (int, int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -767,16 +767,16 @@ func extCrashVerify(t *testing.T, dir string, acked int) (int, int64) {
 	if newest < acked {
 		t.Fatalf("batch %d was acknowledged, but the newest batch present is %d", acked, newest)
 	}
-	for id := max(0, newest-extCrashWindow+1); id <= newest; id++ {
-		if count[id] != extCrashGroup {
-			t.Fatalf("batch %d has %d of %d keys (newest %d, all %v)", id, count[id], extCrashGroup, newest, count)
+	for id := max(0, newest-crashWindow+1); id <= newest; id++ {
+		if count[id] != crashGroup {
+			t.Fatalf("batch %d has %d of %d keys (newest %d, all %v)", id, count[id], crashGroup, newest, count)
 		}
 		delete(count, id)
 	}
 	if len(count) != 0 {
 		t.Fatalf("batches outside the window ending at %d are present: %v", newest, count)
 	}
-	for j := range extCrashGroup {
+	for j := range crashGroup {
 		v, err := db.Get(fmt.Sprintf("slot/%02d", j))
 		if newest >= 0 && (err != nil || string(v) != strconv.Itoa(newest)) {
 			t.Fatalf("slot/%02d = %q, %v; want %d: a batch was applied in part", j, v, err, newest)
@@ -795,8 +795,8 @@ func TestBatch_Crash(t *testing.T) {
 	dir := t.TempDir()
 	next, totalAcked, torn, midWrite := 0, 0, int64(0), 0
 	for range kills {
-		acked := extCrashRun(t, dir, next, rng)
-		newest, cut := extCrashVerify(t, dir, acked)
+		acked := crashRun(t, dir, next, rng)
+		newest, cut := crashVerify(t, dir, acked)
 		if newest > acked {
 			midWrite++ // killed after the write, before the acknowledgement
 		}
@@ -807,18 +807,18 @@ func TestBatch_Crash(t *testing.T) {
 		next = newest + 1
 	}
 	t.Logf("%d kills, %d batches acknowledged, %d recoveries cut a torn tail, %d kills between write and acknowledgement; final MANIFEST %+v",
-		kills, totalAcked, torn, midWrite, extReadManifest(t, dir))
+		kills, totalAcked, torn, midWrite, readManifest(t, dir))
 	if totalAcked == 0 {
 		t.Fatal("the child never acknowledged a batch: the test checked nothing")
 	}
 }
 
-// extCrashRun starts a child writing from batch start, kills it at a random
+// crashRun starts a child writing from batch start, kills it at a random
 // moment and returns the newest batch it acknowledged (start-1 for none).
-func extCrashRun(t *testing.T, dir string, start int, rng *rand.Rand) (acked int) {
+func crashRun(t *testing.T, dir string, start int, rng *rand.Rand) (acked int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+extCrashRole, "MINIKV_EXT_DIR="+dir,
+	cmd.Env = append(os.Environ(), childEnv+"="+crashRole, "MINIKV_EXT_DIR="+dir,
 		"MINIKV_EXT_START="+strconv.Itoa(start), "MINIKV_EXT_SEED="+strconv.FormatUint(rng.Uint64(), 10))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

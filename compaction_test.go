@@ -22,21 +22,21 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// extManifest is what a MANIFEST names.
-type extManifest struct {
+// manifestFile is what a MANIFEST names.
+type manifestFile struct {
 	snapshot string // "" for none
 	walStart uint64
 }
 
-// extReadManifest parses the MANIFEST of dir: the "snapshot" and
+// readManifest parses the MANIFEST of dir: the "snapshot" and
 // "wal-start" lines of the text format.
-func extReadManifest(t testing.TB, dir string) extManifest {
+func readManifest(t testing.TB, dir string) manifestFile {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "MANIFEST"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m extManifest
+	var m manifestFile
 	for line := range strings.Lines(string(data)) {
 		f := strings.Fields(line)
 		if len(f) != 2 {
@@ -60,8 +60,8 @@ func extReadManifest(t testing.TB, dir string) extManifest {
 	return m
 }
 
-// extFiles returns the names in dir with the given extension, sorted.
-func extFiles(t testing.TB, dir, ext string) []string {
+// filesWithExt returns the names in dir with the given extension, sorted.
+func filesWithExt(t testing.TB, dir, ext string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -76,8 +76,8 @@ func extFiles(t testing.TB, dir, ext string) []string {
 	return out
 }
 
-// extSeq returns the number in a segment or snapshot name (16 hex digits).
-func extSeq(t testing.TB, name string) uint64 {
+// seqOf returns the number in a segment or snapshot name (16 hex digits).
+func seqOf(t testing.TB, name string) uint64 {
 	t.Helper()
 	n, err := strconv.ParseUint(name[:16], 16, 64)
 	if err != nil {
@@ -86,8 +86,8 @@ func extSeq(t testing.TB, name string) uint64 {
 	return n
 }
 
-// extWriteRandom applies n random writes under prefix p to db and model.
-func extWriteRandom(db *minikv.DB, rng *rand.Rand, p string, n int, model extModel) error {
+// writeRandom applies n random writes under prefix p to db and model.
+func writeRandom(db *minikv.DB, rng *rand.Rand, p string, n int, model kvModel) error {
 	for range n {
 		k := fmt.Sprintf("%s%03d", p, rng.IntN(200))
 		switch rng.IntN(8) {
@@ -98,7 +98,7 @@ func extWriteRandom(db *minikv.DB, rng *rand.Rand, p string, n int, model extMod
 			}
 		default:
 			v := bytes.Repeat([]byte{byte('a' + rng.IntN(26))}, rng.IntN(300))
-			model[k] = extEntry{value: string(v)}
+			model[k] = modelEntry{value: string(v)}
 			if err := db.Set(k, v); err != nil {
 				return err
 			}
@@ -107,8 +107,8 @@ func extWriteRandom(db *minikv.DB, rng *rand.Rand, p string, n int, model extMod
 	return nil
 }
 
-// extWaitFor polls cond every millisecond for up to 30 seconds.
-func extWaitFor(cond func() bool) bool {
+// waitFor polls cond every millisecond for up to 30 seconds.
+func waitFor(cond func() bool) bool {
 	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
@@ -121,9 +121,9 @@ func extWaitFor(cond func() bool) bool {
 
 // Feature: minikv-embedded-database, Property 14: Compaction triggers on WAL size
 func TestProp14_CompactionTriggers(t *testing.T) {
-	extCheck(t, "writing past MaxWALSize compacts in the background: Compactions grows and the WAL shrinks", prop.ForAll(
+	checkProp(t, "writing past MaxWALSize compacts in the background: Compactions grows and the WAL shrinks", prop.ForAll(
 		func(maxKB int, seed uint64) string {
-			opts, clock := extOpts(t)
+			opts, clock := modelOptions(t)
 			opts.MaxWALSize = int64(maxKB) << 10
 			db, err := minikv.Open(opts)
 			if err != nil {
@@ -131,13 +131,13 @@ func TestProp14_CompactionTriggers(t *testing.T) {
 			}
 			defer func() { db.Close() }()
 			rng := rand.New(rand.NewPCG(seed, 14))
-			model := extModel{}
+			model := kvModel{}
 			for minikv.WALBytes(db) < opts.MaxWALSize && db.Stats().Compactions == 0 {
-				if err := extWriteRandom(db, rng, "k", 10, model); err != nil {
+				if err := writeRandom(db, rng, "k", 10, model); err != nil {
 					return err.Error()
 				}
 			}
-			if !extWaitFor(func() bool {
+			if !waitFor(func() bool {
 				st := db.Stats()
 				return st.Compactions > 0 && st.WALSize < opts.MaxWALSize
 			}) {
@@ -149,18 +149,18 @@ func TestProp14_CompactionTriggers(t *testing.T) {
 			if err := db.Close(); err != nil {
 				return err.Error()
 			}
-			if n := len(extFiles(t, opts.Dir, ".snap")); n != 1 {
+			if n := len(filesWithExt(t, opts.Dir, ".snap")); n != 1 {
 				return fmt.Sprintf("%d snapshot files after compaction", n)
 			}
 			if db, err = minikv.Open(opts); err != nil {
 				return err.Error()
 			}
-			return extErrString(extCheckAll(db, model, clock.Now()))
+			return errString(checkAll(db, model, clock.Now()))
 		},
 		gen.IntRange(1, 16), gen.UInt64()))
 }
 
-func extErrString(err error) string {
+func errString(err error) string {
 	if err != nil {
 		return err.Error()
 	}
@@ -170,11 +170,11 @@ func extErrString(err error) string {
 // TestCompact_AutoDisabled checks the other side of Property 14: with
 // DisableAutoCompaction the WAL grows past MaxWALSize and stays there.
 func TestCompact_AutoDisabled(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	opts.MaxWALSize = 4 << 10
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
-	if err := extWriteRandom(db, rand.New(rand.NewPCG(1, 2)), "k", 400, extModel{}); err != nil {
+	if err := writeRandom(db, rand.New(rand.NewPCG(1, 2)), "k", 400, kvModel{}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(20 * time.Millisecond)
@@ -189,9 +189,9 @@ func TestCompact_AutoDisabled(t *testing.T) {
 	}
 }
 
-// extSnapshotWALSeq reads the WAL sequence number recorded in a snapshot's
+// snapshotWALSeq reads the WAL sequence number recorded in a snapshot's
 // header (after the 8-byte magic, the 4-byte version and the 8-byte time).
-func extSnapshotWALSeq(t testing.TB, path string) uint64 {
+func snapshotWALSeq(t testing.TB, path string) uint64 {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -203,8 +203,8 @@ func extSnapshotWALSeq(t testing.TB, path string) uint64 {
 	return binary.LittleEndian.Uint64(data[20:28])
 }
 
-// extCopyFiles copies the named files of src into a new directory.
-func extCopyFiles(t testing.TB, src string, names []string) string {
+// copyFiles copies the named files of src into a new directory.
+func copyFiles(t testing.TB, src string, names []string) string {
 	t.Helper()
 	dst := t.TempDir()
 	for _, name := range names {
@@ -221,108 +221,108 @@ func extCopyFiles(t testing.TB, src string, names []string) string {
 
 // Feature: minikv-embedded-database, Property 19: Compaction updates MANIFEST
 func TestProp19_CompactionManifest(t *testing.T) {
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	// Each iteration copies the files the MANIFEST names, the open segment
 	// among them, which is preallocated to SegmentSize: keep it small.
 	opts.SegmentSize = 64 << 10
 	db, _ := openTestDB(t, opts)
-	model := extModel{}
-	extCheck(t, "after Compact the MANIFEST names a new snapshot and WAL start that together hold everything", prop.ForAll(
+	model := kvModel{}
+	checkProp(t, "after Compact the MANIFEST names a new snapshot and WAL start that together hold everything", prop.ForAll(
 		func(seed uint64, n int) string {
 			rng := rand.New(rand.NewPCG(seed, 19))
-			if err := extWriteRandom(db, rng, "k", n, model); err != nil {
+			if err := writeRandom(db, rng, "k", n, model); err != nil {
 				return err.Error()
 			}
-			before := extReadManifest(t, opts.Dir)
+			before := readManifest(t, opts.Dir)
 			if err := db.Compact(); err != nil {
 				return "Compact: " + err.Error()
 			}
-			after := extReadManifest(t, opts.Dir)
+			after := readManifest(t, opts.Dir)
 			if after.snapshot == "" || after.snapshot == before.snapshot || after.walStart <= before.walStart {
 				return fmt.Sprintf("MANIFEST %+v after Compact; before %+v", after, before)
 			}
-			if seq := extSnapshotWALSeq(t, filepath.Join(opts.Dir, after.snapshot)); seq != after.walStart {
+			if seq := snapshotWALSeq(t, filepath.Join(opts.Dir, after.snapshot)); seq != after.walStart {
 				return fmt.Sprintf("snapshot %s starts at WAL %d, MANIFEST says %d", after.snapshot, seq, after.walStart)
 			}
 			// The files the MANIFEST names, alone, give back everything.
 			names := []string{"MANIFEST", after.snapshot}
-			for _, w := range extFiles(t, opts.Dir, ".wal") {
-				if extSeq(t, w) >= after.walStart {
+			for _, w := range filesWithExt(t, opts.Dir, ".wal") {
+				if seqOf(t, w) >= after.walStart {
 					names = append(names, w)
 				}
 			}
 			o := opts
-			o.Dir = extCopyFiles(t, opts.Dir, names)
+			o.Dir = copyFiles(t, opts.Dir, names)
 			o.ReadOnly = true
 			cp, err := minikv.Open(o)
 			if err != nil {
 				return fmt.Sprintf("open the files the MANIFEST names: %v", err)
 			}
 			defer cp.Close()
-			return extErrString(extCheckAll(cp, model, clock.Now()))
+			return errString(checkAll(cp, model, clock.Now()))
 		},
 		gen.UInt64(), gen.IntRange(0, 60)))
 }
 
 // Feature: minikv-embedded-database, Property 20: Compaction deletes old WAL
 func TestProp20_CompactionDeletesOldWAL(t *testing.T) {
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	opts.SegmentSize = 4 << 10 // several segments
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
-	model := extModel{}
-	extCheck(t, "after Compact no WAL segment or snapshot before the new ones remains", prop.ForAll(
+	model := kvModel{}
+	checkProp(t, "after Compact no WAL segment or snapshot before the new ones remains", prop.ForAll(
 		func(seed uint64, n int) string {
 			rng := rand.New(rand.NewPCG(seed, 20))
-			if err := extWriteRandom(db, rng, "k", n, model); err != nil {
+			if err := writeRandom(db, rng, "k", n, model); err != nil {
 				return err.Error()
 			}
-			oldWAL := extFiles(t, opts.Dir, ".wal")
-			oldSnap := extFiles(t, opts.Dir, ".snap")
+			oldWAL := filesWithExt(t, opts.Dir, ".wal")
+			oldSnap := filesWithExt(t, opts.Dir, ".snap")
 			if err := db.Compact(); err != nil {
 				return "Compact: " + err.Error()
 			}
-			man := extReadManifest(t, opts.Dir)
-			wals := extFiles(t, opts.Dir, ".wal")
+			man := readManifest(t, opts.Dir)
+			wals := filesWithExt(t, opts.Dir, ".wal")
 			for _, w := range wals {
-				if extSeq(t, w) < man.walStart {
+				if seqOf(t, w) < man.walStart {
 					return fmt.Sprintf("segment %s before wal-start %d remains", w, man.walStart)
 				}
 				if slices.Contains(oldWAL, w) {
 					return fmt.Sprintf("segment %s, sealed by the compaction, remains", w)
 				}
 			}
-			if snaps := extFiles(t, opts.Dir, ".snap"); len(snaps) != 1 || snaps[0] != man.snapshot || slices.Contains(oldSnap, snaps[0]) {
+			if snaps := filesWithExt(t, opts.Dir, ".snap"); len(snaps) != 1 || snaps[0] != man.snapshot || slices.Contains(oldSnap, snaps[0]) {
 				return fmt.Sprintf("snapshots %q after Compact; MANIFEST names %q, before there were %q", snaps, man.snapshot, oldSnap)
 			}
-			if tmps := extFiles(t, opts.Dir, ".tmp"); len(tmps) != 0 {
+			if tmps := filesWithExt(t, opts.Dir, ".tmp"); len(tmps) != 0 {
 				return fmt.Sprintf("temporary files left: %q", tmps)
 			}
 			if st := db.Stats(); st.SnapshotCount != 1 || st.WALSize != minikv.WALBytes(db) {
 				return fmt.Sprintf("Stats after Compact: %+v", st)
 			}
-			return extErrString(extCheckAll(db, model, clock.Now()))
+			return errString(checkAll(db, model, clock.Now()))
 		},
 		gen.UInt64(), gen.IntRange(0, 50)))
 }
 
 // Feature: minikv-embedded-database, Property 21: Compaction allows concurrent operations
 func TestProp21_CompactionConcurrent(t *testing.T) {
-	db, clock, opts := extOpen(t)
-	var ns extNamespace
+	db, clock, opts := openModelDB(t)
+	var ns namespace
 	runs := 0
-	extCheck(t, "reads, writes, batches and scans run and stay correct while Compact runs", prop.ForAll(
+	checkProp(t, "reads, writes, batches and scans run and stay correct while Compact runs", prop.ForAll(
 		func(workers int, seed uint64) string {
 			p := ns.next()
-			models := make([]extModel, workers)
+			models := make([]kvModel, workers)
 			var wg sync.WaitGroup
 			var stop atomic.Bool
 			errs := make(chan error, workers+1)
 			for w := range workers {
-				models[w] = extModel{}
+				models[w] = kvModel{}
 				wg.Go(func() {
 					rng := rand.New(rand.NewPCG(seed, uint64(w)))
-					errs <- extCompactionWorker(db, rng, fmt.Sprintf("%sw%d/", p, w), models[w], &stop)
+					errs <- compactionWorker(db, rng, fmt.Sprintf("%sw%d/", p, w), models[w], &stop)
 				})
 			}
 			if err := db.Compact(); err != nil {
@@ -341,21 +341,21 @@ func TestProp21_CompactionConcurrent(t *testing.T) {
 			}
 			b := db.NewBatch()
 			for w := range workers {
-				if msg := extCheckPrefix(db, fmt.Sprintf("%sw%d/", p, w), models[w], clock.Now()); msg != "" {
+				if msg := checkPrefix(db, fmt.Sprintf("%sw%d/", p, w), models[w], clock.Now()); msg != "" {
 					return msg
 				}
 				for k := range models[w] {
 					b.Delete(k) // keep the store, and so each compaction, small
 				}
 			}
-			return extErrString(b.Write())
+			return errString(b.Write())
 		},
 		gen.IntRange(1, 4), gen.UInt64()))
 }
 
-// extCompactionWorker writes and reads its own keys until stop, checking
+// compactionWorker writes and reads its own keys until stop, checking
 // each read against its model; it does at least 20 operations.
-func extCompactionWorker(db *minikv.DB, rng *rand.Rand, p string, model extModel, stop *atomic.Bool) error {
+func compactionWorker(db *minikv.DB, rng *rand.Rand, p string, model kvModel, stop *atomic.Bool) error {
 	for i := 0; i < 20 || !stop.Load(); i++ {
 		k := fmt.Sprintf("%s%02d", p, rng.IntN(30))
 		switch rng.IntN(6) {
@@ -369,7 +369,7 @@ func extCompactionWorker(db *minikv.DB, rng *rand.Rand, p string, model extModel
 			for j := range 5 {
 				kj := fmt.Sprintf("%s%02d", p, (rng.IntN(30)+j)%30)
 				b.Set(kj, []byte(kj))
-				model[kj] = extEntry{value: kj}
+				model[kj] = modelEntry{value: kj}
 			}
 			if err := b.Write(); err != nil {
 				return err
@@ -379,8 +379,8 @@ func extCompactionWorker(db *minikv.DB, rng *rand.Rand, p string, model extModel
 			if err != nil {
 				return err
 			}
-			got, err := extDrain(it)
-			if want := model.want(model.liveKeys(0, nil)); err != nil || !extSameKVs(got, want) {
+			got, err := drain(it)
+			if want := model.want(model.liveKeys(0, nil)); err != nil || !sameKVs(got, want) {
 				return fmt.Errorf("scan during compaction: %q, %v; want %q", got, err, want)
 			}
 		case 3:
@@ -391,7 +391,7 @@ func extCompactionWorker(db *minikv.DB, rng *rand.Rand, p string, model extModel
 			}
 		default:
 			v := strconv.Itoa(rng.IntN(1 << 20))
-			model[k] = extEntry{value: v}
+			model[k] = modelEntry{value: v}
 			if err := db.Set(k, []byte(v)); err != nil {
 				return err
 			}
@@ -409,7 +409,7 @@ func TestCompact_Latency(t *testing.T) {
 	if os.Getenv("MINIKV_SOAK") != "" {
 		n = 1_000_000
 	}
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
 	val := bytes.Repeat([]byte("v"), 64)
@@ -492,32 +492,32 @@ func TestCompact_Latency(t *testing.T) {
 // each step of a compaction can leave, from copies taken before and after
 // one, and checks that each opens with all the data and ends clean.
 func TestCompact_CrashStates(t *testing.T) {
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	opts.SegmentSize = 1 << 10
 	opts.DisableAutoCompaction = true
 	db, err := minikv.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	model := extModel{}
+	model := kvModel{}
 	rng := rand.New(rand.NewPCG(7, 7))
-	if err := extWriteRandom(db, rng, "a/", 300, model); err != nil {
+	if err := writeRandom(db, rng, "a/", 300, model); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Compact(); err != nil { // so that an old snapshot exists too
 		t.Fatal(err)
 	}
-	if err := extWriteRandom(db, rng, "b/", 300, model); err != nil {
+	if err := writeRandom(db, rng, "b/", 300, model); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.SetWithTTL("ttl", []byte("v"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	model["ttl"] = extEntry{"v", clock.Now() + int64(time.Hour)}
+	model["ttl"] = modelEntry{"v", clock.Now() + int64(time.Hour)}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	pre := extCopyFiles(t, opts.Dir, extAllFiles(t, opts.Dir))
+	pre := copyFiles(t, opts.Dir, allFiles(t, opts.Dir))
 	db, err = minikv.Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -529,8 +529,8 @@ func TestCompact_CrashStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	post := opts.Dir
-	newSnap := extReadManifest(t, post).snapshot
-	oldSnap := extReadManifest(t, pre).snapshot
+	newSnap := readManifest(t, post).snapshot
+	oldSnap := readManifest(t, pre).snapshot
 	snapData, err := os.ReadFile(filepath.Join(post, newSnap))
 	if err != nil {
 		t.Fatal(err)
@@ -543,11 +543,11 @@ func TestCompact_CrashStates(t *testing.T) {
 		{"snapshot being written", pre, map[string][]byte{newSnap + ".tmp": snapData[:len(snapData)/2]}},
 		{"snapshot written, MANIFEST not switched", pre, map[string][]byte{newSnap: snapData}},
 		{"MANIFEST being replaced", pre, map[string][]byte{newSnap: snapData, "MANIFEST.tmp": []byte("minikv-manifest 1\nsnap")}},
-		{"MANIFEST switched, old files not yet deleted", post, extReadFiles(t, pre, append(extFiles(t, pre, ".wal"), oldSnap))},
+		{"MANIFEST switched, old files not yet deleted", post, readFiles(t, pre, append(filesWithExt(t, pre, ".wal"), oldSnap))},
 	}
 	for _, st := range states {
 		t.Run(st.name, func(t *testing.T) {
-			dir := extCopyFiles(t, st.base, extAllFiles(t, st.base))
+			dir := copyFiles(t, st.base, allFiles(t, st.base))
 			for name, data := range st.extra {
 				if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
 					continue // the state already holds a newer copy
@@ -563,19 +563,19 @@ func TestCompact_CrashStates(t *testing.T) {
 				t.Fatalf("open: %v", err)
 			}
 			defer db.Close()
-			if err := extCheckAll(db, model, clock.Now()); err != nil {
+			if err := checkAll(db, model, clock.Now()); err != nil {
 				t.Fatal(err)
 			}
-			man := extReadManifest(t, dir)
-			for _, w := range extFiles(t, dir, ".wal") {
-				if extSeq(t, w) < man.walStart {
+			man := readManifest(t, dir)
+			for _, w := range filesWithExt(t, dir, ".wal") {
+				if seqOf(t, w) < man.walStart {
 					t.Errorf("obsolete segment %s kept after open", w)
 				}
 			}
-			if snaps := extFiles(t, dir, ".snap"); len(snaps) > 1 {
+			if snaps := filesWithExt(t, dir, ".snap"); len(snaps) > 1 {
 				t.Errorf("obsolete snapshots kept after open: %q", snaps)
 			}
-			if tmps := extFiles(t, dir, ".tmp"); len(tmps) != 0 {
+			if tmps := filesWithExt(t, dir, ".tmp"); len(tmps) != 0 {
 				t.Errorf("temporary files kept after open: %q", tmps)
 			}
 			// It keeps working: a write, a compaction and a reopen.
@@ -593,19 +593,19 @@ func TestCompact_CrashStates(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db2.Close()
-			m := extModel{"after": {value: "crash"}}
+			m := kvModel{"after": {value: "crash"}}
 			for k, e := range model {
 				m[k] = e
 			}
-			if err := extCheckAll(db2, m, clock.Now()); err != nil {
+			if err := checkAll(db2, m, clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
 }
 
-// extAllFiles lists the regular files of dir other than LOCK.
-func extAllFiles(t testing.TB, dir string) []string {
+// allFiles lists the regular files of dir other than LOCK.
+func allFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -620,8 +620,8 @@ func extAllFiles(t testing.TB, dir string) []string {
 	return names
 }
 
-// extReadFiles reads the named files of dir.
-func extReadFiles(t testing.TB, dir string, names []string) map[string][]byte {
+// readFiles reads the named files of dir.
+func readFiles(t testing.TB, dir string, names []string) map[string][]byte {
 	t.Helper()
 	out := map[string][]byte{}
 	for _, name := range names {
@@ -640,14 +640,14 @@ func extReadFiles(t testing.TB, dir string, names []string) map[string][]byte {
 // TestCompact_WhileClosing races Close against Compact: either may win,
 // but nothing panics or leaks, and the data is intact afterwards.
 func TestCompact_WhileClosing(t *testing.T) {
-	opts, clock := extOpts(t)
-	model := extModel{}
+	opts, clock := modelOptions(t)
+	model := kvModel{}
 	for round := range 10 {
 		db, err := minikv.Open(opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := extWriteRandom(db, rand.New(rand.NewPCG(uint64(round), 3)), "k", 200, model); err != nil {
+		if err := writeRandom(db, rand.New(rand.NewPCG(uint64(round), 3)), "k", 200, model); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
@@ -660,7 +660,7 @@ func TestCompact_WhileClosing(t *testing.T) {
 		}
 	}
 	db, _ := openTestDB(t, opts)
-	if err := extCheckAll(db, model, clock.Now()); err != nil {
+	if err := checkAll(db, model, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -668,16 +668,16 @@ func TestCompact_WhileClosing(t *testing.T) {
 // TestCompact_Concurrent runs several Compact calls at once with writers:
 // they run one at a time, each counts, and nothing is lost.
 func TestCompact_Concurrent(t *testing.T) {
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
 	var wg sync.WaitGroup
-	models := make([]extModel, 3)
+	models := make([]kvModel, 3)
 	errs := make(chan error, 6)
 	for w := range models {
-		models[w] = extModel{}
+		models[w] = kvModel{}
 		wg.Go(func() {
-			errs <- extWriteRandom(db, rand.New(rand.NewPCG(uint64(w), 9)), fmt.Sprintf("w%d/", w), 300, models[w])
+			errs <- writeRandom(db, rand.New(rand.NewPCG(uint64(w), 9)), fmt.Sprintf("w%d/", w), 300, models[w])
 		})
 		wg.Go(func() { errs <- db.Compact() })
 	}
@@ -691,14 +691,14 @@ func TestCompact_Concurrent(t *testing.T) {
 	if n := db.Stats().Compactions; n != 3 {
 		t.Fatalf("Compactions = %d after 3 Compact calls", n)
 	}
-	all := extModel{}
+	all := kvModel{}
 	for _, m := range models {
 		for k, e := range m {
 			all[k] = e
 		}
 	}
 	db = reopen(t, db, opts)
-	if err := extCheckAll(db, all, clock.Now()); err != nil {
+	if err := checkAll(db, all, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ro := opts

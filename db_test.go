@@ -28,29 +28,29 @@ import (
 // (issue 2) and the helpers, prefixed core, that the property, model and
 // lock tests share.
 
-// coreFile fingerprints one file of a database directory.
-type coreFile struct {
+// fileState fingerprints one file of a database directory.
+type fileState struct {
 	size    int64
 	mode    fs.FileMode
 	modTime time.Time
 	sum     [32]byte
 }
 
-// coreFingerprint returns the name, size, mode, modification time and
+// fingerprint returns the name, size, mode, modification time and
 // SHA-256 of every entry in dir, so that a test can show an operation left
 // the directory exactly as it was.
-func coreFingerprint(dir string) (map[string]coreFile, error) {
+func fingerprint(dir string) (map[string]fileState, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]coreFile, len(des))
+	out := make(map[string]fileState, len(des))
 	for _, de := range des {
 		fi, err := de.Info()
 		if err != nil {
 			return nil, err
 		}
-		f := coreFile{size: fi.Size(), mode: fi.Mode(), modTime: fi.ModTime()}
+		f := fileState{size: fi.Size(), mode: fi.Mode(), modTime: fi.ModTime()}
 		if fi.Mode().IsRegular() {
 			data, err := os.ReadFile(filepath.Join(dir, de.Name()))
 			if err != nil {
@@ -63,8 +63,8 @@ func coreFingerprint(dir string) (map[string]coreFile, error) {
 	return out, nil
 }
 
-// coreDiffFingerprints describes how two fingerprints differ, or returns "".
-func coreDiffFingerprints(before, after map[string]coreFile) string {
+// diffFingerprints describes how two fingerprints differ, or returns "".
+func diffFingerprints(before, after map[string]fileState) string {
 	var diffs []string
 	for name, b := range before {
 		a, ok := after[name]
@@ -85,8 +85,8 @@ func coreDiffFingerprints(before, after map[string]coreFile) string {
 	return strings.Join(diffs, "; ")
 }
 
-// coreCopyDir copies the regular files of src into the new directory dst.
-func coreCopyDir(src, dst string) error {
+// copyDir copies the regular files of src into the new directory dst.
+func copyDir(src, dst string) error {
 	if err := os.Mkdir(dst, 0o700); err != nil {
 		return err
 	}
@@ -109,8 +109,8 @@ func coreCopyDir(src, dst string) error {
 	return nil
 }
 
-// coreFilesWithExt returns the names in dir that end in ext, sorted.
-func coreFilesWithExt(dir, ext string) ([]string, error) {
+// listWithExt returns the names in dir that end in ext, sorted.
+func listWithExt(dir, ext string) ([]string, error) {
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -124,9 +124,9 @@ func coreFilesWithExt(dir, ext string) ([]string, error) {
 	return names, nil
 }
 
-// coreContents returns every live key of db with its value, read with a
+// dbContents returns every live key of db with its value, read with a
 // full scan, and checks that Count, Exists and Get agree with the scan.
-func coreContents(db *minikv.DB) (map[string]string, error) {
+func dbContents(db *minikv.DB) (map[string]string, error) {
 	got := map[string]string{}
 	for item, err := range db.All("") {
 		if err != nil {
@@ -153,10 +153,10 @@ func coreContents(db *minikv.DB) (map[string]string, error) {
 	return got, nil
 }
 
-// coreCheckContents compares db's contents with the model want and
+// checkContents compares db's contents with the model want and
 // returns a description of the first differences, or "".
-func coreCheckContents(db *minikv.DB, want map[string]string) string {
-	got, err := coreContents(db)
+func checkContents(db *minikv.DB, want map[string]string) string {
+	got, err := dbContents(db)
 	if err != nil {
 		return err.Error()
 	}
@@ -166,14 +166,14 @@ func coreCheckContents(db *minikv.DB, want map[string]string) string {
 	var diffs []string
 	for k, w := range want {
 		if g, ok := got[k]; !ok {
-			diffs = append(diffs, fmt.Sprintf("missing %s", coreShort(k)))
+			diffs = append(diffs, fmt.Sprintf("missing %s", shortString(k)))
 		} else if g != w {
-			diffs = append(diffs, fmt.Sprintf("%s = %s, want %s", coreShort(k), coreShort(g), coreShort(w)))
+			diffs = append(diffs, fmt.Sprintf("%s = %s, want %s", shortString(k), shortString(g), shortString(w)))
 		}
 	}
 	for k := range got {
 		if _, ok := want[k]; !ok {
-			diffs = append(diffs, fmt.Sprintf("unexpected %s", coreShort(k)))
+			diffs = append(diffs, fmt.Sprintf("unexpected %s", shortString(k)))
 		}
 	}
 	slices.Sort(diffs)
@@ -183,16 +183,16 @@ func coreCheckContents(db *minikv.DB, want map[string]string) string {
 	return fmt.Sprintf("contents differ from the model (%d keys, want %d): %s", len(got), len(want), strings.Join(diffs, "; "))
 }
 
-// coreShort quotes s, eliding the middle of a long one.
-func coreShort(s string) string {
+// shortString quotes s, eliding the middle of a long one.
+func shortString(s string) string {
 	if len(s) > 40 {
 		return fmt.Sprintf("%q...(%d bytes)", s[:32], len(s))
 	}
 	return fmt.Sprintf("%q", s)
 }
 
-// coreOp is one write of a generated or random sequence.
-type coreOp struct {
+// dbOp is one write of a generated or random sequence.
+type dbOp struct {
 	Del   bool
 	Key   string
 	Value []byte
@@ -200,15 +200,15 @@ type coreOp struct {
 
 // String describes op briefly. gopter formats every generated argument,
 // and printing large values byte by byte would dominate the run time.
-func (op coreOp) String() string {
+func (op dbOp) String() string {
 	if op.Del {
-		return "del " + coreShort(op.Key)
+		return "del " + shortString(op.Key)
 	}
-	return "set " + coreShort(op.Key) + "=" + coreShort(string(op.Value))
+	return "set " + shortString(op.Key) + "=" + shortString(string(op.Value))
 }
 
-// coreApply performs op on db and on the model.
-func coreApply(db *minikv.DB, model map[string]string, op coreOp) error {
+// apply performs op on db and on the model.
+func apply(db *minikv.DB, model map[string]string, op dbOp) error {
 	if op.Del {
 		delete(model, op.Key)
 		return db.Delete(op.Key)
@@ -217,57 +217,57 @@ func coreApply(db *minikv.DB, model map[string]string, op coreOp) error {
 	return db.Set(op.Key, op.Value)
 }
 
-// coreApplyAll performs ops on db and on the model.
-func coreApplyAll(db *minikv.DB, model map[string]string, ops []coreOp) error {
+// applyAll performs ops on db and on the model.
+func applyAll(db *minikv.DB, model map[string]string, ops []dbOp) error {
 	for i, op := range ops {
-		if err := coreApply(db, model, op); err != nil {
-			return fmt.Errorf("op %d (delete=%v key %s): %w", i, op.Del, coreShort(op.Key), err)
+		if err := apply(db, model, op); err != nil {
+			return fmt.Errorf("op %d (delete=%v key %s): %w", i, op.Del, shortString(op.Key), err)
 		}
 	}
 	return nil
 }
 
-// coreKeyOfLen returns a key of n pseudo-random bytes drawn from seed.
-func coreKeyOfLen(n int, seed int64) string {
+// keyOfLen returns a key of n pseudo-random bytes drawn from seed.
+func keyOfLen(n int, seed int64) string {
 	b := make([]byte, n)
 	rand.New(rand.NewSource(seed)).Read(b)
 	return string(b)
 }
 
-// coreCall is one public method, called with valid arguments.
-type coreCall struct {
+// dbCall is one public method, called with valid arguments.
+type dbCall struct {
 	name string
 	call func(db *minikv.DB) error
 }
 
-// coreFixtureKey holds an integer in the databases that the call tables
+// fixtureKey holds an integer in the databases that the call tables
 // run against, so that every write call would succeed on a writable,
 // open handle.
-const coreFixtureKey = "core:n"
+const fixtureKey = "core:n"
 
-// coreWriteCalls lists every method that writes.
-func coreWriteCalls() []coreCall {
-	return []coreCall{
+// writeCalls lists every method that writes.
+func writeCalls() []dbCall {
+	return []dbCall{
 		{"Set", func(db *minikv.DB) error { return db.Set("core:new", []byte("v")) }},
-		{"Delete", func(db *minikv.DB) error { return db.Delete(coreFixtureKey) }},
+		{"Delete", func(db *minikv.DB) error { return db.Delete(fixtureKey) }},
 		{"SetWithTTL", func(db *minikv.DB) error { return db.SetWithTTL("core:new", []byte("v"), time.Hour) }},
-		{"Expire", func(db *minikv.DB) error { return db.Expire(coreFixtureKey, time.Hour) }},
-		{"Persist", func(db *minikv.DB) error { return db.Persist(coreFixtureKey) }},
+		{"Expire", func(db *minikv.DB) error { return db.Expire(fixtureKey, time.Hour) }},
+		{"Persist", func(db *minikv.DB) error { return db.Persist(fixtureKey) }},
 		{"Batch.Write", func(db *minikv.DB) error {
 			b := db.NewBatch()
 			b.Set("core:b1", []byte("1"))
-			b.Delete(coreFixtureKey)
+			b.Delete(fixtureKey)
 			return b.Write()
 		}},
 		{"SetNX", func(db *minikv.DB) error { _, err := db.SetNX("core:new", []byte("v")); return err }},
-		{"Incr", func(db *minikv.DB) error { _, err := db.Incr(coreFixtureKey); return err }},
-		{"Decr", func(db *minikv.DB) error { _, err := db.Decr(coreFixtureKey); return err }},
-		{"IncrBy", func(db *minikv.DB) error { _, err := db.IncrBy(coreFixtureKey, 7); return err }},
+		{"Incr", func(db *minikv.DB) error { _, err := db.Incr(fixtureKey); return err }},
+		{"Decr", func(db *minikv.DB) error { _, err := db.Decr(fixtureKey); return err }},
+		{"IncrBy", func(db *minikv.DB) error { _, err := db.IncrBy(fixtureKey, 7); return err }},
 		{"CompareAndSwap", func(db *minikv.DB) error {
-			_, err := db.CompareAndSwap(coreFixtureKey, []byte("41"), []byte("42"))
+			_, err := db.CompareAndSwap(fixtureKey, []byte("41"), []byte("42"))
 			return err
 		}},
-		{"GetAndSet", func(db *minikv.DB) error { _, err := db.GetAndSet(coreFixtureKey, []byte("1")); return err }},
+		{"GetAndSet", func(db *minikv.DB) error { _, err := db.GetAndSet(fixtureKey, []byte("1")); return err }},
 		{"SetWithContext", func(db *minikv.DB) error {
 			return db.SetWithContext(context.Background(), "core:new", []byte("v"))
 		}},
@@ -275,8 +275,8 @@ func coreWriteCalls() []coreCall {
 	}
 }
 
-// coreReadCalls lists every method that only reads and returns an error.
-func coreReadCalls() []coreCall {
+// readCalls lists every method that only reads and returns an error.
+func readCalls() []dbCall {
 	iterErr := func(it minikv.Iterator, err error) error {
 		if err != nil {
 			return err
@@ -293,17 +293,17 @@ func coreReadCalls() []coreCall {
 		}
 		return last
 	}
-	return []coreCall{
-		{"Get", func(db *minikv.DB) error { _, err := db.Get(coreFixtureKey); return err }},
-		{"View", func(db *minikv.DB) error { return db.View(coreFixtureKey, func([]byte) error { return nil }) }},
-		{"Exists", func(db *minikv.DB) error { _, err := db.Exists(coreFixtureKey); return err }},
-		{"TTL", func(db *minikv.DB) error { _, err := db.TTL(coreFixtureKey); return err }},
+	return []dbCall{
+		{"Get", func(db *minikv.DB) error { _, err := db.Get(fixtureKey); return err }},
+		{"View", func(db *minikv.DB) error { return db.View(fixtureKey, func([]byte) error { return nil }) }},
+		{"Exists", func(db *minikv.DB) error { _, err := db.Exists(fixtureKey); return err }},
+		{"TTL", func(db *minikv.DB) error { _, err := db.TTL(fixtureKey); return err }},
 		{"Scan", func(db *minikv.DB) error { return iterErr(db.Scan("core:", 0)) }},
 		{"ScanRange", func(db *minikv.DB) error { return iterErr(db.ScanRange("a", "z", 10)) }},
 		{"Keys", func(db *minikv.DB) error { _, err := db.Keys("core:*"); return err }},
 		{"Count", func(db *minikv.DB) error { _, err := db.Count(); return err }},
 		{"GetWithContext", func(db *minikv.DB) error {
-			_, err := db.GetWithContext(context.Background(), coreFixtureKey)
+			_, err := db.GetWithContext(context.Background(), fixtureKey)
 			return err
 		}},
 		{"DumpKeys", func(db *minikv.DB) error { return db.DumpKeys(io.Discard) }},
@@ -312,8 +312,8 @@ func coreReadCalls() []coreCall {
 	}
 }
 
-// coreCloseOK closes db and reports a failure through t.
-func coreCloseOK(t testing.TB, db *minikv.DB) {
+// closeOK closes db and reports a failure through t.
+func closeOK(t testing.TB, db *minikv.DB) {
 	t.Helper()
 	if err := db.Close(); err != nil {
 		t.Errorf("Close: %v", err)
@@ -368,7 +368,7 @@ func TestDB_InputValidation(t *testing.T) {
 		})
 	}
 	db = reopen(t, db, opts)
-	if msg := coreCheckContents(db, map[string]string{"keep": "me"}); msg != "" {
+	if msg := checkContents(db, map[string]string{"keep": "me"}); msg != "" {
 		t.Errorf("after reopen: %s", msg)
 	}
 }
@@ -405,7 +405,7 @@ func TestDB_SizeLimitsAccepted(t *testing.T) {
 		want[tt.key] = string(tt.value)
 	}
 	db = reopen(t, db, opts)
-	if msg := coreCheckContents(db, want); msg != "" {
+	if msg := checkContents(db, want); msg != "" {
 		t.Errorf("after reopen: %s", msg)
 	}
 }
@@ -445,7 +445,7 @@ func TestDB_CopiesInAndOut(t *testing.T) {
 		t.Fatal("two Get calls returned the same backing array")
 	}
 	db = reopen(t, db, opts)
-	if msg := coreCheckContents(db, map[string]string{"k": "original"}); msg != "" {
+	if msg := checkContents(db, map[string]string{"k": "original"}); msg != "" {
 		t.Errorf("after reopen: %s", msg)
 	}
 }
@@ -542,7 +542,7 @@ func TestOpen_PermissionsAndManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snaps, _ := coreFilesWithExt(dir, ".snap")
+	snaps, _ := listWithExt(dir, ".snap")
 	if len(snaps) != 1 || !bytes.Contains(data, []byte(snaps[0])) {
 		t.Errorf("MANIFEST %q does not name the snapshot %v", data, snaps)
 	}
@@ -569,14 +569,14 @@ func TestOpen_RequiresDir(t *testing.T) {
 	}
 }
 
-// coreReadOnlyFixture creates a database whose directory holds a snapshot,
+// readOnlyFixture creates a database whose directory holds a snapshot,
 // WAL records after it, a torn tail and a stray temp file: everything a
 // writable open would tidy up. It returns the directory and its contents.
-func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
+func readOnlyFixture(t *testing.T) (string, map[string]string) {
 	t.Helper()
 	db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
-	want := map[string]string{coreFixtureKey: "41"}
-	if err := db.Set(coreFixtureKey, []byte("41")); err != nil {
+	want := map[string]string{fixtureKey: "41"}
+	if err := db.Set(fixtureKey, []byte("41")); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 20 {
@@ -600,8 +600,8 @@ func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
 		t.Fatal(err)
 	}
 	delete(want, "core:03")
-	coreCloseOK(t, db)
-	wals, err := coreFilesWithExt(dir, ".wal")
+	closeOK(t, db)
+	wals, err := listWithExt(dir, ".wal")
 	if err != nil || len(wals) == 0 {
 		t.Fatalf("no WAL segment: %v", err)
 	}
@@ -627,13 +627,13 @@ func coreReadOnlyFixture(t *testing.T) (string, map[string]string) {
 func TestOpen_ReadOnly(t *testing.T) {
 	for _, withLock := range []bool{true, false} {
 		t.Run(fmt.Sprintf("lock file present=%v", withLock), func(t *testing.T) {
-			dir, want := coreReadOnlyFixture(t)
+			dir, want := readOnlyFixture(t)
 			if !withLock {
 				if err := os.Remove(filepath.Join(dir, "LOCK")); err != nil {
 					t.Fatal(err)
 				}
 			}
-			before, err := coreFingerprint(dir)
+			before, err := fingerprint(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -641,17 +641,17 @@ func TestOpen_ReadOnly(t *testing.T) {
 			if err != nil {
 				t.Fatalf("read-only Open: %v", err)
 			}
-			for _, c := range coreWriteCalls() {
+			for _, c := range writeCalls() {
 				if err := c.call(db); !errors.Is(err, minikv.ErrReadOnly) {
 					t.Errorf("%s on a read-only handle = %v, want ErrReadOnly", c.name, err)
 				}
 			}
-			for _, c := range coreReadCalls() {
+			for _, c := range readCalls() {
 				if err := c.call(db); err != nil {
 					t.Errorf("%s on a read-only handle = %v, want nil", c.name, err)
 				}
 			}
-			if msg := coreCheckContents(db, want); msg != "" {
+			if msg := checkContents(db, want); msg != "" {
 				t.Errorf("read-only contents: %s", msg)
 			}
 			if s := db.Stats(); s.TornBytes != 5 {
@@ -660,11 +660,11 @@ func TestOpen_ReadOnly(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
-			after, err := coreFingerprint(dir)
+			after, err := fingerprint(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := coreDiffFingerprints(before, after); d != "" {
+			if d := diffFingerprints(before, after); d != "" {
 				t.Errorf("a read-only open changed the directory: %s", d)
 			}
 		})
@@ -692,11 +692,11 @@ func TestDB_Closed(t *testing.T) {
 	for _, ro := range []bool{false, true} {
 		t.Run(fmt.Sprintf("read-only=%v", ro), func(t *testing.T) {
 			db, dir := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
-			if err := db.Set(coreFixtureKey, []byte("41")); err != nil {
+			if err := db.Set(fixtureKey, []byte("41")); err != nil {
 				t.Fatal(err)
 			}
 			if ro {
-				coreCloseOK(t, db)
+				closeOK(t, db)
 				var err error
 				if db, err = minikv.Open(minikv.Options{Dir: dir, ReadOnly: true}); err != nil {
 					t.Fatal(err)
@@ -712,7 +712,7 @@ func TestDB_Closed(t *testing.T) {
 			if err := db.Close(); err != nil {
 				t.Fatalf("second Close: %v", err)
 			}
-			for _, c := range append(coreWriteCalls(), coreReadCalls()...) {
+			for _, c := range append(writeCalls(), readCalls()...) {
 				if err := c.call(db); !errors.Is(err, minikv.ErrClosed) {
 					t.Errorf("%s after Close = %v, want ErrClosed", c.name, err)
 				}
@@ -737,23 +737,23 @@ func TestDB_SyncModesSurviveReopen(t *testing.T) {
 			opts.Dir = dir
 			model := map[string]string{}
 			for i := range 60 {
-				op := coreOp{Key: fmt.Sprint("k", i%17), Value: []byte(fmt.Sprint("v", i)), Del: i%5 == 4}
-				if err := coreApply(db, model, op); err != nil {
+				op := dbOp{Key: fmt.Sprint("k", i%17), Value: []byte(fmt.Sprint("v", i)), Del: i%5 == 4}
+				if err := apply(db, model, op); err != nil {
 					t.Fatal(err)
 				}
 			}
 			db = reopen(t, db, opts)
-			if msg := coreCheckContents(db, model); msg != "" {
+			if msg := checkContents(db, model); msg != "" {
 				t.Fatal(msg)
 			}
 		})
 	}
 }
 
-// coreWriteWAL opens a new database in dir, applies ops and closes it. It
+// writeWAL opens a new database in dir, applies ops and closes it. It
 // returns the WAL size after each op (ends[i] is the end of op i's record)
 // and the models after each prefix (models[i] holds the first i ops).
-func coreWriteWAL(dir string, opts minikv.Options, ops []coreOp) (ends []int64, models []map[string]string, err error) {
+func writeWAL(dir string, opts minikv.Options, ops []dbOp) (ends []int64, models []map[string]string, err error) {
 	opts.Dir = dir
 	opts.DisableAutoCompaction = true
 	db, err := minikv.Open(opts)
@@ -763,7 +763,7 @@ func coreWriteWAL(dir string, opts minikv.Options, ops []coreOp) (ends []int64, 
 	model := map[string]string{}
 	models = append(models, maps.Clone(model))
 	for _, op := range ops {
-		if err := coreApply(db, model, op); err != nil {
+		if err := apply(db, model, op); err != nil {
 			return nil, nil, errors.Join(err, db.Close())
 		}
 		ends = append(ends, minikv.WALBytes(db))
@@ -772,15 +772,15 @@ func coreWriteWAL(dir string, opts minikv.Options, ops []coreOp) (ends []int64, 
 	return ends, models, db.Close()
 }
 
-// coreTornOps returns the writes of the torn-tail tests: overwrites,
+// tornOps returns the writes of the torn-tail tests: overwrites,
 // deletes, an empty value and values of several sizes.
-func coreTornOps() []coreOp {
-	var ops []coreOp
+func tornOps() []dbOp {
+	var ops []dbOp
 	for i := range 14 {
-		op := coreOp{Key: fmt.Sprintf("key-%d", i%5), Value: bytes.Repeat([]byte{byte('a' + i)}, 1+i*i%37)}
+		op := dbOp{Key: fmt.Sprintf("key-%d", i%5), Value: bytes.Repeat([]byte{byte('a' + i)}, 1+i*i%37)}
 		switch i {
 		case 6, 11:
-			op = coreOp{Del: true, Key: fmt.Sprintf("key-%d", i%5-1)}
+			op = dbOp{Del: true, Key: fmt.Sprintf("key-%d", i%5-1)}
 		case 9:
 			op.Value = []byte{}
 		}
@@ -791,7 +791,7 @@ func coreTornOps() []coreOp {
 
 // TestRecovery_TornTail cuts the last WAL segment at every byte offset of its
 // last records (or of the whole segment, when the log has several) and
-// checks each cut with coreCheckCut. Under -short it checks every 7th
+// checks each cut with checkCut. Under -short it checks every 7th
 // offset and those at and next to each record boundary.
 func TestRecovery_TornTail(t *testing.T) {
 	tests := []struct {
@@ -806,13 +806,13 @@ func TestRecovery_TornTail(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			src := filepath.Join(root, "src")
-			ops := coreTornOps()
+			ops := tornOps()
 			opts := minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: tt.segmentSize}
-			ends, models, err := coreWriteWAL(src, opts, ops)
+			ends, models, err := writeWAL(src, opts, ops)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wals, err := coreFilesWithExt(src, ".wal")
+			wals, err := listWithExt(src, ".wal")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -836,10 +836,10 @@ func TestRecovery_TornTail(t *testing.T) {
 			}
 			cuts := 0
 			for cut := from; cut <= int64(len(data)); cut++ {
-				if testing.Short() && !coreShortCut(cut-from, segStart+cut, int64(len(data))-cut, ends) {
+				if testing.Short() && !shortCut(cut-from, segStart+cut, int64(len(data))-cut, ends) {
 					continue
 				}
-				coreCheckCut(t, filepath.Join(root, fmt.Sprint("cut", cut)), src, last, data[:cut], segStart, ends, models)
+				checkCut(t, filepath.Join(root, fmt.Sprint("cut", cut)), src, last, data[:cut], segStart, ends, models)
 				cuts++
 				if t.Failed() {
 					t.Fatalf("stopped after the failure at cut %d", cut)
@@ -850,11 +850,11 @@ func TestRecovery_TornTail(t *testing.T) {
 	}
 }
 
-// coreShortCut reports whether the -short run of a cut-at-every-offset
+// shortCut reports whether the -short run of a cut-at-every-offset
 // loop checks a cut: every 7th offset (i counts from the first), the last
 // (left bytes after it), and those at and next to a record boundary
 // (ends, in offsets of the log; at is the cut's).
-func coreShortCut(i, at, left int64, ends []int64) bool {
+func shortCut(i, at, left int64, ends []int64) bool {
 	if i%7 == 0 || left == 0 {
 		return true
 	}
@@ -866,14 +866,14 @@ func coreShortCut(i, at, left int64, ends []int64) bool {
 	return false
 }
 
-// coreCheckCut copies src to dir with the WAL segment seg replaced by data
+// checkCut copies src to dir with the WAL segment seg replaced by data
 // (a prefix of it that starts at offset segStart of the log), opens it and
 // checks that it holds exactly the writes whose records are whole, that
 // TornBytes counts the rest, and that a write after the reopen survives
 // the next restart.
-func coreCheckCut(t *testing.T, dir, src, seg string, data []byte, segStart int64, ends []int64, models []map[string]string) {
+func checkCut(t *testing.T, dir, src, seg string, data []byte, segStart int64, ends []int64, models []map[string]string) {
 	t.Helper()
-	if err := coreCopyDir(src, dir); err != nil {
+	if err := copyDir(src, dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, seg), data, 0o600); err != nil {
@@ -891,7 +891,7 @@ func coreCheckCut(t *testing.T, dir, src, seg string, data []byte, segStart int6
 	if err != nil {
 		t.Fatalf("cut at %d: Open: %v", len(data), err)
 	}
-	if msg := coreCheckContents(db, models[whole]); msg != "" {
+	if msg := checkContents(db, models[whole]); msg != "" {
 		t.Errorf("cut at %d (%d whole writes): %s", len(data), whole, msg)
 	}
 	if got := db.Stats().TornBytes; got != cut-wholeEnd {
@@ -907,10 +907,10 @@ func coreCheckCut(t *testing.T, dir, src, seg string, data []byte, segStart int6
 	if err != nil {
 		t.Fatalf("cut at %d: second Open: %v", len(data), err)
 	}
-	defer coreCloseOK(t, db)
+	defer closeOK(t, db)
 	want := maps.Clone(models[whole])
 	want["after-cut"] = dir
-	if msg := coreCheckContents(db, want); msg != "" {
+	if msg := checkContents(db, want); msg != "" {
 		t.Errorf("cut at %d, after a write and a restart: %s", len(data), msg)
 	}
 	if got := db.Stats().TornBytes; got != 0 {
@@ -930,15 +930,15 @@ func TestRecovery_WALTailPadding(t *testing.T) {
 		{"garbage", []byte{0xde, 0xad, 0xbe, 0xef, 1, 2, 3}, 7},
 		{"one byte", []byte{0x7f}, 1},
 	}
-	ops := coreTornOps()
+	ops := tornOps()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "db")
-			_, models, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever}, ops)
+			_, models, err := writeWAL(dir, minikv.Options{SyncMode: minikv.SyncNever}, ops)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wals, _ := coreFilesWithExt(dir, ".wal")
+			wals, _ := listWithExt(dir, ".wal")
 			f, err := os.OpenFile(filepath.Join(dir, wals[len(wals)-1]), os.O_WRONLY|os.O_APPEND, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -952,7 +952,7 @@ func TestRecovery_WALTailPadding(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			if msg := coreCheckContents(db, models[len(ops)]); msg != "" {
+			if msg := checkContents(db, models[len(ops)]); msg != "" {
 				t.Error(msg)
 			}
 			if torn := db.Stats().TornBytes; tt.wantTorn >= 0 && torn != tt.wantTorn {
@@ -964,25 +964,25 @@ func TestRecovery_WALTailPadding(t *testing.T) {
 			db = reopen(t, db, opts)
 			want := maps.Clone(models[len(ops)])
 			want["next"] = "write"
-			if msg := coreCheckContents(db, want); msg != "" {
+			if msg := checkContents(db, want); msg != "" {
 				t.Errorf("after a write and a restart: %s", msg)
 			}
 		})
 	}
 }
 
-// coreDamage is a way to damage a closed database directory.
-type coreDamage struct {
+// damage is a way to damage a closed database directory.
+type damage struct {
 	name   string
 	damage func(t *testing.T, dir string)
 	file   string // the file the error must name ("" for any)
 }
 
-// coreFlipIn flips one byte in the middle of the first file with ext.
-func coreFlipIn(ext string, at func(size int) int) func(t *testing.T, dir string) {
+// flipIn flips one byte in the middle of the first file with ext.
+func flipIn(ext string, at func(size int) int) func(t *testing.T, dir string) {
 	return func(t *testing.T, dir string) {
 		t.Helper()
-		names, _ := coreFilesWithExt(dir, ext)
+		names, _ := listWithExt(dir, ext)
 		if len(names) == 0 {
 			t.Fatalf("no %s file", ext)
 		}
@@ -1003,23 +1003,23 @@ func coreFlipIn(ext string, at func(size int) int) func(t *testing.T, dir string
 // store, and changes nothing on disk.
 func TestRecovery_CorruptFiles(t *testing.T) {
 	middle := func(n int) int { return n / 2 }
-	tests := []coreDamage{
-		{"snapshot body", coreFlipIn(".snap", middle), ".snap"},
-		{"snapshot magic", coreFlipIn(".snap", func(int) int { return 0 }), ".snap"},
-		{"snapshot footer", coreFlipIn(".snap", func(n int) int { return n - 1 }), ".snap"},
+	tests := []damage{
+		{"snapshot body", flipIn(".snap", middle), ".snap"},
+		{"snapshot magic", flipIn(".snap", func(int) int { return 0 }), ".snap"},
+		{"snapshot footer", flipIn(".snap", func(n int) int { return n - 1 }), ".snap"},
 		{"snapshot truncated", func(t *testing.T, dir string) {
-			names, _ := coreFilesWithExt(dir, ".snap")
+			names, _ := listWithExt(dir, ".snap")
 			if err := os.Truncate(filepath.Join(dir, names[0]), 30); err != nil {
 				t.Fatal(err)
 			}
 		}, ".snap"},
 		{"snapshot missing", func(t *testing.T, dir string) {
-			names, _ := coreFilesWithExt(dir, ".snap")
+			names, _ := listWithExt(dir, ".snap")
 			if err := os.Remove(filepath.Join(dir, names[0])); err != nil {
 				t.Fatal(err)
 			}
 		}, "MANIFEST"},
-		{"MANIFEST flipped", coreFlipIn("MANIFEST", middle), "MANIFEST"},
+		{"MANIFEST flipped", flipIn("MANIFEST", middle), "MANIFEST"},
 		{"MANIFEST empty", func(t *testing.T, dir string) {
 			if err := os.WriteFile(filepath.Join(dir, "MANIFEST"), nil, 0o600); err != nil {
 				t.Fatal(err)
@@ -1030,7 +1030,7 @@ func TestRecovery_CorruptFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "MANIFEST"},
-		{"WAL damaged before valid records", coreFlipIn(".wal", func(int) int { return 6 }), ".wal"},
+		{"WAL damaged before valid records", flipIn(".wal", func(int) int { return 6 }), ".wal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1048,9 +1048,9 @@ func TestRecovery_CorruptFiles(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			coreCloseOK(t, db)
+			closeOK(t, db)
 			tt.damage(t, dir)
-			before, err := coreFingerprint(dir)
+			before, err := fingerprint(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1065,11 +1065,11 @@ func TestRecovery_CorruptFiles(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.file) {
 				t.Errorf("error %q does not name the %s file", err, tt.file)
 			}
-			after, err := coreFingerprint(dir)
+			after, err := fingerprint(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := coreDiffFingerprints(before, after); d != "" {
+			if d := diffFingerprints(before, after); d != "" {
 				t.Errorf("a failed Open changed the directory: %s", d)
 			}
 		})
@@ -1083,7 +1083,7 @@ func TestRecovery_MissingManifestWithWAL(t *testing.T) {
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
-	coreCloseOK(t, db)
+	closeOK(t, db)
 	if err := os.Remove(filepath.Join(dir, "MANIFEST")); err != nil {
 		t.Fatal(err)
 	}
@@ -1101,10 +1101,10 @@ func TestRecovery_MissingManifestWithWAL(t *testing.T) {
 // is ErrCorrupt naming the missing segment.
 func TestRecovery_MissingMiddleSegment(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
-	if _, _, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, coreTornOps()); err != nil {
+	if _, _, err := writeWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, tornOps()); err != nil {
 		t.Fatal(err)
 	}
-	wals, _ := coreFilesWithExt(dir, ".wal")
+	wals, _ := listWithExt(dir, ".wal")
 	if len(wals) < 3 {
 		t.Fatalf("want 3 segments or more, have %v", wals)
 	}
@@ -1149,19 +1149,19 @@ func TestModel_PointOps(t *testing.T) {
 			}
 			db, dir := openTestDB(t, opts)
 			opts.Dir = dir
-			coreRunModel(t, rng, db, opts, tt.steps)
+			runModel(t, rng, db, opts, tt.steps)
 		})
 	}
 }
 
-// coreRunModel performs steps random operations on db and on a map and
+// runModel performs steps random operations on db and on a map and
 // fails at the first difference. It closes the handles it opens.
-func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Options, steps int) {
+func runModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Options, steps int) {
 	model := map[string]string{}
 	nkeys := 8 + rng.Intn(120)
 	key := func() string {
 		if rng.Intn(20) == 0 {
-			return coreKeyOfLen(1+rng.Intn(40), rng.Int63())
+			return keyOfLen(1+rng.Intn(40), rng.Int63())
 		}
 		return fmt.Sprintf("k%03d", rng.Intn(nkeys))
 	}
@@ -1184,13 +1184,13 @@ func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Optio
 		case r < 40:
 			k, v := key(), value()
 			if err := db.Set(k, v); err != nil {
-				fail("Set(%s): %v", coreShort(k), err)
+				fail("Set(%s): %v", shortString(k), err)
 			}
 			model[k] = string(v)
 		case r < 55:
 			k := key()
 			if err := db.Delete(k); err != nil {
-				fail("Delete(%s): %v", coreShort(k), err)
+				fail("Delete(%s): %v", shortString(k), err)
 			}
 			delete(model, k)
 		case r < 80:
@@ -1198,16 +1198,16 @@ func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Optio
 			got, err := db.Get(k)
 			want, ok := model[k]
 			if ok && (err != nil || string(got) != want) {
-				fail("Get(%s) = %s, %v; want %s", coreShort(k), coreShort(string(got)), err, coreShort(want))
+				fail("Get(%s) = %s, %v; want %s", shortString(k), shortString(string(got)), err, shortString(want))
 			}
 			if !ok && !errors.Is(err, minikv.ErrNotFound) {
-				fail("Get(%s) of a missing key = %s, %v", coreShort(k), coreShort(string(got)), err)
+				fail("Get(%s) of a missing key = %s, %v", shortString(k), shortString(string(got)), err)
 			}
 		case r < 90:
 			k := key()
 			_, want := model[k]
 			if got, err := db.Exists(k); got != want || err != nil {
-				fail("Exists(%s) = %v, %v; want %v", coreShort(k), got, err, want)
+				fail("Exists(%s) = %v, %v; want %v", shortString(k), got, err, want)
 			}
 		case r < 94:
 			if n, err := db.Count(); n != len(model) || err != nil {
@@ -1224,7 +1224,7 @@ func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Optio
 			reopened := db
 			t.Cleanup(func() { reopened.Close() })
 			reopens++
-			if msg := coreCheckContents(db, model); msg != "" {
+			if msg := checkContents(db, model); msg != "" {
 				fail("after reopen: %s", msg)
 			}
 		default:
@@ -1234,7 +1234,7 @@ func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Optio
 			compactions++
 		}
 	}
-	if msg := coreCheckContents(db, model); msg != "" {
+	if msg := checkContents(db, model); msg != "" {
 		t.Fatalf("at the end: %s", msg)
 	}
 	if err := db.Close(); err != nil {
@@ -1251,13 +1251,13 @@ func coreRunModel(t *testing.T, rng *rand.Rand, db *minikv.DB, opts minikv.Optio
 // the current one, and the mark that Close leaves. Regenerate only the
 // current one, and only for a new format version, with
 // MINIKV_UPDATE_GOLDEN=1.
-const coreGoldenDir = "testdata/golden-v2"
+const goldenDir = "testdata/golden-v2"
 
-// coreGoldenDirs are every golden database, the oldest first.
-var coreGoldenDirs = []string{"testdata/golden-v1", coreGoldenDir}
+// goldenDirs are every golden database, the oldest first.
+var goldenDirs = []string{"testdata/golden-v1", goldenDir}
 
-// coreGoldenBig is the value of the key "big" in the golden database.
-func coreGoldenBig() []byte {
+// goldenBig is the value of the key "big" in the golden database.
+func goldenBig() []byte {
 	b := make([]byte, 5000)
 	for i := range b {
 		b[i] = byte(i * 31)
@@ -1265,8 +1265,8 @@ func coreGoldenBig() []byte {
 	return b
 }
 
-// coreWriteGolden writes the golden database into dir.
-func coreWriteGolden(dir string) error {
+// writeGolden writes the golden database into dir.
+func writeGolden(dir string) error {
 	clock := minikv.NewFakeClock()
 	db, err := minikv.Open(minikv.WithClock(minikv.Options{Dir: dir, TTLCleanInterval: -1}, clock))
 	if err != nil {
@@ -1291,7 +1291,7 @@ func coreWriteGolden(dir string) error {
 		db.Set("alpha", []byte("2")),
 		db.Delete("beta"),
 		b.Write(),
-		db.Set("big", coreGoldenBig()),
+		db.Set("big", goldenBig()),
 		db.Close(),
 		os.Remove(filepath.Join(dir, "LOCK")),
 	)
@@ -1301,24 +1301,24 @@ func coreWriteGolden(dir string) error {
 // key, the TTLs and the recovery figures.
 func TestFormat_Golden(t *testing.T) {
 	if os.Getenv("MINIKV_UPDATE_GOLDEN") == "1" {
-		if err := os.RemoveAll(coreGoldenDir); err != nil {
+		if err := os.RemoveAll(goldenDir); err != nil {
 			t.Fatal(err)
 		}
-		if err := coreWriteGolden(coreGoldenDir); err != nil {
+		if err := writeGolden(goldenDir); err != nil {
 			t.Fatal(err)
 		}
-		t.Log("rewrote", coreGoldenDir)
+		t.Log("rewrote", goldenDir)
 	}
-	for _, golden := range coreGoldenDirs {
-		t.Run(filepath.Base(golden), func(t *testing.T) { coreCheckGolden(t, golden) })
+	for _, golden := range goldenDirs {
+		t.Run(filepath.Base(golden), func(t *testing.T) { checkGolden(t, golden) })
 	}
 }
 
-// coreCheckGolden opens a copy of the golden database in golden and checks
+// checkGolden opens a copy of the golden database in golden and checks
 // it.
-func coreCheckGolden(t *testing.T, golden string) {
+func checkGolden(t *testing.T, golden string) {
 	dir := filepath.Join(t.TempDir(), "db")
-	if err := coreCopyDir(golden, dir); err != nil {
+	if err := copyDir(golden, dir); err != nil {
 		t.Fatal(err)
 	}
 	clock := minikv.NewFakeClock()
@@ -1337,9 +1337,9 @@ func coreCheckGolden(t *testing.T, golden string) {
 		"ttl":       "expires",
 		"batch-a":   "A",
 		"batch-ttl": "T",
-		"big":       string(coreGoldenBig()),
+		"big":       string(goldenBig()),
 	}
-	if msg := coreCheckContents(db, want); msg != "" {
+	if msg := checkContents(db, want); msg != "" {
 		t.Fatal(msg)
 	}
 	st := db.Stats()
@@ -1354,7 +1354,7 @@ func coreCheckGolden(t *testing.T, golden string) {
 	}
 	clock.Advance(2 * time.Hour)
 	delete(want, "batch-ttl")
-	if msg := coreCheckContents(db, want); msg != "" {
+	if msg := checkContents(db, want); msg != "" {
 		t.Errorf("two hours later: %s", msg)
 	}
 }
@@ -1452,15 +1452,15 @@ func TestRecovery_DamageInSealedSegment(t *testing.T) {
 		// segments after it are empty.
 		{"only an empty segment after the damage", true, true},
 	}
-	ops := coreTornOps()
+	ops := tornOps()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "db")
-			ends, models, err := coreWriteWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, ops)
+			ends, models, err := writeWAL(dir, minikv.Options{SyncMode: minikv.SyncNever, SegmentSize: 150}, ops)
 			if err != nil {
 				t.Fatal(err)
 			}
-			wals, _ := coreFilesWithExt(dir, ".wal")
+			wals, _ := listWithExt(dir, ".wal")
 			if len(wals) < 3 {
 				t.Fatalf("want 3 segments or more, have %v", wals)
 			}
@@ -1502,7 +1502,7 @@ func TestRecovery_DamageInSealedSegment(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			if msg := coreCheckContents(db, models[whole]); msg != "" {
+			if msg := checkContents(db, models[whole]); msg != "" {
 				t.Errorf("after the open: %s", msg)
 			}
 			if err := db.Set("after", []byte("damage")); err != nil {
@@ -1512,21 +1512,21 @@ func TestRecovery_DamageInSealedSegment(t *testing.T) {
 			db = reopen(t, db, opts)
 			want := maps.Clone(models[whole])
 			want["after"] = "damage"
-			if msg := coreCheckContents(db, want); msg != "" {
+			if msg := checkContents(db, want); msg != "" {
 				t.Errorf("after a write and a restart: %s", msg)
 			}
 		})
 	}
 }
 
-func init() { children["core-fsize"] = coreFileSizeChild }
+func init() { children["core-fsize"] = fileSizeChild }
 
-// coreFileSizeChild writes 1000-byte values to a new database until a
+// fileSizeChild writes 1000-byte values to a new database until a
 // write fails, as it must under the file size limit its parent set. It
 // checks that the failure wraps EFBIG, that every later write is refused
 // with the same cause while reads go on, and prints how many writes were
 // acknowledged.
-func coreFileSizeChild() int {
+func fileSizeChild() int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(os.Stderr, format+"\n", args...)
 		return 1
@@ -1536,7 +1536,7 @@ func coreFileSizeChild() int {
 	// a new segment, where the operating system would accept it: only the
 	// database itself can refuse it.
 	const segLimit = 64 * 512
-	db, err := minikv.Open(minikv.Options{Dir: os.Getenv(coreChildDir), SegmentSize: segLimit})
+	db, err := minikv.Open(minikv.Options{Dir: os.Getenv(childDirEnv), SegmentSize: segLimit})
 	if err != nil {
 		return fail("Open: %v", err)
 	}
@@ -1557,7 +1557,7 @@ func coreFileSizeChild() int {
 	if !errors.Is(err, syscall.EFBIG) {
 		return fail("write %d: error %v does not wrap EFBIG", acked, err)
 	}
-	later := []coreCall{
+	later := []dbCall{
 		{"Set", func(db *minikv.DB) error { return db.Set("small", []byte("x")) }},
 		{"Delete", func(db *minikv.DB) error { return db.Delete("k00000") }},
 		{"Batch.Write", func(db *minikv.DB) error { b := db.NewBatch(); b.Set("b", nil); return b.Write() }},
@@ -1592,7 +1592,7 @@ func TestDB_WriteFailureRefusesWrites(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(sh, "-c", `ulimit -f 64 && exec "$0" -test.run='^$'`, os.Args[0])
-	cmd.Env = append(os.Environ(), childEnv+"=core-fsize", coreChildDir+"="+dir)
+	cmd.Env = append(os.Environ(), childEnv+"=core-fsize", childDirEnv+"="+dir)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -1613,7 +1613,7 @@ func TestDB_WriteFailureRefusesWrites(t *testing.T) {
 	for i := range acked {
 		want[fmt.Sprintf("k%05d", i)] = strings.Repeat("v", 1000)
 	}
-	if msg := coreCheckContents(db, want); msg != "" {
+	if msg := checkContents(db, want); msg != "" {
 		t.Fatalf("after the failed write: %s", msg)
 	}
 	if err := db.Set("after", []byte("limit")); err != nil {
@@ -1621,7 +1621,7 @@ func TestDB_WriteFailureRefusesWrites(t *testing.T) {
 	}
 	db = reopen(t, db, opts)
 	want["after"] = "limit"
-	if msg := coreCheckContents(db, want); msg != "" {
+	if msg := checkContents(db, want); msg != "" {
 		t.Fatalf("after a write and a restart: %s", msg)
 	}
 	t.Logf("%d writes acknowledged before the limit", acked)

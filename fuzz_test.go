@@ -17,14 +17,14 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// coreFuzzSeeds returns the golden file with ext, and damaged and cut
+// fuzzSeeds returns the golden file with ext, and damaged and cut
 // copies of it, as seeds for a fuzz target.
-func coreFuzzSeeds(f *testing.F, ext string) {
-	names, err := coreFilesWithExt(coreGoldenDir, ext)
+func fuzzSeeds(f *testing.F, ext string) {
+	names, err := listWithExt(goldenDir, ext)
 	if err != nil || len(names) != 1 {
 		f.Fatalf("golden %s file: %v %v", ext, names, err)
 	}
-	data, err := os.ReadFile(filepath.Join(coreGoldenDir, names[0]))
+	data, err := os.ReadFile(filepath.Join(goldenDir, names[0]))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func coreFuzzSeeds(f *testing.F, ext string) {
 // arbitrary bytes. Open must either fail with ErrCorrupt or succeed, and
 // then a new write must survive a restart beside what was recovered.
 func FuzzWALSegmentFile(f *testing.F) {
-	coreFuzzSeeds(f, ".wal")
+	fuzzSeeds(f, ".wal")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := filepath.Join(t.TempDir(), "db")
 		opts := minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1}
@@ -54,38 +54,38 @@ func FuzzWALSegmentFile(f *testing.F) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		wals, _ := coreFilesWithExt(dir, ".wal")
+		wals, _ := listWithExt(dir, ".wal")
 		if len(wals) != 1 {
 			t.Fatalf("a new database has WAL segments %v", wals)
 		}
 		if err := os.WriteFile(filepath.Join(dir, wals[0]), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		coreFuzzReopen(t, opts)
+		fuzzReopen(t, opts)
 	})
 }
 
 // FuzzSnapshotFile opens the golden database with its snapshot replaced
 // by arbitrary bytes: ErrCorrupt or a working database, never a panic.
 func FuzzSnapshotFile(f *testing.F) {
-	coreFuzzSeeds(f, ".snap")
+	fuzzSeeds(f, ".snap")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := filepath.Join(t.TempDir(), "db")
-		if err := coreCopyDir(coreGoldenDir, dir); err != nil {
+		if err := copyDir(goldenDir, dir); err != nil {
 			t.Fatal(err)
 		}
-		snaps, _ := coreFilesWithExt(dir, ".snap")
+		snaps, _ := listWithExt(dir, ".snap")
 		if err := os.WriteFile(filepath.Join(dir, snaps[0]), data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		coreFuzzReopen(t, minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1})
+		fuzzReopen(t, minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, TTLCleanInterval: -1})
 	})
 }
 
-// coreFuzzReopen opens a database made of untrusted files. An error must
+// fuzzReopen opens a database made of untrusted files. An error must
 // be ErrCorrupt; an open database must be consistent, take a write and
 // show it, with everything else unchanged, after a restart.
-func coreFuzzReopen(t *testing.T, opts minikv.Options) {
+func fuzzReopen(t *testing.T, opts minikv.Options) {
 	db, err := minikv.Open(opts)
 	if err != nil {
 		if !errors.Is(err, minikv.ErrCorrupt) {
@@ -94,7 +94,7 @@ func coreFuzzReopen(t *testing.T, opts minikv.Options) {
 		return
 	}
 	defer db.Close()
-	got, err := coreContents(db)
+	got, err := dbContents(db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func coreFuzzReopen(t *testing.T, opts minikv.Options) {
 	}
 	defer db2.Close()
 	got["fuzz:after"] = "x"
-	if msg := coreCheckContents(db2, got); msg != "" {
+	if msg := checkContents(db2, got); msg != "" {
 		t.Fatalf("after a write and a restart: %s", msg)
 	}
 }

@@ -37,7 +37,7 @@ func runChild() int {
 
 // openTestDB opens a database with opts (in a new temporary directory when
 // opts.Dir is empty), closes it when the test ends, and returns it with its
-// directory. Most black-box tests open their store with it (extOpen
+// directory. Most black-box tests open their store with it (openModelDB
 // chooses the options of the property tests for it).
 func openTestDB(t testing.TB, opts minikv.Options) (*minikv.DB, string) {
 	t.Helper()

@@ -18,8 +18,8 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// extPut writes kvs under prefix p.
-func extPut(db *minikv.DB, p string, kvs map[string]string) error {
+// putAll writes kvs under prefix p.
+func putAll(db *minikv.DB, p string, kvs map[string]string) error {
 	for k, v := range kvs {
 		if err := db.Set(p+k, []byte(v)); err != nil {
 			return err
@@ -28,13 +28,13 @@ func extPut(db *minikv.DB, p string, kvs map[string]string) error {
 	return nil
 }
 
-// extExpect returns the entries of kvs that keep accepts, prefixed with p,
+// expect returns the entries of kvs that keep accepts, prefixed with p,
 // in ascending key order, cut to limit when limit > 0.
-func extExpect(p string, kvs map[string]string, keep func(string) bool, limit int) []extKV {
-	out := []extKV{}
+func expect(p string, kvs map[string]string, keep func(string) bool, limit int) []kv {
+	out := []kv{}
 	for _, k := range slices.Sorted(maps.Keys(kvs)) {
 		if keep(k) {
-			out = append(out, extKV{p + k, kvs[k]})
+			out = append(out, kv{p + k, kvs[k]})
 		}
 	}
 	if limit > 0 && len(out) > limit {
@@ -43,49 +43,49 @@ func extExpect(p string, kvs map[string]string, keep func(string) bool, limit in
 	return out
 }
 
-func extScanCompare(it minikv.Iterator, err error, want []extKV) string {
+func scanCompare(it minikv.Iterator, err error, want []kv) string {
 	if err != nil {
 		return "open iterator: " + err.Error()
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil {
 		return "iterate: " + err.Error()
 	}
-	if !extSameKVs(got, want) {
+	if !sameKVs(got, want) {
 		return fmt.Sprintf("got  %q\nwant %q", got, want)
 	}
 	return ""
 }
 
-// extGenPrefix generates a short prefix, often empty.
-func extGenPrefix() gopter.Gen {
-	return gen.OneGenOf(gen.Const(""), extGenKey().Map(func(k string) string { return k[:1+len(k)/2] }))
+// genPrefix generates a short prefix, often empty.
+func genPrefix() gopter.Gen {
+	return gen.OneGenOf(gen.Const(""), genModelKey().Map(func(k string) string { return k[:1+len(k)/2] }))
 }
 
 // Feature: minikv-embedded-database, Property 30: Scan prefix filtering
 func TestProp30_ScanPrefix(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "Scan(prefix) yields exactly the keys with that prefix", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "Scan(prefix) yields exactly the keys with that prefix", prop.ForAll(
 		func(kvs map[string]string, prefix string) string {
 			p := ns.next()
-			if err := extPut(db, p, kvs); err != nil {
+			if err := putAll(db, p, kvs); err != nil {
 				return err.Error()
 			}
 			it, err := db.Scan(p+prefix, 0)
-			return extScanCompare(it, err, extExpect(p, kvs, func(k string) bool { return strings.HasPrefix(k, prefix) }, 0))
+			return scanCompare(it, err, expect(p, kvs, func(k string) bool { return strings.HasPrefix(k, prefix) }, 0))
 		},
-		extGenKVs(), extGenPrefix()))
+		genKVs(), genPrefix()))
 }
 
 // Feature: minikv-embedded-database, Property 31: ScanRange filtering
 func TestProp31_ScanRange(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "ScanRange(start, end) yields exactly start <= k < end; empty end is unbounded", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "ScanRange(start, end) yields exactly start <= k < end; empty end is unbounded", prop.ForAll(
 		func(kvs map[string]string, start, end string) string {
 			p := ns.next()
-			if err := extPut(db, p, kvs); err != nil {
+			if err := putAll(db, p, kvs); err != nil {
 				return err.Error()
 			}
 			hi := ""
@@ -95,21 +95,21 @@ func TestProp31_ScanRange(t *testing.T) {
 			// Later namespaces sort after this one and hold nothing yet, so
 			// an unbounded scan sees only this run's keys.
 			it, err := db.ScanRange(p+start, hi, 0)
-			return extScanCompare(it, err, extExpect(p, kvs, func(k string) bool {
+			return scanCompare(it, err, expect(p, kvs, func(k string) bool {
 				return k >= start && (end == "" || k < end)
 			}, 0))
 		},
-		extGenKVs(), extGenPrefix(), extGenPrefix()))
+		genKVs(), genPrefix(), genPrefix()))
 }
 
-// extGenBinaryKVs generates keys of arbitrary bytes.
-func extGenBinaryKVs() gopter.Gen {
-	return extGen(func(r *mrand.Rand, size int) map[string]string {
+// genBinaryKVs generates keys of arbitrary bytes.
+func genBinaryKVs() gopter.Gen {
+	return genFunc(func(r *mrand.Rand, size int) map[string]string {
 		m := map[string]string{}
 		for range r.Intn(size + 1) {
 			b := make([]byte, 1+r.Intn(6))
 			r.Read(b)
-			m[string(b)] = extRandString(r)
+			m[string(b)] = randString(r)
 		}
 		return m
 	})
@@ -117,12 +117,12 @@ func extGenBinaryKVs() gopter.Gen {
 
 // Feature: minikv-embedded-database, Property 32: Iterator returns sorted keys
 func TestProp32_SortedOrder(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "iterators yield keys in strictly ascending byte order", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "iterators yield keys in strictly ascending byte order", prop.ForAll(
 		func(kvs map[string]string, deletes []string) string {
 			p := ns.next()
-			if err := extPut(db, p, kvs); err != nil {
+			if err := putAll(db, p, kvs); err != nil {
 				return err.Error()
 			}
 			for _, k := range deletes {
@@ -135,7 +135,7 @@ func TestProp32_SortedOrder(t *testing.T) {
 			if err != nil {
 				return err.Error()
 			}
-			got, err := extDrain(it)
+			got, err := drain(it)
 			if err != nil {
 				return err.Error()
 			}
@@ -144,50 +144,50 @@ func TestProp32_SortedOrder(t *testing.T) {
 					return fmt.Sprintf("out of order: %q then %q", got[i-1].Key, got[i].Key)
 				}
 			}
-			if want := extExpect(p, kvs, func(string) bool { return true }, 0); !extSameKVs(got, want) {
+			if want := expect(p, kvs, func(string) bool { return true }, 0); !sameKVs(got, want) {
 				return fmt.Sprintf("got %q\nwant %q", got, want)
 			}
 			return ""
 		},
-		extGenBinaryKVs(), gen.SliceOf(extGenKey())))
+		genBinaryKVs(), gen.SliceOf(genModelKey())))
 }
 
-// extMutation is a change applied while an iterator is open.
-type extMutation struct {
+// mutation is a change applied while an iterator is open.
+type mutation struct {
 	Key    string
 	Value  string
 	Delete bool
 }
 
-func extGenMutations() gopter.Gen {
-	return gen.SliceOf(extGen(func(r *mrand.Rand, _ int) extMutation {
-		return extMutation{Key: extRandKey(r), Value: extRandString(r), Delete: r.Intn(2) == 0}
+func genMutations() gopter.Gen {
+	return gen.SliceOf(genFunc(func(r *mrand.Rand, _ int) mutation {
+		return mutation{Key: randKey(r), Value: randString(r), Delete: r.Intn(2) == 0}
 	}))
 }
 
 // Feature: minikv-embedded-database, Property 33: Iterator snapshot isolation
 func TestProp33_SnapshotIsolation(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "writes after an iterator is created are invisible to it", prop.ForAll(
-		func(kvs map[string]string, muts []extMutation, readFirst int, compact bool) string {
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "writes after an iterator is created are invisible to it", prop.ForAll(
+		func(kvs map[string]string, muts []mutation, readFirst int, compact bool) string {
 			p := ns.next()
-			if err := extPut(db, p, kvs); err != nil {
+			if err := putAll(db, p, kvs); err != nil {
 				return err.Error()
 			}
-			before := extExpect(p, kvs, func(string) bool { return true }, 0)
+			before := expect(p, kvs, func(string) bool { return true }, 0)
 			it, err := db.Scan(p, 0)
 			if err != nil {
 				return err.Error()
 			}
 			defer it.Close()
-			var got []extKV
+			var got []kv
 			for len(got) < readFirst && it.Next() {
-				got = append(got, extKV{it.Key(), string(it.Value())})
+				got = append(got, kv{it.Key(), string(it.Value())})
 			}
 			after := maps.Clone(kvs)
 			for _, m := range muts {
-				if err := extApplyMutation(db, p, m, after); err != nil {
+				if err := applyMutation(db, p, m, after); err != nil {
 					return err.Error()
 				}
 			}
@@ -197,22 +197,22 @@ func TestProp33_SnapshotIsolation(t *testing.T) {
 					return err.Error()
 				}
 			}
-			rest, err := extDrain(it)
+			rest, err := drain(it)
 			if err != nil {
 				return err.Error()
 			}
-			if got = append(got, rest...); !extSameKVs(got, before) {
+			if got = append(got, rest...); !sameKVs(got, before) {
 				return fmt.Sprintf("old iterator saw later writes:\n got  %q\nwant %q", got, before)
 			}
 			it2, err := db.Scan(p, 0)
-			return extScanCompare(it2, err, extExpect(p, after, func(string) bool { return true }, 0))
+			return scanCompare(it2, err, expect(p, after, func(string) bool { return true }, 0))
 		},
-		extGenKVs(), extGenMutations(), gen.IntRange(0, 10), gen.Weighted([]gen.WeightedGen{
+		genKVs(), genMutations(), gen.IntRange(0, 10), gen.Weighted([]gen.WeightedGen{
 			{Weight: 4, Gen: gen.Const(false)}, {Weight: 1, Gen: gen.Const(true)},
 		})))
 }
 
-func extApplyMutation(db *minikv.DB, p string, m extMutation, model map[string]string) error {
+func applyMutation(db *minikv.DB, p string, m mutation, model map[string]string) error {
 	if m.Delete {
 		delete(model, m.Key)
 		return db.Delete(p + m.Key)
@@ -221,15 +221,15 @@ func extApplyMutation(db *minikv.DB, p string, m extMutation, model map[string]s
 	return db.Set(p+m.Key, []byte(m.Value))
 }
 
-// extTTLKey is a key with a TTL in milliseconds (0: none).
-type extTTLKey struct {
+// ttlKey is a key with a TTL in milliseconds (0: none).
+type ttlKey struct {
 	Key   string
 	TTLms int
 }
 
-func extGenTTLKeys() gopter.Gen {
-	return gen.SliceOf(extGen(func(r *mrand.Rand, _ int) extTTLKey {
-		k := extTTLKey{Key: extRandKey(r)}
+func genTTLKeys() gopter.Gen {
+	return gen.SliceOf(genFunc(func(r *mrand.Rand, _ int) ttlKey {
+		k := ttlKey{Key: randKey(r)}
 		if r.Intn(2) == 0 {
 			k.TTLms = 1 + r.Intn(1000)
 		}
@@ -237,20 +237,20 @@ func extGenTTLKeys() gopter.Gen {
 	}))
 }
 
-// extWriteTTLKeys writes keys with their TTLs under p and returns the model
+// writeTTLKeys writes keys with their TTLs under p and returns the model
 // of what it wrote.
-func extWriteTTLKeys(db *minikv.DB, clock *minikv.FakeClock, p string, keys []extTTLKey) (extModel, error) {
-	m := extModel{}
+func writeTTLKeys(db *minikv.DB, clock *minikv.FakeClock, p string, keys []ttlKey) (kvModel, error) {
+	m := kvModel{}
 	for i, k := range keys {
 		v := fmt.Sprint(i)
 		var err error
 		if k.TTLms == 0 {
 			err = db.Set(p+k.Key, []byte(v))
-			m[p+k.Key] = extEntry{value: v}
+			m[p+k.Key] = modelEntry{value: v}
 		} else {
 			ttl := time.Duration(k.TTLms) * time.Millisecond
 			err = db.SetWithTTL(p+k.Key, []byte(v), ttl)
-			m[p+k.Key] = extEntry{v, clock.Now() + int64(ttl)}
+			m[p+k.Key] = modelEntry{v, clock.Now() + int64(ttl)}
 		}
 		if err != nil {
 			return nil, err
@@ -261,12 +261,12 @@ func extWriteTTLKeys(db *minikv.DB, clock *minikv.FakeClock, p string, keys []ex
 
 // Feature: minikv-embedded-database, Property 34: Iterator skips expired keys
 func TestProp34_IteratorSkipsExpired(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "iterators skip keys expired when created and keys that expire before they are read", prop.ForAll(
-		func(keys []extTTLKey, advance1, advance2 int) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "iterators skip keys expired when created and keys that expire before they are read", prop.ForAll(
+		func(keys []ttlKey, advance1, advance2 int) string {
 			p := ns.next()
-			m, err := extWriteTTLKeys(db, clock, p, keys)
+			m, err := writeTTLKeys(db, clock, p, keys)
 			if err != nil {
 				return err.Error()
 			}
@@ -283,48 +283,48 @@ func TestProp34_IteratorSkipsExpired(t *testing.T) {
 			// Keys that expire between creation and reading are skipped too.
 			clock.Advance(time.Duration(advance2) * time.Millisecond)
 			want := m.want(m.liveKeys(clock.Now(), nil))
-			if msg := extScanCompare(it, nil, want); msg != "" {
+			if msg := scanCompare(it, nil, want); msg != "" {
 				return "Scan: " + msg
 			}
-			if msg := extScanCompare(it2, err2, want); msg != "" {
+			if msg := scanCompare(it2, err2, want); msg != "" {
 				return "ScanRange: " + msg
 			}
-			var items []extKV
+			var items []kv
 			for item, err := range db.All(p) {
 				if err != nil {
 					return err.Error()
 				}
-				items = append(items, extKV{item.Key, string(item.Value)})
+				items = append(items, kv{item.Key, string(item.Value)})
 			}
-			if !extSameKVs(items, want) {
+			if !sameKVs(items, want) {
 				return fmt.Sprintf("All: got %q want %q", items, want)
 			}
 			return ""
 		},
-		extGenTTLKeys(), gen.IntRange(0, 700), gen.IntRange(0, 700)))
+		genTTLKeys(), gen.IntRange(0, 700), gen.IntRange(0, 700)))
 }
 
-// extGlobTok is one element of a glob pattern for the reference matcher.
-type extGlobTok struct {
+// globTok is one element of a glob pattern for the reference matcher.
+type globTok struct {
 	kind byte      // '*', '?', 'c' (one literal byte) or '[' (class)
 	lit  byte      // for 'c'
 	set  [256]bool // for '[': the bytes the class matches, negation applied
 }
 
-// extParseGlob parses a pattern for the reference matcher. It is written
+// parseGlob parses a pattern for the reference matcher. It is written
 // apart from the engine's parser and handles the syntax the SPEC lists:
 // *, ?, [abc], [a-z], [^a] and \ escapes. Patterns given to it are valid.
-func extParseGlob(p string) []extGlobTok {
-	var toks []extGlobTok
+func parseGlob(p string) []globTok {
+	var toks []globTok
 	for i := 0; i < len(p); i++ {
 		switch c := p[i]; c {
 		case '*', '?':
-			toks = append(toks, extGlobTok{kind: c})
+			toks = append(toks, globTok{kind: c})
 		case '\\':
 			i++
-			toks = append(toks, extGlobTok{kind: 'c', lit: p[i]})
+			toks = append(toks, globTok{kind: 'c', lit: p[i]})
 		case '[':
-			tok := extGlobTok{kind: '['}
+			tok := globTok{kind: '['}
 			i++
 			neg := p[i] == '^'
 			if neg {
@@ -357,15 +357,15 @@ func extParseGlob(p string) []extGlobTok {
 			}
 			toks = append(toks, tok)
 		default:
-			toks = append(toks, extGlobTok{kind: 'c', lit: c})
+			toks = append(toks, globTok{kind: 'c', lit: c})
 		}
 	}
 	return toks
 }
 
-// extGlobMatch reports whether s matches the tokens, by dynamic programming
+// globMatch reports whether s matches the tokens, by dynamic programming
 // over (token, byte) positions.
-func extGlobMatch(toks []extGlobTok, s string) bool {
+func globMatch(toks []globTok, s string) bool {
 	// ok[j] says whether toks[i:] matches s[j:], for the current i.
 	ok := make([]bool, len(s)+1)
 	ok[len(s)] = true
@@ -388,42 +388,42 @@ func extGlobMatch(toks []extGlobTok, s string) bool {
 	return ok[0]
 }
 
-// extGlobAlphabet holds the bytes of keys and patterns in Property 35,
+// globAlphabet holds the bytes of keys and patterns in Property 35,
 // glob metacharacters included so that escapes matter.
-const extGlobAlphabet = "ab/:*?[\\]\xff"
+const globAlphabet = "ab/:*?[\\]\xff"
 
-// extRandomGlob builds a random valid pattern from rng and returns it with
+// randomGlob builds a random valid pattern from rng and returns it with
 // its tokens, built directly rather than parsed.
-func extRandomGlob(rng *rand.Rand) (string, []extGlobTok) {
+func randomGlob(rng *rand.Rand) (string, []globTok) {
 	var sb strings.Builder
-	var toks []extGlobTok
+	var toks []globTok
 	for range rng.IntN(6) {
 		switch rng.IntN(6) {
 		case 0:
 			sb.WriteByte('*')
-			toks = append(toks, extGlobTok{kind: '*'})
+			toks = append(toks, globTok{kind: '*'})
 		case 1:
 			sb.WriteByte('?')
-			toks = append(toks, extGlobTok{kind: '?'})
+			toks = append(toks, globTok{kind: '?'})
 		case 2:
-			tok := extRandomClass(rng, &sb)
+			tok := randomClass(rng, &sb)
 			toks = append(toks, tok)
 		default:
-			c := extGlobAlphabet[rng.IntN(len(extGlobAlphabet))]
+			c := globAlphabet[rng.IntN(len(globAlphabet))]
 			if strings.IndexByte("*?[\\", c) >= 0 || rng.IntN(8) == 0 {
 				sb.WriteByte('\\')
 			}
 			sb.WriteByte(c)
-			toks = append(toks, extGlobTok{kind: 'c', lit: c})
+			toks = append(toks, globTok{kind: 'c', lit: c})
 		}
 	}
 	return sb.String(), toks
 }
 
-// extRandomClass writes a random [...] class and returns its token.
-func extRandomClass(rng *rand.Rand, sb *strings.Builder) extGlobTok {
+// randomClass writes a random [...] class and returns its token.
+func randomClass(rng *rand.Rand, sb *strings.Builder) globTok {
 	const rangeEnds = "ab/:*?[\xff" // no \, ] or ^ at a range end
-	tok := extGlobTok{kind: '['}
+	tok := globTok{kind: '['}
 	neg := rng.IntN(3) == 0
 	sb.WriteByte('[')
 	if neg {
@@ -440,7 +440,7 @@ func extRandomClass(rng *rand.Rand, sb *strings.Builder) extGlobTok {
 			}
 			continue
 		}
-		c := extGlobAlphabet[rng.IntN(len(extGlobAlphabet))]
+		c := globAlphabet[rng.IntN(len(globAlphabet))]
 		if c == '\\' || c == ']' {
 			sb.WriteByte('\\')
 		}
@@ -458,9 +458,9 @@ func extRandomClass(rng *rand.Rand, sb *strings.Builder) extGlobTok {
 
 // Feature: minikv-embedded-database, Property 35: Keys pattern matching
 func TestProp35_KeysPattern(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "Keys(pattern) returns, sorted, exactly the keys a reference glob matcher accepts", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "Keys(pattern) returns, sorted, exactly the keys a reference glob matcher accepts", prop.ForAll(
 		func(seed uint64) string {
 			rng := rand.New(rand.NewPCG(seed, 35))
 			p := ns.next()
@@ -468,7 +468,7 @@ func TestProp35_KeysPattern(t *testing.T) {
 			for range rng.IntN(40) {
 				b := make([]byte, 1+rng.IntN(5))
 				for i := range b {
-					b[i] = extGlobAlphabet[rng.IntN(len(extGlobAlphabet))]
+					b[i] = globAlphabet[rng.IntN(len(globAlphabet))]
 				}
 				keys[string(b)] = true
 				if err := db.Set(p+string(b), nil); err != nil {
@@ -476,18 +476,18 @@ func TestProp35_KeysPattern(t *testing.T) {
 				}
 			}
 			for range 8 {
-				pat, toks := extRandomGlob(rng)
-				if parsed := extParseGlob(pat); !reflect.DeepEqual(parsed, toks) {
+				pat, toks := randomGlob(rng)
+				if parsed := parseGlob(pat); !reflect.DeepEqual(parsed, toks) {
 					return fmt.Sprintf("reference parser disagrees with the generator on %q", pat)
 				}
 				// Escape the namespace so that the pattern applies to the key.
-				got, err := db.Keys(extGlobEscape(p) + pat)
+				got, err := db.Keys(globEscape(p) + pat)
 				if err != nil {
 					return fmt.Sprintf("Keys(%q): %v", pat, err)
 				}
 				want := []string{}
 				for _, k := range slices.Sorted(maps.Keys(keys)) {
-					if extGlobMatch(toks, k) {
+					if globMatch(toks, k) {
 						want = append(want, p+k)
 					}
 				}
@@ -500,8 +500,8 @@ func TestProp35_KeysPattern(t *testing.T) {
 		gen.UInt64()))
 }
 
-// extGlobEscape escapes every glob metacharacter of s.
-func extGlobEscape(s string) string {
+// globEscape escapes every glob metacharacter of s.
+func globEscape(s string) string {
 	var sb strings.Builder
 	for i := 0; i < len(s); i++ {
 		if strings.IndexByte("*?[]\\", s[i]) >= 0 {
@@ -540,14 +540,14 @@ func TestKeys_GlobReference(t *testing.T) {
 		{"u*r", "users", false},
 	}
 	for _, tt := range tests {
-		if got := extGlobMatch(extParseGlob(tt.pattern), tt.s); got != tt.want {
-			t.Errorf("extGlobMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
+		if got := globMatch(parseGlob(tt.pattern), tt.s); got != tt.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tt.pattern, tt.s, got, tt.want)
 		}
 	}
 }
 
-// extCountOp is one step of Property 36.
-type extCountOp struct {
+// countOp is one step of Property 36.
+type countOp struct {
 	Key     string
 	TTLms   int // 0: no TTL
 	Delete  bool
@@ -556,10 +556,10 @@ type extCountOp struct {
 
 // Feature: minikv-embedded-database, Property 36: Count returns non-expired key count
 func TestProp36_Count(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	model := extModel{}
-	extCheck(t, "Count and Stats().KeyCount equal the number of live keys", prop.ForAll(
-		func(ops []extCountOp) string {
+	db, clock, _ := openModelDB(t)
+	model := kvModel{}
+	checkProp(t, "Count and Stats().KeyCount equal the number of live keys", prop.ForAll(
+		func(ops []countOp) string {
 			for _, op := range ops {
 				var err error
 				switch {
@@ -568,11 +568,11 @@ func TestProp36_Count(t *testing.T) {
 					delete(model, op.Key)
 				case op.TTLms == 0:
 					err = db.Set(op.Key, []byte("v"))
-					model[op.Key] = extEntry{value: "v"}
+					model[op.Key] = modelEntry{value: "v"}
 				default:
 					ttl := time.Duration(op.TTLms) * time.Millisecond
 					err = db.SetWithTTL(op.Key, []byte("v"), ttl)
-					model[op.Key] = extEntry{"v", clock.Now() + int64(ttl)}
+					model[op.Key] = modelEntry{"v", clock.Now() + int64(ttl)}
 				}
 				if err != nil {
 					return err.Error()
@@ -588,8 +588,8 @@ func TestProp36_Count(t *testing.T) {
 			}
 			return ""
 		},
-		gen.SliceOf(extGen(func(r *mrand.Rand, _ int) extCountOp {
-			op := extCountOp{Key: extRandKey(r), Delete: r.Intn(4) == 0, Advance: r.Intn(31)}
+		gen.SliceOf(genFunc(func(r *mrand.Rand, _ int) countOp {
+			op := countOp{Key: randKey(r), Delete: r.Intn(4) == 0, Advance: r.Intn(31)}
 			if r.Intn(2) == 0 {
 				op.TTLms = 1 + r.Intn(100)
 			}
@@ -599,31 +599,31 @@ func TestProp36_Count(t *testing.T) {
 
 // Feature: minikv-embedded-database, Property 37: Iterator limit
 func TestProp37_Limit(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "a limit > 0 yields the first min(limit, n) keys; limit <= 0 yields all", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "a limit > 0 yields the first min(limit, n) keys; limit <= 0 yields all", prop.ForAll(
 		func(kvs map[string]string, limit int, start string) string {
 			p := ns.next()
-			if err := extPut(db, p, kvs); err != nil {
+			if err := putAll(db, p, kvs); err != nil {
 				return err.Error()
 			}
 			all := func(string) bool { return true }
 			it, err := db.Scan(p, limit)
-			if msg := extScanCompare(it, err, extExpect(p, kvs, all, limit)); msg != "" {
+			if msg := scanCompare(it, err, expect(p, kvs, all, limit)); msg != "" {
 				return fmt.Sprintf("Scan(limit %d): %s", limit, msg)
 			}
 			it, err = db.ScanRange(p+start, "", limit)
 			from := func(k string) bool { return k >= start }
-			if msg := extScanCompare(it, err, extExpect(p, kvs, from, limit)); msg != "" {
+			if msg := scanCompare(it, err, expect(p, kvs, from, limit)); msg != "" {
 				return fmt.Sprintf("ScanRange(limit %d): %s", limit, msg)
 			}
 			return ""
 		},
-		extGenKVs(), gen.IntRange(-3, 25), extGenPrefix()))
+		genKVs(), gen.IntRange(-3, 25), genPrefix()))
 }
 
 func TestIterator_NextBeforeKey(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	if err := db.Set("a", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
@@ -652,7 +652,7 @@ func TestIterator_NextBeforeKey(t *testing.T) {
 }
 
 func TestIterator_Bounds(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	keys := []string{"\x00", "a", "ab", "b", "b\xff", "c", "\xff\xff"}
 	for _, k := range keys {
 		if err := db.Set(k, []byte(k)); err != nil {
@@ -681,7 +681,7 @@ func TestIterator_Bounds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := extDrain(it)
+			got, err := drain(it)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -698,13 +698,13 @@ func TestIterator_Bounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := extDrain(it); len(got) != 2 || got[0].Key != "b" || got[1].Key != "b\xff" {
+	if got, _ := drain(it); len(got) != 2 || got[0].Key != "b" || got[1].Key != "b\xff" {
 		t.Fatalf("Scan(b) = %q", got)
 	}
 }
 
 func TestIterator_CloseTwice(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	for _, k := range []string{"a", "b"} {
 		if err := db.Set(k, nil); err != nil {
 			t.Fatal(err)
@@ -732,7 +732,7 @@ func TestIterator_CloseTwice(t *testing.T) {
 }
 
 func TestIterator_AfterDBClose(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -810,7 +810,7 @@ func TestIterator_AfterDBClose(t *testing.T) {
 }
 
 func TestIterator_RangeSeqStopsEarly(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	for i := range 10 {
 		if err := db.Set(fmt.Sprintf("k%d", i), []byte{byte(i)}); err != nil {
 			t.Fatal(err)
@@ -842,7 +842,7 @@ func TestIterator_RangeSeqStopsEarly(t *testing.T) {
 }
 
 func TestKeys_BadPattern(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	if err := db.Set("a[b", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -866,7 +866,7 @@ func TestKeys_BadPattern(t *testing.T) {
 // iterator is half read: an iterator that kept the index lock between Next
 // calls would block these writes forever.
 func TestIterator_HoldsNoLock(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	for i := range 100 {
 		if err := db.Set(fmt.Sprintf("k%03d", i), []byte("v")); err != nil {
 			t.Fatal(err)
@@ -920,7 +920,7 @@ func TestIterator_HoldsNoLock(t *testing.T) {
 // fall inside, at the edge of and across many B+tree leaves, where Next
 // skips the per-key bound check for leaves known to be in range.
 func TestIterator_ScanBoundsManyLeaves(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	var keys []string
 	for i := range 6000 {
 		keys = append(keys, fmt.Sprintf("k%04d", i), fmt.Sprintf("k%04d\xff", i))
@@ -939,7 +939,7 @@ func TestIterator_ScanBoundsManyLeaves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := extDrain(it)
+		got, err := drain(it)
 		if err != nil {
 			t.Fatal(err)
 		}

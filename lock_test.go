@@ -22,83 +22,83 @@ import (
 
 // Exit codes of the lock children.
 const (
-	coreChildOpened = 0  // Open succeeded (and Close too)
-	coreChildLocked = 10 // Open returned ErrLocked
-	coreChildFailed = 11 // anything else
+	childOpened = 0  // Open succeeded (and Close too)
+	childLocked = 10 // Open returned ErrLocked
+	childFailed = 11 // anything else
 )
 
 // Environment of the lock children.
 const (
-	coreChildDir      = "MINIKV_CORE_DIR"
-	coreChildReadOnly = "MINIKV_CORE_READONLY"
+	childDirEnv      = "MINIKV_CORE_DIR"
+	childReadOnlyEnv = "MINIKV_CORE_READONLY"
 )
 
 func init() {
-	children["core-lock-probe"] = coreLockProbe
-	children["core-lock-holder"] = coreLockHolder
+	children["core-lock-probe"] = lockProbe
+	children["core-lock-holder"] = lockHolder
 }
 
-func coreChildOptions() minikv.Options {
-	return minikv.Options{Dir: os.Getenv(coreChildDir), ReadOnly: os.Getenv(coreChildReadOnly) == "1"}
+func childOptions() minikv.Options {
+	return minikv.Options{Dir: os.Getenv(childDirEnv), ReadOnly: os.Getenv(childReadOnlyEnv) == "1"}
 }
 
-func coreChildExit(err error) int {
+func childExit(err error) int {
 	switch {
 	case err == nil:
-		return coreChildOpened
+		return childOpened
 	case errors.Is(err, minikv.ErrLocked):
-		return coreChildLocked
+		return childLocked
 	}
 	fmt.Fprintln(os.Stderr, "child:", err)
-	return coreChildFailed
+	return childFailed
 }
 
-// coreLockProbe opens the directory, closes it, and reports the outcome of
+// lockProbe opens the directory, closes it, and reports the outcome of
 // Open through its exit code.
-func coreLockProbe() int {
-	db, err := minikv.Open(coreChildOptions())
+func lockProbe() int {
+	db, err := minikv.Open(childOptions())
 	if err != nil {
-		return coreChildExit(err)
+		return childExit(err)
 	}
-	return coreChildExit(db.Close())
+	return childExit(db.Close())
 }
 
-// coreLockHolder opens the directory, writes a key when it is a writer,
+// lockHolder opens the directory, writes a key when it is a writer,
 // prints "ready", and holds the database open until its standard input
 // closes.
-func coreLockHolder() int {
-	opts := coreChildOptions()
+func lockHolder() int {
+	opts := childOptions()
 	db, err := minikv.Open(opts)
 	if err != nil {
-		return coreChildExit(err)
+		return childExit(err)
 	}
 	if !opts.ReadOnly {
 		if err := db.Set("holder", []byte(fmt.Sprint(os.Getpid()))); err != nil {
 			db.Close()
-			return coreChildExit(err)
+			return childExit(err)
 		}
 	}
 	fmt.Println("ready")
 	io.Copy(io.Discard, os.Stdin)
-	return coreChildExit(db.Close())
+	return childExit(db.Close())
 }
 
-// coreChildCmd returns the command that runs the test binary as a child
+// childCmd returns the command that runs the test binary as a child
 // in role for dir.
-func coreChildCmd(role, dir string, readOnly bool) *exec.Cmd {
+func childCmd(role, dir string, readOnly bool) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	ro := "0"
 	if readOnly {
 		ro = "1"
 	}
-	cmd.Env = append(os.Environ(), childEnv+"="+role, coreChildDir+"="+dir, coreChildReadOnly+"="+ro)
+	cmd.Env = append(os.Environ(), childEnv+"="+role, childDirEnv+"="+dir, childReadOnlyEnv+"="+ro)
 	return cmd
 }
 
-// coreProbe runs a probe child and returns its exit code.
-func coreProbe(t *testing.T, dir string, readOnly bool) int {
+// probe runs a probe child and returns its exit code.
+func probe(t *testing.T, dir string, readOnly bool) int {
 	t.Helper()
-	cmd := coreChildCmd("core-lock-probe", dir, readOnly)
+	cmd := childCmd("core-lock-probe", dir, readOnly)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
@@ -107,22 +107,22 @@ func coreProbe(t *testing.T, dir string, readOnly bool) int {
 		t.Fatalf("run probe: %v", err)
 	}
 	code := cmd.ProcessState.ExitCode()
-	if code == coreChildFailed {
+	if code == childFailed {
 		t.Errorf("probe failed: %s", stderr.String())
 	}
 	return code
 }
 
-// coreHolder is a child process holding a database open.
-type coreHolder struct {
+// lockHolderProc is a child process holding a database open.
+type lockHolderProc struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 }
 
-// coreStartHolder starts a holder child and waits until it has opened dir.
-func coreStartHolder(t *testing.T, dir string, readOnly bool) *coreHolder {
+// startHolder starts a holder child and waits until it has opened dir.
+func startHolder(t *testing.T, dir string, readOnly bool) *lockHolderProc {
 	t.Helper()
-	cmd := coreChildCmd("core-lock-holder", dir, readOnly)
+	cmd := childCmd("core-lock-holder", dir, readOnly)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func coreStartHolder(t *testing.T, dir string, readOnly bool) *coreHolder {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &coreHolder{cmd: cmd, stdin: stdin}
+	h := &lockHolderProc{cmd: cmd, stdin: stdin}
 	t.Cleanup(func() {
 		h.stdin.Close()
 		if h.cmd.ProcessState == nil {
@@ -153,7 +153,7 @@ func coreStartHolder(t *testing.T, dir string, readOnly bool) *coreHolder {
 }
 
 // stop closes the holder's input and waits for it to close the database.
-func (h *coreHolder) stop(t *testing.T) {
+func (h *lockHolderProc) stop(t *testing.T) {
 	t.Helper()
 	h.stdin.Close()
 	if err := h.cmd.Wait(); err != nil {
@@ -162,7 +162,7 @@ func (h *coreHolder) stop(t *testing.T) {
 }
 
 // kill ends the holder with SIGKILL, as a crash would.
-func (h *coreHolder) kill(t *testing.T) {
+func (h *lockHolderProc) kill(t *testing.T) {
 	t.Helper()
 	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -170,9 +170,9 @@ func (h *coreHolder) kill(t *testing.T) {
 	h.cmd.Wait()
 }
 
-// coreTryOpen opens dir and closes the handle at once; it returns Open's
+// tryOpen opens dir and closes the handle at once; it returns Open's
 // error.
-func coreTryOpen(dir string, readOnly bool) error {
+func tryOpen(dir string, readOnly bool) error {
 	db, err := minikv.Open(minikv.Options{Dir: dir, ReadOnly: readOnly, SyncMode: minikv.SyncNever})
 	if err != nil {
 		return err
@@ -200,7 +200,7 @@ func TestLock_SameProcess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := coreTryOpen(dir, tt.readOnly); !errors.Is(err, tt.want) {
+			if err := tryOpen(dir, tt.readOnly); !errors.Is(err, tt.want) {
 				t.Fatalf("Open = %v, want %v", err, tt.want)
 			}
 		})
@@ -219,7 +219,7 @@ func TestLock_SameProcess(t *testing.T) {
 		t.Fatalf("second reader beside the first: %v", err)
 	}
 	defer r2.Close()
-	if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
+	if err := tryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
 		t.Fatalf("writer beside two readers: Open = %v, want ErrLocked", err)
 	}
 	for i, r := range []*minikv.DB{r1, r2} {
@@ -227,12 +227,12 @@ func TestLock_SameProcess(t *testing.T) {
 			t.Errorf("reader %d: Get = %q, %v", i+1, v, err)
 		}
 	}
-	coreCloseOK(t, r1)
-	if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
+	closeOK(t, r1)
+	if err := tryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) {
 		t.Fatalf("writer beside one remaining reader: Open = %v, want ErrLocked", err)
 	}
-	coreCloseOK(t, r2)
-	if err := coreTryOpen(dir, false); err != nil {
+	closeOK(t, r2)
+	if err := tryOpen(dir, false); err != nil {
 		t.Fatalf("writer after every reader closed: %v", err)
 	}
 }
@@ -241,7 +241,7 @@ func TestLock_SameProcess(t *testing.T) {
 // in both directions, and that a killed writer releases it.
 func TestLock_ChildProcess(t *testing.T) {
 	dir := t.TempDir()
-	if code := coreProbe(t, dir, false); code != coreChildOpened {
+	if code := probe(t, dir, false); code != childOpened {
 		t.Fatalf("a child writer on a free directory exited %d", code)
 	}
 
@@ -252,12 +252,12 @@ func TestLock_ChildProcess(t *testing.T) {
 		}
 		defer db.Close()
 		for _, ro := range []bool{false, true} {
-			if code := coreProbe(t, dir, ro); code != coreChildLocked {
-				t.Errorf("child (read-only %v) beside the parent's writer exited %d, want %d (ErrLocked)", ro, code, coreChildLocked)
+			if code := probe(t, dir, ro); code != childLocked {
+				t.Errorf("child (read-only %v) beside the parent's writer exited %d, want %d (ErrLocked)", ro, code, childLocked)
 			}
 		}
-		coreCloseOK(t, db)
-		if code := coreProbe(t, dir, false); code != coreChildOpened {
+		closeOK(t, db)
+		if code := probe(t, dir, false); code != childOpened {
 			t.Errorf("child writer after the parent closed exited %d", code)
 		}
 	})
@@ -268,19 +268,19 @@ func TestLock_ChildProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if code := coreProbe(t, dir, true); code != coreChildOpened {
+		if code := probe(t, dir, true); code != childOpened {
 			t.Errorf("child reader beside the parent's reader exited %d, want 0", code)
 		}
-		if code := coreProbe(t, dir, false); code != coreChildLocked {
-			t.Errorf("child writer beside the parent's reader exited %d, want %d (ErrLocked)", code, coreChildLocked)
+		if code := probe(t, dir, false); code != childLocked {
+			t.Errorf("child writer beside the parent's reader exited %d, want %d (ErrLocked)", code, childLocked)
 		}
 	})
 
 	t.Run("child writer excludes the parent until it closes", func(t *testing.T) {
-		h := coreStartHolder(t, dir, false)
+		h := startHolder(t, dir, false)
 		holder := fmt.Sprintf("(held by pid %d host ", h.cmd.Process.Pid)
 		for _, ro := range []bool{false, true} {
-			err := coreTryOpen(dir, ro)
+			err := tryOpen(dir, ro)
 			if !errors.Is(err, minikv.ErrLocked) {
 				t.Errorf("parent Open (read-only %v) beside the child's writer = %v, want ErrLocked", ro, err)
 			} else if !strings.Contains(err.Error(), holder) {
@@ -288,24 +288,24 @@ func TestLock_ChildProcess(t *testing.T) {
 			}
 		}
 		h.stop(t)
-		if err := coreTryOpen(dir, false); err != nil {
+		if err := tryOpen(dir, false); err != nil {
 			t.Errorf("parent writer after the child closed: %v", err)
 		}
 	})
 
 	t.Run("child reader shares with the parent's readers only", func(t *testing.T) {
-		h := coreStartHolder(t, dir, true)
-		if err := coreTryOpen(dir, true); err != nil {
+		h := startHolder(t, dir, true)
+		if err := tryOpen(dir, true); err != nil {
 			t.Errorf("parent reader beside the child's reader: %v", err)
 		}
-		if err := coreTryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) || !strings.HasSuffix(err.Error(), "(held by read-only handles)") {
+		if err := tryOpen(dir, false); !errors.Is(err, minikv.ErrLocked) || !strings.HasSuffix(err.Error(), "(held by read-only handles)") {
 			t.Errorf("parent writer beside the child's reader = %v, want ErrLocked held by read-only handles", err)
 		}
 		h.stop(t)
 	})
 
 	t.Run("a killed writer releases the lock", func(t *testing.T) {
-		h := coreStartHolder(t, dir, false)
+		h := startHolder(t, dir, false)
 		pid := h.cmd.Process.Pid
 		h.kill(t)
 		// The kernel releases the lock as the process ends, which may be
@@ -353,7 +353,7 @@ func TestOpen_LockTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open waiting for a holder that closes: %v", err)
 	}
-	coreCloseOK(t, db)
+	closeOK(t, db)
 	if b, err := os.ReadFile(filepath.Join(dir, "LOCK")); err != nil || len(b) != 0 {
 		t.Fatalf("LOCK after the writer closed: %q, %v; want empty", b, err)
 	}

@@ -271,7 +271,7 @@ func TestMemoryLimit_EvictTTL(t *testing.T) {
 //
 // It runs propIters() times; MINIKV_PROP_ITERS=1000 runs more.
 func TestMemoryLimit_Properties(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("the limit holds, evictions only delete, and reopen keeps what was held", prop.ForAll(
 		func(seed int64, policy int, limitKB int) string {
 			return checkLimitRun(t, uint64(seed), minikv.EvictionPolicy(policy), int64(limitKB)<<10)
@@ -285,7 +285,7 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 	opts := minikv.Options{Dir: t.TempDir(), SyncMode: minikv.SyncNever, MaxMemory: max, Eviction: policy}
 	db, err := minikv.Open(opts)
 	if err != nil {
-		return coreErr(err)
+		return errText(err)
 	}
 	defer func() { db.Close() }()
 	model := map[string]string{}
@@ -342,16 +342,16 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 			}
 		}
 		if err != nil && !errors.Is(err, minikv.ErrMemoryLimit) {
-			return coreFail("step %d: %v", step, err)
+			return failMsg("step %d: %v", step, err)
 		}
 		if u := db.Stats().MemoryUsage; u > max {
-			return coreFail("step %d: MemoryUsage %d passes MaxMemory %d (policy %v) after %v", step, u, max, policy, err)
+			return failMsg("step %d: MemoryUsage %d passes MaxMemory %d (policy %v) after %v", step, u, max, policy, err)
 		}
 	}
 	held := map[string]string{}
 	it, err := db.Scan("", 0)
 	if err != nil {
-		return coreErr(err)
+		return errText(err)
 	}
 	for it.Next() {
 		held[it.Key()] = string(it.Value())
@@ -359,7 +359,7 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 	it.Close()
 	for k, v := range held {
 		if w, ok := model[k]; !ok || w != v {
-			return coreFail("the store holds %s = %.20q..., the last write was %.20q... (written: %v)", k, v, w, ok)
+			return failMsg("the store holds %s = %.20q..., the last write was %.20q... (written: %v)", k, v, w, ok)
 		}
 	}
 	evicted := 0
@@ -369,30 +369,30 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 		}
 		evicted++
 		if policy == minikv.NoEviction {
-			return coreFail("NoEviction lost acknowledged key %s", k)
+			return failMsg("NoEviction lost acknowledged key %s", k)
 		}
 		if policy == minikv.EvictTTL && !withTTL[k] {
-			return coreFail("EvictTTL evicted %s, which has no expiry", k)
+			return failMsg("EvictTTL evicted %s, which has no expiry", k)
 		}
 	}
 	if s := db.Stats(); s.Evicted < int64(evicted) {
-		return coreFail("%d written keys are gone but Stats.Evicted is %d", evicted, s.Evicted)
+		return failMsg("%d written keys are gone but Stats.Evicted is %d", evicted, s.Evicted)
 	}
 	if err := db.Close(); err != nil {
-		return coreErr(err)
+		return errText(err)
 	}
 	if db, err = minikv.Open(opts); err != nil {
-		return coreErr(err)
+		return errText(err)
 	}
 	n := 0
 	it, err = db.Scan("", 0)
 	if err != nil {
-		return coreErr(err)
+		return errText(err)
 	}
 	for it.Next() {
 		n++
 		if v, ok := held[it.Key()]; !ok || v != string(it.Value()) {
-			return coreFail("after reopen %s = %.20q..., held before: %v", it.Key(), it.Value(), ok)
+			return failMsg("after reopen %s = %.20q..., held before: %v", it.Key(), it.Value(), ok)
 		}
 	}
 	it.Close()
@@ -400,7 +400,7 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 	// records' worth more than the one it replaces: Open then evicts, as a
 	// write would, and only then.
 	if ev := db.Stats().Evicted; n+int(ev) != len(held) || policy == minikv.NoEviction && ev != 0 {
-		return coreFail("after reopen %d keys and %d evicted by Open, %d before", n, ev, len(held))
+		return failMsg("after reopen %d keys and %d evicted by Open, %d before", n, ev, len(held))
 	}
 	// Open evicts until it is under the limit when the policy finds keys
 	// to evict; otherwise (NoEviction, or EvictTTL with no expiry left)
@@ -410,7 +410,7 @@ func checkLimitRun(t *testing.T, seed uint64, policy minikv.EvictionPolicy, max 
 		slack = 3000 + 64
 	}
 	if u := db.Stats().MemoryUsage; u > max+slack {
-		return coreFail("after reopen MemoryUsage %d passes MaxMemory %d by more than %d", u, max, slack)
+		return failMsg("after reopen MemoryUsage %d passes MaxMemory %d by more than %d", u, max, slack)
 	}
 	return ""
 }

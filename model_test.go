@@ -57,12 +57,12 @@ func propIters() int {
 	return fullPropIters
 }
 
-// extParams returns the gopter parameters of the properties of this file
+// modelParams returns the gopter parameters of the properties of this file
 // and those of TTL, batches, scans, atomic operations and stats: at least
 // propIters() successful tests each (100, or 20 under -short),
 // MINIKV_PROP_ITERS of them when that is set higher, and the seed from
 // MINIKV_SEED when set.
-func extParams() *gopter.TestParameters {
+func modelParams() *gopter.TestParameters {
 	p := gopter.DefaultTestParameters()
 	if s, err := strconv.ParseInt(os.Getenv("MINIKV_SEED"), 10, 64); err == nil {
 		p = gopter.DefaultTestParametersWithSeed(s)
@@ -75,51 +75,51 @@ func extParams() *gopter.TestParameters {
 	return p
 }
 
-// extCheck runs one property with extParams. gopter prints the seed of a
+// checkProp runs one property with modelParams. gopter prints the seed of a
 // failing run, which MINIKV_SEED replays.
-func extCheck(t *testing.T, name string, p gopter.Prop) {
+func checkProp(t *testing.T, name string, p gopter.Prop) {
 	t.Helper()
-	props := gopter.NewProperties(extParams())
+	props := gopter.NewProperties(modelParams())
 	props.Property(name, p)
 	props.TestingRun(t)
 }
 
-// extOpts returns options for a test database: SyncNever, no background
+// modelOptions returns options for a test database: SyncNever, no background
 // cleaner, and a fake clock.
-func extOpts(t testing.TB) (minikv.Options, *minikv.FakeClock) {
+func modelOptions(t testing.TB) (minikv.Options, *minikv.FakeClock) {
 	clock := minikv.NewFakeClock()
 	opts := minikv.Options{Dir: t.TempDir(), SyncMode: minikv.SyncNever, TTLCleanInterval: -1}
 	return minikv.WithClock(opts, clock), clock
 }
 
-// extOpen opens a database with extOpts.
-func extOpen(t testing.TB) (*minikv.DB, *minikv.FakeClock, minikv.Options) {
+// openModelDB opens a database with modelOptions.
+func openModelDB(t testing.TB) (*minikv.DB, *minikv.FakeClock, minikv.Options) {
 	t.Helper()
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	db, _ := openTestDB(t, opts)
 	return db, clock, opts
 }
 
-// extEntry is a key of the reference model: a value and an absolute expiry
+// modelEntry is a key of the reference model: a value and an absolute expiry
 // on the fake clock (0: none).
-type extEntry struct {
+type modelEntry struct {
 	value string
 	exp   int64
 }
 
-// extModel is the reference model of a database: a plain map.
-type extModel map[string]extEntry
+// kvModel is the reference model of a database: a plain map.
+type kvModel map[string]modelEntry
 
-func (m extModel) live(k string, now int64) (extEntry, bool) {
+func (m kvModel) live(k string, now int64) (modelEntry, bool) {
 	e, ok := m[k]
 	if !ok || (e.exp != 0 && e.exp <= now) {
-		return extEntry{}, false
+		return modelEntry{}, false
 	}
 	return e, true
 }
 
 // liveKeys returns the sorted keys alive at now that satisfy keep.
-func (m extModel) liveKeys(now int64, keep func(string) bool) []string {
+func (m kvModel) liveKeys(now int64, keep func(string) bool) []string {
 	var keys []string
 	for k := range m {
 		if _, ok := m.live(k, now); ok && (keep == nil || keep(k)) {
@@ -130,18 +130,18 @@ func (m extModel) liveKeys(now int64, keep func(string) bool) []string {
 	return keys
 }
 
-// extKV is one key and value read from the database.
-type extKV struct {
+// kv is one key and value read from the database.
+type kv struct {
 	Key   string
 	Value string
 }
 
-// extDrain reads an iterator to its end, closes it and returns what it
+// drain reads an iterator to its end, closes it and returns what it
 // yielded and its error.
-func extDrain(it minikv.Iterator) ([]extKV, error) {
-	var out []extKV
+func drain(it minikv.Iterator) ([]kv, error) {
+	var out []kv
 	for it.Next() {
-		out = append(out, extKV{it.Key(), string(it.Value())})
+		out = append(out, kv{it.Key(), string(it.Value())})
 	}
 	err := it.Error()
 	if cerr := it.Close(); err == nil {
@@ -150,34 +150,34 @@ func extDrain(it minikv.Iterator) ([]extKV, error) {
 	return out, err
 }
 
-// extWant returns the model's entries for keys, in order.
-func (m extModel) want(keys []string) []extKV {
-	out := []extKV{}
+// want returns the model's entries for keys, in order.
+func (m kvModel) want(keys []string) []kv {
+	out := []kv{}
 	for _, k := range keys {
-		out = append(out, extKV{k, m[k].value})
+		out = append(out, kv{k, m[k].value})
 	}
 	return out
 }
 
-func extSameKVs(got, want []extKV) bool {
+func sameKVs(got, want []kv) bool {
 	if len(got) == 0 && len(want) == 0 {
 		return true
 	}
 	return reflect.DeepEqual(got, want)
 }
 
-// extCheckAll compares the whole database with the model.
-func extCheckAll(db *minikv.DB, m extModel, now int64) error {
+// checkAll compares the whole database with the model.
+func checkAll(db *minikv.DB, m kvModel, now int64) error {
 	it, err := db.ScanRange("", "", 0)
 	if err != nil {
 		return err
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil {
 		return err
 	}
 	want := m.want(m.liveKeys(now, nil))
-	if !extSameKVs(got, want) {
+	if !sameKVs(got, want) {
 		return fmt.Errorf("full scan:\n got  %q\n want %q", got, want)
 	}
 	for k := range m {
@@ -197,31 +197,31 @@ func extCheckAll(db *minikv.DB, m extModel, now int64) error {
 	return nil
 }
 
-// extKeyAlphabet gives short keys many shared prefixes, and bytes at both
+// keyAlphabet gives short keys many shared prefixes, and bytes at both
 // ends of the byte order.
-const extKeyAlphabet = "ab/:z~\x00\xff"
+const keyAlphabet = "ab/:z~\x00\xff"
 
-// extGen turns a plain random function into a gopter generator. It costs
+// genFunc turns a plain random function into a gopter generator. It costs
 // far less than gopter's reflective combinators (gen.Struct, gen.MapOf),
 // which matters under the race detector; slices of its values still
 // shrink by dropping elements.
-func extGen[T any](f func(r *mrand.Rand, size int) T) gopter.Gen {
+func genFunc[T any](f func(r *mrand.Rand, size int) T) gopter.Gen {
 	return func(p *gopter.GenParameters) *gopter.GenResult {
 		return gopter.NewGenResult(f(p.Rng, p.MaxSize), gopter.NoShrinker)
 	}
 }
 
-// extRandKey returns a key of 1 to 5 bytes from extKeyAlphabet.
-func extRandKey(r *mrand.Rand) string {
+// randKey returns a key of 1 to 5 bytes from keyAlphabet.
+func randKey(r *mrand.Rand) string {
 	b := make([]byte, 1+r.Intn(5))
 	for i := range b {
-		b[i] = extKeyAlphabet[r.Intn(len(extKeyAlphabet))]
+		b[i] = keyAlphabet[r.Intn(len(keyAlphabet))]
 	}
 	return string(b)
 }
 
-// extRandString returns up to 12 letters.
-func extRandString(r *mrand.Rand) string {
+// randString returns up to 12 letters.
+func randString(r *mrand.Rand) string {
 	b := make([]byte, r.Intn(13))
 	for i := range b {
 		b[i] = byte('a' + r.Intn(26))
@@ -229,47 +229,47 @@ func extRandString(r *mrand.Rand) string {
 	return string(b)
 }
 
-// extGenKey generates a key of 1 to 5 bytes from extKeyAlphabet.
-func extGenKey() gopter.Gen {
-	return extGen(func(r *mrand.Rand, _ int) string { return extRandKey(r) })
+// genModelKey generates a key of 1 to 5 bytes from keyAlphabet.
+func genModelKey() gopter.Gen {
+	return genFunc(func(r *mrand.Rand, _ int) string { return randKey(r) })
 }
 
-// extGenString generates a short string of letters.
-func extGenString() gopter.Gen {
-	return extGen(func(r *mrand.Rand, _ int) string { return extRandString(r) })
+// genString generates a short string of letters.
+func genString() gopter.Gen {
+	return genFunc(func(r *mrand.Rand, _ int) string { return randString(r) })
 }
 
-// extGenValue generates a value of up to size arbitrary bytes.
-func extGenValue() gopter.Gen {
-	return extGen(func(r *mrand.Rand, size int) []byte {
+// genModelValue generates a value of up to size arbitrary bytes.
+func genModelValue() gopter.Gen {
+	return genFunc(func(r *mrand.Rand, size int) []byte {
 		b := make([]byte, r.Intn(size+1))
 		r.Read(b)
 		return b
 	})
 }
 
-// extGenKVs generates a map of up to size keys to short values.
-func extGenKVs() gopter.Gen {
-	return extGen(func(r *mrand.Rand, size int) map[string]string {
+// genKVs generates a map of up to size keys to short values.
+func genKVs() gopter.Gen {
+	return genFunc(func(r *mrand.Rand, size int) map[string]string {
 		m := map[string]string{}
 		for range r.Intn(size + 1) {
-			m[extRandKey(r)] = extRandString(r)
+			m[randKey(r)] = randString(r)
 		}
 		return m
 	})
 }
 
-// extNamespace hands out key prefixes, so that one database serves every
+// namespace hands out key prefixes, so that one database serves every
 // run of a property without runs seeing each other's keys.
-type extNamespace struct{ n int }
+type namespace struct{ n int }
 
-func (ns *extNamespace) next() string {
+func (ns *namespace) next() string {
 	ns.n++
 	return fmt.Sprintf("run%06d|", ns.n)
 }
 
-// extEnvInt returns the integer in the environment variable name, or def.
-func extEnvInt(name string, def int) int {
+// envInt returns the integer in the environment variable name, or def.
+func envInt(name string, def int) int {
 	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
@@ -290,42 +290,42 @@ func TestModel_AllOps(t *testing.T) {
 		MaxWALSize: 48 << 10, SegmentSize: 8 << 10, TTLCleanInterval: 2 * time.Millisecond,
 	}, clock)
 	db, _ := openTestDB(t, opts)
-	s := &extSim{t: t, rng: rng, db: db, clock: clock, opts: opts, model: extModel{}}
-	steps := extEnvInt("MINIKV_MODEL_STEPS", 3000)
+	s := &modelSim{t: t, rng: rng, db: db, clock: clock, opts: opts, model: kvModel{}}
+	steps := envInt("MINIKV_MODEL_STEPS", 3000)
 	for s.step = 0; s.step < steps; s.step++ {
 		s.randomStep()
 		if t.Failed() {
 			t.Fatalf("stopped at step %d; replay with MINIKV_SEED=%d", s.step, seed)
 		}
 	}
-	if err := extCheckAll(s.db, s.model, clock.Now()); err != nil {
+	if err := checkAll(s.db, s.model, clock.Now()); err != nil {
 		t.Fatalf("final check: %v (MINIKV_SEED=%d)", err, seed)
 	}
 	t.Logf("%d steps, %d keys in the model, stats %+v", steps, len(s.model), s.db.Stats())
 }
 
-// extSim drives TestModel_AllOps.
-type extSim struct {
+// modelSim drives TestModel_AllOps.
+type modelSim struct {
 	t     *testing.T
 	rng   *rand.Rand
 	db    *minikv.DB
 	clock *minikv.FakeClock
 	opts  minikv.Options
-	model extModel
+	model kvModel
 	step  int
 }
 
-func (s *extSim) failf(format string, args ...any) {
+func (s *modelSim) failf(format string, args ...any) {
 	s.t.Helper()
 	s.t.Errorf("step %d: "+format, append([]any{s.step}, args...)...)
 }
 
-func (s *extSim) key() string {
+func (s *modelSim) key() string {
 	prefixes := []string{"a/", "a/b/", "b:", "c", "z\xff"}
 	return prefixes[s.rng.IntN(len(prefixes))] + strconv.Itoa(s.rng.IntN(12))
 }
 
-func (s *extSim) value() []byte {
+func (s *modelSim) value() []byte {
 	switch s.rng.IntN(5) {
 	case 0:
 		return []byte(strconv.FormatInt(s.rng.Int64N(2000)-1000, 10))
@@ -341,13 +341,13 @@ func (s *extSim) value() []byte {
 	return b
 }
 
-func (s *extSim) ttl() time.Duration {
+func (s *modelSim) ttl() time.Duration {
 	return time.Duration(1+s.rng.IntN(5000)) * time.Millisecond
 }
 
-func (s *extSim) now() int64 { return s.clock.Now() }
+func (s *modelSim) now() int64 { return s.clock.Now() }
 
-func (s *extSim) randomStep() {
+func (s *modelSim) randomStep() {
 	switch n := s.rng.IntN(100); {
 	case n < 14:
 		s.set()
@@ -389,33 +389,33 @@ func (s *extSim) randomStep() {
 		}
 	case n < 96:
 		s.db = reopen(s.t, s.db, s.opts)
-		if err := extCheckAll(s.db, s.model, s.now()); err != nil {
+		if err := checkAll(s.db, s.model, s.now()); err != nil {
 			s.failf("after reopen: %v", err)
 		}
 	default:
-		if err := extCheckAll(s.db, s.model, s.now()); err != nil {
+		if err := checkAll(s.db, s.model, s.now()); err != nil {
 			s.failf("%v", err)
 		}
 	}
 }
 
-func (s *extSim) set() {
+func (s *modelSim) set() {
 	k, v := s.key(), s.value()
 	if err := s.db.Set(k, v); err != nil {
 		s.failf("Set: %v", err)
 	}
-	s.model[k] = extEntry{value: string(v)}
+	s.model[k] = modelEntry{value: string(v)}
 }
 
-func (s *extSim) setTTL() {
+func (s *modelSim) setTTL() {
 	k, v, ttl := s.key(), s.value(), s.ttl()
 	if err := s.db.SetWithTTL(k, v, ttl); err != nil {
 		s.failf("SetWithTTL: %v", err)
 	}
-	s.model[k] = extEntry{string(v), s.now() + int64(ttl)}
+	s.model[k] = modelEntry{string(v), s.now() + int64(ttl)}
 }
 
-func (s *extSim) del() {
+func (s *modelSim) del() {
 	k := s.key()
 	if err := s.db.Delete(k); err != nil {
 		s.failf("Delete: %v", err)
@@ -423,7 +423,7 @@ func (s *extSim) del() {
 	delete(s.model, k)
 }
 
-func (s *extSim) get() {
+func (s *modelSim) get() {
 	k := s.key()
 	e, ok := s.model.live(k, s.now())
 	v, err := s.db.Get(k)
@@ -444,7 +444,7 @@ func (s *extSim) get() {
 	}
 }
 
-func (s *extSim) expireOrPersist() {
+func (s *modelSim) expireOrPersist() {
 	k := s.key()
 	e, ok := s.model.live(k, s.now())
 	var err error
@@ -468,7 +468,7 @@ func (s *extSim) expireOrPersist() {
 	s.model[k] = e
 }
 
-func (s *extSim) setNX() {
+func (s *modelSim) setNX() {
 	k, v := s.key(), s.value()
 	_, exists := s.model.live(k, s.now())
 	done, err := s.db.SetNX(k, v)
@@ -476,29 +476,29 @@ func (s *extSim) setNX() {
 		s.failf("SetNX(%q) = %v, %v; key existed: %v", k, done, err, exists)
 	}
 	if done {
-		s.model[k] = extEntry{value: string(v)}
+		s.model[k] = modelEntry{value: string(v)}
 	}
 }
 
-func (s *extSim) incr() {
+func (s *modelSim) incr() {
 	k := s.key()
 	delta := s.rng.Int64N(21) - 10
 	if s.rng.IntN(10) == 0 {
 		delta = 9223372036854775800
 	}
 	got, err := s.db.IncrBy(k, delta)
-	want, werr := extIncrModel(s.model, k, delta, s.now())
+	want, werr := incrModel(s.model, k, delta, s.now())
 	if !errors.Is(err, werr) || got != want {
 		s.failf("IncrBy(%q, %d) = %d, %v; want %d, %v", k, delta, got, err, want, werr)
 	}
 	if werr == nil {
-		s.model[k] = extEntry{value: strconv.FormatInt(want, 10)}
+		s.model[k] = modelEntry{value: strconv.FormatInt(want, 10)}
 	}
 }
 
-// extIncrModel computes IncrBy on the model, independently of the engine:
+// incrModel computes IncrBy on the model, independently of the engine:
 // the result, or ErrInvalidValue for a non-integer or an overflow.
-func extIncrModel(m extModel, k string, delta int64, now int64) (int64, error) {
+func incrModel(m kvModel, k string, delta int64, now int64) (int64, error) {
 	var n int64
 	if e, ok := m.live(k, now); ok {
 		var err error
@@ -513,7 +513,7 @@ func extIncrModel(m extModel, k string, delta int64, now int64) (int64, error) {
 	return sum, nil
 }
 
-func (s *extSim) cas() {
+func (s *modelSim) cas() {
 	k, nv := s.key(), s.value()
 	e, ok := s.model.live(k, s.now())
 	old := s.value()
@@ -526,21 +526,21 @@ func (s *extSim) cas() {
 		s.failf("CompareAndSwap(%q, %q) = %v, %v; want %v", k, old, done, err, want)
 	}
 	if done {
-		s.model[k] = extEntry{value: string(nv)}
+		s.model[k] = modelEntry{value: string(nv)}
 	}
 }
 
-func (s *extSim) getAndSet() {
+func (s *modelSim) getAndSet() {
 	k, v := s.key(), s.value()
 	e, ok := s.model.live(k, s.now())
 	prev, err := s.db.GetAndSet(k, v)
 	if err != nil || (ok && string(prev) != e.value) || (!ok && prev != nil) {
 		s.failf("GetAndSet(%q) = %q, %v; model %q, %v", k, prev, err, e.value, ok)
 	}
-	s.model[k] = extEntry{value: string(v)}
+	s.model[k] = modelEntry{value: string(v)}
 }
 
-func (s *extSim) batch() {
+func (s *modelSim) batch() {
 	b := s.db.NewBatch()
 	next := maps.Clone(s.model)
 	invalid := false
@@ -549,11 +549,11 @@ func (s *extSim) batch() {
 		switch s.rng.IntN(10) {
 		case 0, 1, 2, 3:
 			b.Set(k, v)
-			next[k] = extEntry{value: string(v)}
+			next[k] = modelEntry{value: string(v)}
 		case 4, 5:
 			ttl := s.ttl()
 			b.SetWithTTL(k, v, ttl)
-			next[k] = extEntry{string(v), s.now() + int64(ttl)}
+			next[k] = modelEntry{string(v), s.now() + int64(ttl)}
 		case 6, 7, 8:
 			b.Delete(k)
 			delete(next, k)
@@ -563,7 +563,7 @@ func (s *extSim) batch() {
 				invalid = true
 			} else {
 				b.Set(k, v)
-				next[k] = extEntry{value: string(v)}
+				next[k] = modelEntry{value: string(v)}
 			}
 		}
 	}
@@ -580,7 +580,7 @@ func (s *extSim) batch() {
 	s.model = next
 }
 
-func (s *extSim) scan() {
+func (s *modelSim) scan() {
 	prefixes := []string{"", "a", "a/", "a/b/", "a/1", "b:", "c1", "z", "z\xff", "q"}
 	p := prefixes[s.rng.IntN(len(prefixes))]
 	limit := s.rng.IntN(8) - 2
@@ -589,17 +589,17 @@ func (s *extSim) scan() {
 		s.failf("Scan: %v", err)
 		return
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	keys := s.model.liveKeys(s.now(), func(k string) bool { return strings.HasPrefix(k, p) })
 	if limit > 0 && len(keys) > limit {
 		keys = keys[:limit]
 	}
-	if want := s.model.want(keys); err != nil || !extSameKVs(got, want) {
+	if want := s.model.want(keys); err != nil || !sameKVs(got, want) {
 		s.failf("Scan(%q, %d) = %q, %v; want %q", p, limit, got, err, want)
 	}
 }
 
-func (s *extSim) scanRange() {
+func (s *modelSim) scanRange() {
 	bounds := []string{"", "a", "a/5", "b", "b:3", "c", "c5", "z", "z\xff9"}
 	lo, hi := bounds[s.rng.IntN(len(bounds))], bounds[s.rng.IntN(len(bounds))]
 	limit := s.rng.IntN(6) - 1
@@ -608,27 +608,27 @@ func (s *extSim) scanRange() {
 		s.failf("ScanRange: %v", err)
 		return
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	keys := s.model.liveKeys(s.now(), func(k string) bool { return k >= lo && (hi == "" || k < hi) })
 	if limit > 0 && len(keys) > limit {
 		keys = keys[:limit]
 	}
-	if want := s.model.want(keys); err != nil || !extSameKVs(got, want) {
+	if want := s.model.want(keys); err != nil || !sameKVs(got, want) {
 		s.failf("ScanRange(%q, %q, %d) = %q, %v; want %q", lo, hi, limit, got, err, want)
 	}
 }
 
-func (s *extSim) keys() {
+func (s *modelSim) keys() {
 	patterns := []string{"*", "a/*", "a/?", "*1*", "[ab]*", "[^a]*", "c[0-5]", "z\xff*", "a/b/1?", "\\a*"}
 	p := patterns[s.rng.IntN(len(patterns))]
 	got, err := s.db.Keys(p)
-	want := s.model.liveKeys(s.now(), func(k string) bool { return extGlobMatch(extParseGlob(p), k) })
+	want := s.model.liveKeys(s.now(), func(k string) bool { return globMatch(parseGlob(p), k) })
 	if err != nil || !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
 		s.failf("Keys(%q) = %q, %v; want %q", p, got, err, want)
 	}
 }
 
-func (s *extSim) count() {
+func (s *modelSim) count() {
 	want := len(s.model.liveKeys(s.now(), nil))
 	if n, err := s.db.Count(); err != nil || n != want {
 		s.failf("Count = %d, %v; want %d", n, err, want)
@@ -637,9 +637,9 @@ func (s *extSim) count() {
 
 // Feature: minikv-embedded-database, Property 44: Concurrent reads are safe
 func TestProp44_ConcurrentReads(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "concurrent Get, Exists and Scan see the same committed data", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "concurrent Get, Exists and Scan see the same committed data", prop.ForAll(
 		func(kvs map[string]string, readers int) string {
 			p := ns.next()
 			for k, v := range kvs {
@@ -651,7 +651,7 @@ func TestProp44_ConcurrentReads(t *testing.T) {
 			errs := make(chan error, readers)
 			var wg sync.WaitGroup
 			for r := range readers {
-				wg.Go(func() { errs <- extReadAll(db, p, kvs, keys, r) })
+				wg.Go(func() { errs <- readAll(db, p, kvs, keys, r) })
 			}
 			// A concurrent writer on another prefix keeps the index moving.
 			wg.Go(func() {
@@ -671,12 +671,12 @@ func TestProp44_ConcurrentReads(t *testing.T) {
 			}
 			return ""
 		},
-		extGenKVs(), gen.IntRange(2, 6)))
+		genKVs(), gen.IntRange(2, 6)))
 }
 
-// extReadAll reads every key of kvs under prefix p, checks Exists for a
+// readAll reads every key of kvs under prefix p, checks Exists for a
 // missing key, and scans the prefix, comparing all with kvs.
-func extReadAll(db *minikv.DB, p string, kvs map[string]string, keys []string, r int) error {
+func readAll(db *minikv.DB, p string, kvs map[string]string, keys []string, r int) error {
 	for i := range keys {
 		k := keys[(i+r)%len(keys)]
 		v, err := db.Get(p + k)
@@ -691,7 +691,7 @@ func extReadAll(db *minikv.DB, p string, kvs map[string]string, keys []string, r
 	if err != nil {
 		return err
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil || len(got) != len(keys) {
 		return fmt.Errorf("reader %d: Scan = %d keys, %v; want %d", r, len(got), err, len(keys))
 	}
@@ -705,9 +705,9 @@ func extReadAll(db *minikv.DB, p string, kvs map[string]string, keys []string, r
 
 // Feature: minikv-embedded-database, Property 45: Concurrent writes are serialized
 func TestProp45_ConcurrentWritesSerialized(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "GetAndSet from many goroutines forms one chain; Incr loses nothing", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "GetAndSet from many goroutines forms one chain; Incr loses nothing", prop.ForAll(
 		func(writers, each int) string {
 			p := ns.next()
 			chain, counter := p+"chain", p+"counter"
@@ -742,15 +742,15 @@ func TestProp45_ConcurrentWritesSerialized(t *testing.T) {
 			if msg != "" {
 				return msg
 			}
-			return extCheckChain(db, chain, counter, p, prevs, writers, each)
+			return checkChain(db, chain, counter, p, prevs, writers, each)
 		},
 		gen.IntRange(2, 6), gen.IntRange(1, 30)))
 }
 
-// extCheckChain checks that the previous values returned by GetAndSet, plus
+// checkChain checks that the previous values returned by GetAndSet, plus
 // the final value, hold every token exactly once and "<none>" once: each
 // write saw exactly the write before it, as in some serial order.
-func extCheckChain(db *minikv.DB, chain, counter, p string, prevs [][]string, writers, each int) string {
+func checkChain(db *minikv.DB, chain, counter, p string, prevs [][]string, writers, each int) string {
 	final, err := db.Get(chain)
 	if err != nil {
 		return "Get(chain): " + err.Error()
@@ -778,7 +778,7 @@ func extCheckChain(db *minikv.DB, chain, counter, p string, prevs [][]string, wr
 	if err != nil {
 		return err.Error()
 	}
-	got, err := extDrain(it)
+	got, err := drain(it)
 	if err != nil || len(got) != writers*each {
 		return fmt.Sprintf("own keys: %d, %v; want %d", len(got), err, writers*each)
 	}
@@ -787,9 +787,9 @@ func extCheckChain(db *minikv.DB, chain, counter, p string, prevs [][]string, wr
 
 // Feature: minikv-embedded-database, Property 46: Read-your-writes
 func TestProp46_ReadYourWrites(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "a read that starts after a write returned sees it, in any goroutine", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "a read that starts after a write returned sees it, in any goroutine", prop.ForAll(
 		func(vals [][]byte, useBatch []bool) string {
 			p := ns.next()
 			handoff := make(chan int)
@@ -807,14 +807,14 @@ func TestProp46_ReadYourWrites(t *testing.T) {
 				}
 			}()
 			defer close(handoff)
-			return extWriteAndRead(db, p, vals, useBatch, handoff, reply)
+			return writeAndRead(db, p, vals, useBatch, handoff, reply)
 		},
-		gen.SliceOfN(20, extGenValue()), gen.SliceOfN(20, gen.Bool())))
+		gen.SliceOfN(20, genModelValue()), gen.SliceOfN(20, gen.Bool())))
 }
 
-// extWriteAndRead writes each value (alone or in a batch), reads it back in
+// writeAndRead writes each value (alone or in a batch), reads it back in
 // the same goroutine, then has the other goroutine read it.
-func extWriteAndRead(db *minikv.DB, p string, vals [][]byte, useBatch []bool, handoff chan<- int, reply <-chan string) string {
+func writeAndRead(db *minikv.DB, p string, vals [][]byte, useBatch []bool, handoff chan<- int, reply <-chan string) string {
 	for i, v := range vals {
 		var err error
 		if useBatch[i] {

@@ -20,29 +20,29 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// extKeyState is how a key starts in the atomic-operation properties.
-type extKeyState int
+// keyState is how a key starts in the atomic-operation properties.
+type keyState int
 
 const (
-	extMissing extKeyState = iota
-	extPresent
-	extExpired
-	extWithTTL // present, with an expiry in the future
+	keyMissing keyState = iota
+	keyPresent
+	keyExpired
+	keyWithTTL // present, with an expiry in the future
 )
 
-func extGenKeyState() gopter.Gen {
-	return gen.OneConstOf(extMissing, extPresent, extExpired, extWithTTL)
+func genKeyState() gopter.Gen {
+	return gen.OneConstOf(keyMissing, keyPresent, keyExpired, keyWithTTL)
 }
 
-// extPrepare puts key k in state st with value v and reports whether it is
+// prepare puts key k in state st with value v and reports whether it is
 // then live.
-func extPrepare(db *minikv.DB, clock *minikv.FakeClock, k string, st extKeyState, v []byte) (bool, error) {
+func prepare(db *minikv.DB, clock *minikv.FakeClock, k string, st keyState, v []byte) (bool, error) {
 	switch st {
-	case extPresent:
+	case keyPresent:
 		return true, db.Set(k, v)
-	case extWithTTL:
+	case keyWithTTL:
 		return true, db.SetWithTTL(k, v, time.Hour)
-	case extExpired:
+	case keyExpired:
 		if err := db.SetWithTTL(k, v, time.Second); err != nil {
 			return false, err
 		}
@@ -51,8 +51,8 @@ func extPrepare(db *minikv.DB, clock *minikv.FakeClock, k string, st extKeyState
 	return false, nil
 }
 
-// extValueIs checks that k holds v, or is missing when live is false.
-func extValueIs(db *minikv.DB, k string, v []byte, live bool) string {
+// valueIs checks that k holds v, or is missing when live is false.
+func valueIs(db *minikv.DB, k string, v []byte, live bool) string {
 	got, err := db.Get(k)
 	switch {
 	case live && (err != nil || !bytes.Equal(got, v)):
@@ -65,12 +65,12 @@ func extValueIs(db *minikv.DB, k string, v []byte, live bool) string {
 
 // Feature: minikv-embedded-database, Property 38: SetNX conditional set
 func TestProp38_SetNX(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "SetNX sets only a missing or expired key and says whether it did", prop.ForAll(
-		func(st extKeyState, old, v []byte) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "SetNX sets only a missing or expired key and says whether it did", prop.ForAll(
+		func(st keyState, old, v []byte) string {
 			k := ns.next()
-			live, err := extPrepare(db, clock, k, st, old)
+			live, err := prepare(db, clock, k, st, old)
 			if err != nil {
 				return err.Error()
 			}
@@ -83,19 +83,19 @@ func TestProp38_SetNX(t *testing.T) {
 				if d, _ := db.TTL(k); d != ttlBefore {
 					return fmt.Sprintf("a refused SetNX changed the TTL from %v to %v", ttlBefore, d)
 				}
-				return extValueIs(db, k, old, true)
+				return valueIs(db, k, old, true)
 			}
 			if d, err := db.TTL(k); err != nil || d >= 0 {
 				return fmt.Sprintf("TTL after SetNX = %v, %v; want none", d, err)
 			}
-			return extValueIs(db, k, v, true)
+			return valueIs(db, k, v, true)
 		},
-		extGenKeyState(), extGenValue(), extGenValue()))
+		genKeyState(), genModelValue(), genModelValue()))
 }
 
-// extIntModel applies IncrBy to n with math/big, independently of the
+// intModel applies IncrBy to n with math/big, independently of the
 // engine's overflow checks; ok is false on overflow.
-func extIntModel(n, delta int64) (int64, bool) {
+func intModel(n, delta int64) (int64, bool) {
 	sum := new(big.Int).Add(big.NewInt(n), big.NewInt(delta))
 	if !sum.IsInt64() {
 		return 0, false
@@ -103,20 +103,20 @@ func extIntModel(n, delta int64) (int64, bool) {
 	return sum.Int64(), true
 }
 
-// extGenDelta generates deltas of every magnitude, extremes included.
-func extGenDelta() gopter.Gen {
+// genDelta generates deltas of every magnitude, extremes included.
+func genDelta() gopter.Gen {
 	return gen.OneGenOf(gen.Int64Range(-5, 5), gen.Int64(),
 		gen.OneConstOf(int64(math.MaxInt64), int64(math.MinInt64), int64(math.MaxInt64-1), int64(math.MinInt64+1)))
 }
 
 // Feature: minikv-embedded-database, Property 39: Integer operations
 func TestProp39_IntegerOps(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "Incr, Decr and IncrBy do 64-bit arithmetic on base-10 values; a missing key counts as 0", prop.ForAll(
-		func(st extKeyState, start int64, deltas []int64) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "Incr, Decr and IncrBy do 64-bit arithmetic on base-10 values; a missing key counts as 0", prop.ForAll(
+		func(st keyState, start int64, deltas []int64) string {
 			k := ns.next()
-			live, err := extPrepare(db, clock, k, st, []byte(strconv.FormatInt(start, 10)))
+			live, err := prepare(db, clock, k, st, []byte(strconv.FormatInt(start, 10)))
 			if err != nil {
 				return err.Error()
 			}
@@ -135,7 +135,7 @@ func TestProp39_IntegerOps(t *testing.T) {
 				default:
 					got, err = db.IncrBy(k, d)
 				}
-				want, ok := extIntModel(n, d)
+				want, ok := intModel(n, d)
 				if !ok {
 					if !errors.Is(err, minikv.ErrInvalidValue) {
 						return fmt.Sprintf("IncrBy(%d) on %d = %d, %v; want ErrInvalidValue (overflow)", d, n, got, err)
@@ -147,19 +147,19 @@ func TestProp39_IntegerOps(t *testing.T) {
 					live = true
 				}
 				want2 := []byte(strconv.FormatInt(n, 10))
-				if msg := extValueIs(db, k, want2, live); msg != "" {
+				if msg := valueIs(db, k, want2, live); msg != "" {
 					return msg
 				}
 			}
 			return ""
 		},
-		extGenKeyState(), gen.OneGenOf(gen.Int64Range(-100, 100), gen.Int64()), gen.SliceOf(extGenDelta())))
+		genKeyState(), gen.OneGenOf(gen.Int64Range(-100, 100), gen.Int64()), gen.SliceOf(genDelta())))
 }
 
-// extIsInteger is the reference definition of an integer value: an
+// isInteger is the reference definition of an integer value: an
 // optional sign and one or more ASCII digits whose value fits an int64.
 // Written apart from strconv, the engine's parser.
-func extIsInteger(v []byte) bool {
+func isInteger(v []byte) bool {
 	s := v
 	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
 		s = s[1:]
@@ -176,11 +176,11 @@ func extIsInteger(v []byte) bool {
 	return ok && n.IsInt64()
 }
 
-// extGenNonInteger generates values that are not base-10 int64 under any
+// genNonInteger generates values that are not base-10 int64 under any
 // reading: empty, a lone sign, digits with other bytes, floats, spaces,
 // and numbers out of range.
-func extGenNonInteger() gopter.Gen {
-	return extGen(func(r *mrand.Rand, size int) []byte {
+func genNonInteger() gopter.Gen {
+	return genFunc(func(r *mrand.Rand, size int) []byte {
 		switch r.Intn(6) {
 		case 0:
 			return [][]byte{{}, []byte("-"), []byte("+"), []byte(" 1"), []byte("1 "), []byte("1.5"), []byte("0x10"), []byte("1e3"), []byte("--1")}[r.Intn(9)]
@@ -192,7 +192,7 @@ func extGenNonInteger() gopter.Gen {
 		for {
 			b := make([]byte, 1+r.Intn(size+1))
 			r.Read(b)
-			if !extIsInteger(b) {
+			if !isInteger(b) {
 				return b
 			}
 		}
@@ -201,9 +201,9 @@ func extGenNonInteger() gopter.Gen {
 
 // Feature: minikv-embedded-database, Property 40: Incr non-integer error
 func TestProp40_IncrNonInteger(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "Incr on a non-integer or past int64 returns ErrInvalidValue and changes nothing", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "Incr on a non-integer or past int64 returns ErrInvalidValue and changes nothing", prop.ForAll(
 		func(v []byte, delta int64, withTTL bool, edge int64) string {
 			k := ns.next()
 			set := func(k string, v []byte) error {
@@ -228,7 +228,7 @@ func TestProp40_IncrNonInteger(t *testing.T) {
 			if d, _ := db.TTL(k); d != ttl {
 				return fmt.Sprintf("a failed Incr changed the TTL from %v to %v", ttl, d)
 			}
-			if msg := extValueIs(db, k, v, true); msg != "" {
+			if msg := valueIs(db, k, v, true); msg != "" {
 				return msg
 			}
 			// Overflow at both ends.
@@ -243,16 +243,16 @@ func TestProp40_IncrNonInteger(t *testing.T) {
 			if _, err := db.IncrBy(k+"o", d); !errors.Is(err, minikv.ErrInvalidValue) {
 				return fmt.Sprintf("IncrBy(%d) on %d = %v; want ErrInvalidValue", d, edge, err)
 			}
-			return extValueIs(db, k+"o", e, true)
+			return valueIs(db, k+"o", e, true)
 		},
-		extGenNonInteger(), extGenDelta(), gen.Bool(), gen.OneConstOf(int64(math.MaxInt64), int64(math.MinInt64))))
+		genNonInteger(), genDelta(), gen.Bool(), gen.OneConstOf(int64(math.MaxInt64), int64(math.MinInt64))))
 }
 
 // Feature: minikv-embedded-database, Property 41: CompareAndSwap success
 func TestProp41_CASSuccess(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "CompareAndSwap with the current value swaps and returns true", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "CompareAndSwap with the current value swaps and returns true", prop.ForAll(
 		func(cur, next []byte, withTTL bool) string {
 			k := ns.next()
 			var err error
@@ -268,19 +268,19 @@ func TestProp41_CASSuccess(t *testing.T) {
 			if ok, err := db.CompareAndSwap(k, old, next); err != nil || !ok {
 				return fmt.Sprintf("CompareAndSwap(%q -> %q) = %v, %v; want true", cur, next, ok, err)
 			}
-			return extValueIs(db, k, next, true)
+			return valueIs(db, k, next, true)
 		},
-		extGenValue(), extGenValue(), gen.Bool()))
+		genModelValue(), genModelValue(), gen.Bool()))
 }
 
 // Feature: minikv-embedded-database, Property 42: CompareAndSwap failure
 func TestProp42_CASFailure(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "CompareAndSwap with another value, or on a missing key, returns false and changes nothing", prop.ForAll(
-		func(st extKeyState, cur, old, next []byte) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "CompareAndSwap with another value, or on a missing key, returns false and changes nothing", prop.ForAll(
+		func(st keyState, cur, old, next []byte) string {
 			k := ns.next()
-			live, err := extPrepare(db, clock, k, st, cur)
+			live, err := prepare(db, clock, k, st, cur)
 			if err != nil {
 				return err.Error()
 			}
@@ -298,19 +298,19 @@ func TestProp42_CASFailure(t *testing.T) {
 					}
 				}
 			}
-			return extValueIs(db, k, cur, live)
+			return valueIs(db, k, cur, live)
 		},
-		extGenKeyState(), extGenValue(), extGenValue(), extGenValue()))
+		genKeyState(), genModelValue(), genModelValue(), genModelValue()))
 }
 
 // Feature: minikv-embedded-database, Property 43: GetAndSet atomic swap
 func TestProp43_GetAndSet(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "GetAndSet stores the value and returns the previous one, or nil when there was none", prop.ForAll(
-		func(st extKeyState, old, v []byte) string {
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "GetAndSet stores the value and returns the previous one, or nil when there was none", prop.ForAll(
+		func(st keyState, old, v []byte) string {
 			k := ns.next()
-			live, err := extPrepare(db, clock, k, st, old)
+			live, err := prepare(db, clock, k, st, old)
 			if err != nil {
 				return err.Error()
 			}
@@ -330,16 +330,16 @@ func TestProp43_GetAndSet(t *testing.T) {
 			if d, err := db.TTL(k); err != nil || d >= 0 {
 				return fmt.Sprintf("TTL after GetAndSet = %v, %v; want none", d, err)
 			}
-			return extValueIs(db, k, v, true)
+			return valueIs(db, k, v, true)
 		},
-		extGenKeyState(), extGenValue(), extGenValue()))
+		genKeyState(), genModelValue(), genModelValue()))
 }
 
 // Feature: minikv-embedded-database, Property 47: Context cancellation
 func TestProp47_ContextCancellation(t *testing.T) {
-	db, _, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "a done context makes Get and Set return ctx.Err() and write nothing, also while waiting for the writer lock", prop.ForAll(
+	db, _, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "a done context makes Get and Set return ctx.Err() and write nothing, also while waiting for the writer lock", prop.ForAll(
 		func(deadline, waiting bool, waitMicros int, v []byte) string {
 			k := ns.next()
 			if err := db.Set(k, []byte("before")); err != nil {
@@ -400,10 +400,10 @@ func TestProp47_ContextCancellation(t *testing.T) {
 			if !errors.Is(err, want) || !errors.Is(err2, want) {
 				return fmt.Sprintf("SetWithContext (waiting %v) = %v, %v; want %v", waiting, err, err2, want)
 			}
-			if msg := extValueIs(db, k, []byte("before"), true); msg != "" {
+			if msg := valueIs(db, k, []byte("before"), true); msg != "" {
 				return "a cancelled Set wrote: " + msg
 			}
-			if msg := extValueIs(db, k+"new", nil, false); msg != "" {
+			if msg := valueIs(db, k+"new", nil, false); msg != "" {
 				return "a cancelled Set wrote: " + msg
 			}
 			// A live context works.
@@ -416,14 +416,14 @@ func TestProp47_ContextCancellation(t *testing.T) {
 			}
 			return ""
 		},
-		gen.Bool(), gen.Bool(), gen.IntRange(0, 2000), extGenValue()))
+		gen.Bool(), gen.Bool(), gen.IntRange(0, 2000), genModelValue()))
 }
 
 // TestContext_SyncWaitReturns checks that a SyncAlways write whose context
 // ends while it waits for a shared fsync returns (with ctx.Err() or nil),
 // and that the database stays usable.
 func TestContext_SyncWaitReturns(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	opts.SyncMode = minikv.SyncAlways
 	db, _ := openTestDB(t, opts)
 	var wg sync.WaitGroup
@@ -456,7 +456,7 @@ func TestContext_SyncWaitReturns(t *testing.T) {
 // TestOps_ConcurrentIncr has N goroutines Incr one key M times each: the
 // result is exactly N*M, and every value returned is distinct.
 func TestOps_ConcurrentIncr(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	const n, m = 8, 500
 	seen := make([][]int64, n)
 	var wg sync.WaitGroup
@@ -491,7 +491,7 @@ func TestOps_ConcurrentIncr(t *testing.T) {
 // TestOps_ConcurrentAtomicOps races the other atomic operations: one SetNX
 // wins, CAS loops lose no increment, and Decr balances Incr.
 func TestOps_ConcurrentAtomicOps(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	const n, m = 6, 100
 	var wins atomic.Int64
 	var wg sync.WaitGroup
@@ -546,23 +546,23 @@ func TestOps_ConcurrentAtomicOps(t *testing.T) {
 }
 
 func TestOps_InvalidArguments(t *testing.T) {
-	db, _, opts := extOpen(t)
-	huge := extBigValue()
+	db, _, opts := openModelDB(t)
+	huge := oversized()
 	long := string(make([]byte, minikv.MaxKeySize+1))
 	checks := []struct {
 		name string
 		err  error
 		want error
 	}{
-		{"SetNX empty key", extErr(db.SetNX("", nil)), minikv.ErrEmptyKey},
-		{"SetNX long key", extErr(db.SetNX(long, nil)), minikv.ErrKeyTooLarge},
-		{"SetNX huge value", extErr(db.SetNX("k", huge)), minikv.ErrValueTooLarge},
-		{"Incr empty key", extErr(db.Incr("")), minikv.ErrEmptyKey},
-		{"CAS huge value", extErr(db.CompareAndSwap("k", nil, huge)), minikv.ErrValueTooLarge},
-		{"GetAndSet empty key", extErr(db.GetAndSet("", nil)), minikv.ErrEmptyKey},
-		{"GetAndSet huge value", extErr(db.GetAndSet("k", huge)), minikv.ErrValueTooLarge},
+		{"SetNX empty key", errOf(db.SetNX("", nil)), minikv.ErrEmptyKey},
+		{"SetNX long key", errOf(db.SetNX(long, nil)), minikv.ErrKeyTooLarge},
+		{"SetNX huge value", errOf(db.SetNX("k", huge)), minikv.ErrValueTooLarge},
+		{"Incr empty key", errOf(db.Incr("")), minikv.ErrEmptyKey},
+		{"CAS huge value", errOf(db.CompareAndSwap("k", nil, huge)), minikv.ErrValueTooLarge},
+		{"GetAndSet empty key", errOf(db.GetAndSet("", nil)), minikv.ErrEmptyKey},
+		{"GetAndSet huge value", errOf(db.GetAndSet("k", huge)), minikv.ErrValueTooLarge},
 		{"SetWithContext long key", db.SetWithContext(context.Background(), long, nil), minikv.ErrKeyTooLarge},
-		{"GetWithContext empty key", extErr(db.GetWithContext(context.Background(), "")), minikv.ErrEmptyKey},
+		{"GetWithContext empty key", errOf(db.GetWithContext(context.Background(), "")), minikv.ErrEmptyKey},
 	}
 	for _, c := range checks {
 		if !errors.Is(c.err, c.want) {
@@ -582,8 +582,8 @@ func TestOps_InvalidArguments(t *testing.T) {
 	ro.ReadOnly = true
 	rdb, _ := openTestDB(t, ro)
 	for name, err := range map[string]error{
-		"SetNX": extErr(rdb.SetNX("n", nil)), "Incr": extErr(rdb.Incr("k")),
-		"CAS": extErr(rdb.CompareAndSwap("k", []byte("1"), []byte("2"))), "GetAndSet": extErr(rdb.GetAndSet("k", nil)),
+		"SetNX": errOf(rdb.SetNX("n", nil)), "Incr": errOf(rdb.Incr("k")),
+		"CAS": errOf(rdb.CompareAndSwap("k", []byte("1"), []byte("2"))), "GetAndSet": errOf(rdb.GetAndSet("k", nil)),
 		"SetWithContext": rdb.SetWithContext(context.Background(), "k", nil),
 	} {
 		if !errors.Is(err, minikv.ErrReadOnly) {
@@ -597,9 +597,9 @@ func TestOps_InvalidArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, err := range map[string]error{
-		"SetNX": extErr(rdb.SetNX("n", nil)), "Incr": extErr(rdb.Incr("k")),
-		"CAS": extErr(rdb.CompareAndSwap("k", nil, nil)), "GetAndSet": extErr(rdb.GetAndSet("k", nil)),
-		"GetWithContext": extErr(rdb.GetWithContext(context.Background(), "k")),
+		"SetNX": errOf(rdb.SetNX("n", nil)), "Incr": errOf(rdb.Incr("k")),
+		"CAS": errOf(rdb.CompareAndSwap("k", nil, nil)), "GetAndSet": errOf(rdb.GetAndSet("k", nil)),
+		"GetWithContext": errOf(rdb.GetWithContext(context.Background(), "k")),
 	} {
 		if !errors.Is(err, minikv.ErrClosed) {
 			t.Errorf("closed %s: %v; want ErrClosed", name, err)
@@ -607,14 +607,14 @@ func TestOps_InvalidArguments(t *testing.T) {
 	}
 }
 
-// extErr returns the error of a two-result call.
-func extErr[T any](_ T, err error) error { return err }
+// errOf returns the error of a two-result call.
+func errOf[T any](_ T, err error) error { return err }
 
 // TestOps_ClosedReadOnlyWrites is the regression test of writes to a closed
 // read-only database returning ErrReadOnly: the read-only check came first,
 // but after Close every method must return ErrClosed.
 func TestOps_ClosedReadOnlyWrites(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -648,14 +648,14 @@ func TestOps_ClosedReadOnlyWrites(t *testing.T) {
 // ctx.Err() when its context ends, without waiting for the fsync. As
 // documented, the write itself has been applied and becomes durable later.
 func TestContext_EndsDuringGroupCommit(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	opts.SyncMode = minikv.SyncAlways
 	opts, gate := minikv.WithSyncGate(opts)
 	db, _ := openTestDB(t, opts)
 	gate.Shut()
 	leader := make(chan error, 1)
 	go func() { leader <- db.Set("leader", []byte("1")) }()
-	if !extWaitFor(func() bool { return gate.Waiting.Load() > 0 }) {
+	if !waitFor(func() bool { return gate.Waiting.Load() > 0 }) {
 		gate.Open()
 		t.Fatal("the first writer never reached its fsync")
 	}

@@ -33,11 +33,11 @@ import (
 // A failing property prints its initial seed ("failed with initial seed:
 // N"); MINIKV_SEED=N go test -run <that test> replays the same inputs.
 
-// coreParams returns the gopter parameters shared by the core properties:
+// propParams returns the gopter parameters shared by the core properties:
 // at least propIters() successful runs (100, or 20 under -short), or
 // MINIKV_PROP_ITERS when it is larger, and the seed MINIKV_SEED when it is
 // set.
-func coreParams() *gopter.TestParameters {
+func propParams() *gopter.TestParameters {
 	p := gopter.DefaultTestParameters()
 	if s := os.Getenv("MINIKV_SEED"); s != "" {
 		seed, err := strconv.ParseInt(s, 10, 64)
@@ -57,9 +57,9 @@ func coreParams() *gopter.TestParameters {
 	return p
 }
 
-// coreGenBytes generates slices of minLen to maxLen random bytes. It does
+// genBytes generates slices of minLen to maxLen random bytes. It does
 // not shrink: the values are inputs, not the subject of the property.
-func coreGenBytes(minLen, maxLen int) gopter.Gen {
+func genBytes(minLen, maxLen int) gopter.Gen {
 	return func(p *gopter.GenParameters) *gopter.GenResult {
 		b := make([]byte, minLen+p.Rng.Intn(maxLen-minLen+1))
 		// One draw from gopter's (locked) source seeds a local one, so
@@ -71,82 +71,82 @@ func coreGenBytes(minLen, maxLen int) gopter.Gen {
 	}
 }
 
-func coreBytesToString(b []byte) string { return string(b) }
+func bytesToString(b []byte) string { return string(b) }
 
-// coreGenKey generates valid keys: mostly from a small set, so that a
+// genKey generates valid keys: mostly from a small set, so that a
 // sequence overwrites and deletes the same keys, and otherwise arbitrary
 // bytes.
-func coreGenKey() gopter.Gen {
+func genKey() gopter.Gen {
 	return gen.Weighted([]gen.WeightedGen{
 		{Weight: 6, Gen: gen.IntRange(0, 11).Map(func(i int) string { return fmt.Sprintf("key-%02d", i) })},
-		{Weight: 3, Gen: coreGenBytes(1, 24).Map(coreBytesToString)},
+		{Weight: 3, Gen: genBytes(1, 24).Map(bytesToString)},
 		{Weight: 1, Gen: gen.Identifier()},
 	})
 }
 
-// coreGenWideKey generates valid keys that include the extremes: one byte,
+// genWideKey generates valid keys that include the extremes: one byte,
 // MaxKeySize bytes, and arbitrary binary.
-func coreGenWideKey() gopter.Gen {
+func genWideKey() gopter.Gen {
 	return gen.Weighted([]gen.WeightedGen{
 		{Weight: 4, Gen: gen.IntRange(0, 7).Map(func(i int) string { return fmt.Sprintf("key-%d", i) })},
-		{Weight: 4, Gen: coreGenBytes(1, 40).Map(coreBytesToString)},
-		{Weight: 1, Gen: coreGenBytes(1, 1).Map(coreBytesToString)},
-		{Weight: 1, Gen: coreGenBytes(minikv.MaxKeySize, minikv.MaxKeySize).Map(coreBytesToString)},
+		{Weight: 4, Gen: genBytes(1, 40).Map(bytesToString)},
+		{Weight: 1, Gen: genBytes(1, 1).Map(bytesToString)},
+		{Weight: 1, Gen: genBytes(minikv.MaxKeySize, minikv.MaxKeySize).Map(bytesToString)},
 	})
 }
 
-// coreGenValue generates values: short binary, empty, and a few KiB.
-func coreGenValue() gopter.Gen {
+// genValue generates values: short binary, empty, and a few KiB.
+func genValue() gopter.Gen {
 	return gen.Weighted([]gen.WeightedGen{
-		{Weight: 6, Gen: coreGenBytes(1, 64)},
+		{Weight: 6, Gen: genBytes(1, 64)},
 		{Weight: 2, Gen: gen.Const([]byte{})},
-		{Weight: 1, Gen: coreGenBytes(200, 4000)},
+		{Weight: 1, Gen: genBytes(200, 4000)},
 	})
 }
 
-// coreGenWideValue generates values that include large ones, past the
+// genWideValue generates values that include large ones, past the
 // size at which the index stores a record on its own.
-func coreGenWideValue() gopter.Gen {
+func genWideValue() gopter.Gen {
 	return gen.Weighted([]gen.WeightedGen{
-		{Weight: 12, Gen: coreGenBytes(1, 64)},
+		{Weight: 12, Gen: genBytes(1, 64)},
 		{Weight: 4, Gen: gen.Const([]byte{})},
-		{Weight: 3, Gen: coreGenBytes(1000, 70000)},
-		{Weight: 1, Gen: coreGenBytes(256<<10+1, 300<<10)},
+		{Weight: 3, Gen: genBytes(1000, 70000)},
+		{Weight: 1, Gen: genBytes(256<<10+1, 300<<10)},
 	})
 }
 
-func coreGenOpFrom(keys, values gopter.Gen) gopter.Gen {
-	return gopter.CombineGens(gen.IntRange(0, 4), keys, values).Map(func(v []any) coreOp {
-		return coreOp{Del: v[0].(int) == 0, Key: v[1].(string), Value: v[2].([]byte)}
+func genOpFrom(keys, values gopter.Gen) gopter.Gen {
+	return gopter.CombineGens(gen.IntRange(0, 4), keys, values).Map(func(v []any) dbOp {
+		return dbOp{Del: v[0].(int) == 0, Key: v[1].(string), Value: v[2].([]byte)}
 	})
 }
 
-// coreGenOps generates sequences of writes, one in five a Delete.
-func coreGenOps() gopter.Gen { return gen.SliceOf(coreGenOpFrom(coreGenKey(), coreGenValue())) }
+// genOps generates sequences of writes, one in five a Delete.
+func genOps() gopter.Gen { return gen.SliceOf(genOpFrom(genKey(), genValue())) }
 
-// coreGenWideOps generates sequences of writes with extreme keys and values.
-func coreGenWideOps() gopter.Gen {
-	return gen.SliceOf(coreGenOpFrom(coreGenWideKey(), coreGenWideValue()))
+// genWideOps generates sequences of writes with extreme keys and values.
+func genWideOps() gopter.Gen {
+	return gen.SliceOf(genOpFrom(genWideKey(), genWideValue()))
 }
 
-// coreSession is a database that a property opens, reopens and closes.
-type coreSession struct {
+// session is a database that a property opens, reopens and closes.
+type session struct {
 	opts minikv.Options
 	db   *minikv.DB
 }
 
-// coreStart opens a database in a new directory.
-func coreStart(t *testing.T, opts minikv.Options) (*coreSession, error) {
+// startSession opens a database in a new directory.
+func startSession(t *testing.T, opts minikv.Options) (*session, error) {
 	opts.Dir = filepath.Join(t.TempDir(), "db")
 	db, err := minikv.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("Open: %w", err)
 	}
-	return &coreSession{opts: opts, db: db}, nil
+	return &session{opts: opts, db: db}, nil
 }
 
 // close closes the database if it is open.
-func (s *coreSession) close() error {
+func (s *session) close() error {
 	if s.db == nil {
 		return nil
 	}
@@ -159,7 +159,7 @@ func (s *coreSession) close() error {
 }
 
 // reopen closes the database and opens it again with s.opts.
-func (s *coreSession) reopen() error {
+func (s *session) reopen() error {
 	if err := s.close(); err != nil {
 		return err
 	}
@@ -171,11 +171,11 @@ func (s *coreSession) reopen() error {
 	return nil
 }
 
-// coreFail formats a property failure.
-func coreFail(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+// failMsg formats a property failure.
+func failMsg(format string, args ...any) string { return fmt.Sprintf(format, args...) }
 
-// coreErr turns an error into a property failure ("" for nil).
-func coreErr(err error) string {
+// errText turns an error into a property failure ("" for nil).
+func errText(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -185,36 +185,36 @@ func coreErr(err error) string {
 // Feature: minikv-embedded-database, Property 1: Set-Get round trip
 func TestProp01_SetGetRoundTrip(t *testing.T) {
 	db, _ := openTestDB(t, minikv.Options{SyncMode: minikv.SyncNever})
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("Get returns a copy of what the last Set stored", prop.ForAll(
 		func(key string, first, second []byte) string {
 			for _, v := range [][]byte{first, second} {
 				if err := db.Set(key, v); err != nil {
-					return coreFail("Set(%q): %v", key, err)
+					return failMsg("Set(%q): %v", key, err)
 				}
 				got, err := db.Get(key)
 				if err != nil || !bytes.Equal(got, v) {
-					return coreFail("Get(%q) = %x, %v; want %x", key, got, err, v)
+					return failMsg("Get(%q) = %x, %v; want %x", key, got, err, v)
 				}
 			}
 			return ""
 		},
-		coreGenKey(), coreGenValue(), coreGenValue()))
+		genKey(), genValue(), genValue()))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 2: Get non-existent key
 func TestProp02_GetNonExistentKey(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("a key never written, or deleted last, is ErrNotFound", prop.ForAll(
-		func(ops []coreOp, probes []string) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp, probes []string) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
-			if err := coreApplyAll(s.db, model, ops); err != nil {
+			if err := applyAll(s.db, model, ops); err != nil {
 				return err.Error()
 			}
 			for _, op := range ops {
@@ -228,121 +228,121 @@ func TestProp02_GetNonExistentKey(t *testing.T) {
 				checked++
 				v, err := s.db.Get(k)
 				if !errors.Is(err, minikv.ErrNotFound) || v != nil {
-					return coreFail("Get(%s) = %q, %v; want nil, ErrNotFound", coreShort(k), v, err)
+					return failMsg("Get(%s) = %q, %v; want nil, ErrNotFound", shortString(k), v, err)
 				}
 				err = s.db.View(k, func([]byte) error { return errors.New("View called fn for a missing key") })
 				if !errors.Is(err, minikv.ErrNotFound) {
-					return coreFail("View(%s) = %v; want ErrNotFound", coreShort(k), err)
+					return failMsg("View(%s) = %v; want ErrNotFound", shortString(k), err)
 				}
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(), gen.SliceOf(coreGenKey())))
+		genOps(), gen.SliceOf(genKey())))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 3: Delete makes key non-existent
 func TestProp03_DeleteMakesKeyNonExistent(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("after Delete, Get is ErrNotFound, before and after reopen, and other keys stay", prop.ForAll(
-		func(ops []coreOp, key string, value []byte) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp, key string, value []byte) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
-			if err := coreApplyAll(s.db, model, ops); err != nil {
+			if err := applyAll(s.db, model, ops); err != nil {
 				return err.Error()
 			}
 			if err := s.db.Set(key, value); err != nil {
-				return coreFail("Set: %v", err)
+				return failMsg("Set: %v", err)
 			}
 			if err := s.db.Delete(key); err != nil {
-				return coreFail("Delete: %v", err)
+				return failMsg("Delete: %v", err)
 			}
 			delete(model, key)
 			for round := range 2 {
 				if _, err := s.db.Get(key); !errors.Is(err, minikv.ErrNotFound) {
-					return coreFail("round %d: Get after Delete = %v, want ErrNotFound", round, err)
+					return failMsg("round %d: Get after Delete = %v, want ErrNotFound", round, err)
 				}
-				if msg := coreCheckContents(s.db, model); msg != "" {
-					return coreFail("round %d: %s", round, msg)
+				if msg := checkContents(s.db, model); msg != "" {
+					return failMsg("round %d: %s", round, msg)
 				}
 				if err := s.reopen(); err != nil {
 					return err.Error()
 				}
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(), coreGenKey(), coreGenValue()))
+		genOps(), genKey(), genValue()))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 4: Delete idempotence
 func TestProp04_DeleteIdempotence(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("deleting a key again succeeds and changes nothing", prop.ForAll(
-		func(ops []coreOp, key string, times int) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp, key string, times int) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
-			if err := coreApplyAll(s.db, model, ops); err != nil {
+			if err := applyAll(s.db, model, ops); err != nil {
 				return err.Error()
 			}
 			delete(model, key)
 			for i := range times {
 				if err := s.db.Delete(key); err != nil {
-					return coreFail("Delete #%d: %v", i+1, err)
+					return failMsg("Delete #%d: %v", i+1, err)
 				}
-				if msg := coreCheckContents(s.db, model); msg != "" {
-					return coreFail("after Delete #%d: %s", i+1, msg)
+				if msg := checkContents(s.db, model); msg != "" {
+					return failMsg("after Delete #%d: %s", i+1, msg)
 				}
 			}
 			if err := s.reopen(); err != nil {
 				return err.Error()
 			}
-			if msg := coreCheckContents(s.db, model); msg != "" {
-				return coreFail("after reopen: %s", msg)
+			if msg := checkContents(s.db, model); msg != "" {
+				return failMsg("after reopen: %s", msg)
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(), coreGenKey(), gen.IntRange(1, 5)))
+		genOps(), genKey(), gen.IntRange(1, 5)))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 5: Exists reflects key state
 func TestProp05_ExistsReflectsState(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("Exists is true exactly for the keys set and not deleted since", prop.ForAll(
-		func(ops []coreOp, probes []string) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp, probes []string) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
 			for i, op := range ops {
-				if err := coreApply(s.db, model, op); err != nil {
-					return coreFail("op %d: %v", i, err)
+				if err := apply(s.db, model, op); err != nil {
+					return failMsg("op %d: %v", i, err)
 				}
 				_, want := model[op.Key]
 				if got, err := s.db.Exists(op.Key); got != want || err != nil {
-					return coreFail("op %d (delete=%v): Exists(%s) = %v, %v; want %v", i, op.Del, coreShort(op.Key), got, err, want)
+					return failMsg("op %d (delete=%v): Exists(%s) = %v, %v; want %v", i, op.Del, shortString(op.Key), got, err, want)
 				}
 			}
 			for _, k := range probes {
 				_, want := model[k]
 				if got, err := s.db.Exists(k); got != want || err != nil {
-					return coreFail("Exists(%s) = %v, %v; want %v", coreShort(k), got, err, want)
+					return failMsg("Exists(%s) = %v, %v; want %v", shortString(k), got, err, want)
 				}
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(), gen.SliceOf(coreGenKey())))
+		genOps(), gen.SliceOf(genKey())))
 	props.TestingRun(t)
 }
 
@@ -352,10 +352,10 @@ func TestProp06_KeySizeValidation(t *testing.T) {
 	db, dir := openTestDB(t, opts)
 	opts.Dir = dir
 	model := map[string]string{}
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("keys of 1..MaxKeySize bytes work; others fail with the right error and write nothing", prop.ForAll(
 		func(n int, seed int64) string {
-			key := coreKeyOfLen(n, seed)
+			key := keyOfLen(n, seed)
 			var want error
 			switch {
 			case n == 0:
@@ -367,30 +367,30 @@ func TestProp06_KeySizeValidation(t *testing.T) {
 			countBefore, _ := db.Count()
 			value := []byte(strconv.Itoa(n))
 			if err := db.Set(key, value); !errors.Is(err, want) {
-				return coreFail("Set with a %d-byte key = %v, want %v", n, err, want)
+				return failMsg("Set with a %d-byte key = %v, want %v", n, err, want)
 			}
 			if want == nil {
 				model[key] = string(value)
 				got, err := db.Get(key)
 				if err != nil || !bytes.Equal(got, value) {
-					return coreFail("Get of a %d-byte key = %q, %v", n, got, err)
+					return failMsg("Get of a %d-byte key = %q, %v", n, got, err)
 				}
 				return ""
 			}
 			if _, err := db.Get(key); !errors.Is(err, want) {
-				return coreFail("Get with a %d-byte key = %v, want %v", n, err, want)
+				return failMsg("Get with a %d-byte key = %v, want %v", n, err, want)
 			}
 			if _, err := db.Exists(key); !errors.Is(err, want) {
-				return coreFail("Exists with a %d-byte key = %v, want %v", n, err, want)
+				return failMsg("Exists with a %d-byte key = %v, want %v", n, err, want)
 			}
 			if err := db.Delete(key); !errors.Is(err, want) {
-				return coreFail("Delete with a %d-byte key = %v, want %v", n, err, want)
+				return failMsg("Delete with a %d-byte key = %v, want %v", n, err, want)
 			}
 			if w := minikv.WALBytes(db); w != walBefore {
-				return coreFail("a rejected %d-byte key grew the WAL from %d to %d bytes", n, walBefore, w)
+				return failMsg("a rejected %d-byte key grew the WAL from %d to %d bytes", n, walBefore, w)
 			}
 			if c, _ := db.Count(); c != countBefore {
-				return coreFail("a rejected %d-byte key changed Count from %d to %d", n, countBefore, c)
+				return failMsg("a rejected %d-byte key changed Count from %d to %d", n, countBefore, c)
 			}
 			return ""
 		},
@@ -403,7 +403,7 @@ func TestProp06_KeySizeValidation(t *testing.T) {
 		gen.Int64()))
 	props.TestingRun(t)
 	db = reopen(t, db, opts)
-	if msg := coreCheckContents(db, model); msg != "" {
+	if msg := checkContents(db, model); msg != "" {
 		t.Errorf("after reopen: %s", msg)
 	}
 }
@@ -420,7 +420,7 @@ func TestProp07_ValueSizeValidation(t *testing.T) {
 	const key = "value"
 	var wantSum [32]byte
 	wantLen, round := -1, 0
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("values of 0..MaxValueSize bytes work; larger ones fail with ErrValueTooLarge and write nothing", prop.ForAll(
 		func(n int) string {
 			round++
@@ -432,26 +432,26 @@ func TestProp07_ValueSizeValidation(t *testing.T) {
 			err := db.Set(key, value)
 			if n > minikv.MaxValueSize {
 				if !errors.Is(err, minikv.ErrValueTooLarge) {
-					return coreFail("Set of %d bytes = %v, want ErrValueTooLarge", n, err)
+					return failMsg("Set of %d bytes = %v, want ErrValueTooLarge", n, err)
 				}
 				if w := minikv.WALBytes(db); w != walBefore {
-					return coreFail("a rejected %d-byte value grew the WAL from %d to %d bytes", n, walBefore, w)
+					return failMsg("a rejected %d-byte value grew the WAL from %d to %d bytes", n, walBefore, w)
 				}
 			} else {
 				if err != nil {
-					return coreFail("Set of %d bytes: %v", n, err)
+					return failMsg("Set of %d bytes: %v", n, err)
 				}
 				wantSum, wantLen = sha256.Sum256(value), n
 			}
 			got, err := db.Get(key)
 			if wantLen < 0 {
 				if !errors.Is(err, minikv.ErrNotFound) {
-					return coreFail("Get after only rejected values = %d bytes, %v", len(got), err)
+					return failMsg("Get after only rejected values = %d bytes, %v", len(got), err)
 				}
 				return ""
 			}
 			if err != nil || len(got) != wantLen || sha256.Sum256(got) != wantSum {
-				return coreFail("Get = %d bytes, %v; want the %d bytes last accepted", len(got), err, wantLen)
+				return failMsg("Get = %d bytes, %v; want the %d bytes last accepted", len(got), err, wantLen)
 			}
 			return ""
 		},
@@ -470,19 +470,19 @@ func TestProp07_ValueSizeValidation(t *testing.T) {
 
 // Feature: minikv-embedded-database, Property 9: Exclusive file lock
 func TestProp09_ExclusiveFileLock(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("while a writer is open, every other open gets ErrLocked and changes nothing", prop.ForAll(
-		func(ops []coreOp) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
-			if err := coreApplyAll(s.db, model, ops); err != nil {
+			if err := applyAll(s.db, model, ops); err != nil {
 				return err.Error()
 			}
-			before, err := coreFingerprint(s.opts.Dir)
+			before, err := fingerprint(s.opts.Dir)
 			if err != nil {
 				return err.Error()
 			}
@@ -492,61 +492,61 @@ func TestProp09_ExclusiveFileLock(t *testing.T) {
 					db2.Close()
 				}
 				if !errors.Is(err, minikv.ErrLocked) || db2 != nil {
-					return coreFail("second Open (read-only %v) beside a writer = %v, %v; want nil, ErrLocked", ro, db2, err)
+					return failMsg("second Open (read-only %v) beside a writer = %v, %v; want nil, ErrLocked", ro, db2, err)
 				}
 			}
-			after, err := coreFingerprint(s.opts.Dir)
+			after, err := fingerprint(s.opts.Dir)
 			if err != nil {
 				return err.Error()
 			}
-			if d := coreDiffFingerprints(before, after); d != "" {
-				return coreFail("a refused Open changed the directory: %s", d)
+			if d := diffFingerprints(before, after); d != "" {
+				return failMsg("a refused Open changed the directory: %s", d)
 			}
-			if msg := coreCheckContents(s.db, model); msg != "" {
-				return coreFail("the writer after refused opens: %s", msg)
+			if msg := checkContents(s.db, model); msg != "" {
+				return failMsg("the writer after refused opens: %s", msg)
 			}
 			if err := s.db.Set("still-writable", nil); err != nil {
-				return coreFail("the writer after refused opens: Set: %v", err)
+				return failMsg("the writer after refused opens: Set: %v", err)
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps()))
+		genOps()))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 10: Open-close-reopen preserves data
 func TestProp10_ReopenPreservesData(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("the contents after any number of reopens equal the model", prop.ForAll(
-		func(ops []coreOp, reopenAt []int, mode minikv.SyncMode, segSize int64) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: mode, SegmentSize: segSize})
+		func(ops []dbOp, reopenAt []int, mode minikv.SyncMode, segSize int64) string {
+			s, err := startSession(t, minikv.Options{SyncMode: mode, SegmentSize: segSize})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
 			for i, op := range ops {
-				if err := coreApply(s.db, model, op); err != nil {
-					return coreFail("op %d: %v", i, err)
+				if err := apply(s.db, model, op); err != nil {
+					return failMsg("op %d: %v", i, err)
 				}
 				if slices.Contains(reopenAt, i) {
 					if err := s.reopen(); err != nil {
-						return coreFail("after op %d: %v", i, err)
+						return failMsg("after op %d: %v", i, err)
 					}
-					if msg := coreCheckContents(s.db, model); msg != "" {
-						return coreFail("reopen after op %d: %s", i, msg)
+					if msg := checkContents(s.db, model); msg != "" {
+						return failMsg("reopen after op %d: %s", i, msg)
 					}
 				}
 			}
 			if err := s.reopen(); err != nil {
 				return err.Error()
 			}
-			if msg := coreCheckContents(s.db, model); msg != "" {
-				return coreFail("final reopen: %s", msg)
+			if msg := checkContents(s.db, model); msg != "" {
+				return failMsg("final reopen: %s", msg)
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(),
+		genOps(),
 		gen.SliceOfN(3, gen.IntRange(0, 99)),
 		gen.OneConstOf(minikv.SyncNever, minikv.SyncPeriodic),
 		gen.OneConstOf(int64(0), int64(256), int64(4096))))
@@ -555,10 +555,10 @@ func TestProp10_ReopenPreservesData(t *testing.T) {
 
 // Feature: minikv-embedded-database, Property 11: Close releases lock
 func TestProp11_CloseReleasesLock(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("after Close, a writer or readers can open the directory at once", prop.ForAll(
-		func(ops []coreOp, rounds int) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp, rounds int) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
@@ -566,7 +566,7 @@ func TestProp11_CloseReleasesLock(t *testing.T) {
 			model := map[string]string{}
 			for r := range rounds {
 				chunk := ops[r*len(ops)/rounds : (r+1)*len(ops)/rounds]
-				if err := coreApplyAll(s.db, model, chunk); err != nil {
+				if err := applyAll(s.db, model, chunk); err != nil {
 					return err.Error()
 				}
 				if err := s.close(); err != nil {
@@ -574,46 +574,46 @@ func TestProp11_CloseReleasesLock(t *testing.T) {
 				}
 				ro1, err := minikv.Open(minikv.Options{Dir: s.opts.Dir, ReadOnly: true})
 				if err != nil {
-					return coreFail("round %d: read-only Open after Close: %v", r, err)
+					return failMsg("round %d: read-only Open after Close: %v", r, err)
 				}
 				ro2, err := minikv.Open(minikv.Options{Dir: s.opts.Dir, ReadOnly: true})
 				if err != nil {
 					ro1.Close()
-					return coreFail("round %d: second read-only Open: %v", r, err)
+					return failMsg("round %d: second read-only Open: %v", r, err)
 				}
 				w, err := minikv.Open(s.opts)
 				if w != nil {
 					w.Close()
 				}
-				msg := coreCheckContents(ro2, model)
+				msg := checkContents(ro2, model)
 				if err := errors.Join(ro1.Close(), ro2.Close()); err != nil {
-					return coreFail("round %d: closing readers: %v", r, err)
+					return failMsg("round %d: closing readers: %v", r, err)
 				}
 				if !errors.Is(err, minikv.ErrLocked) {
-					return coreFail("round %d: writer Open beside readers = %v, want ErrLocked", r, err)
+					return failMsg("round %d: writer Open beside readers = %v, want ErrLocked", r, err)
 				}
 				if msg != "" {
-					return coreFail("round %d: reader: %s", r, msg)
+					return failMsg("round %d: reader: %s", r, msg)
 				}
 				if s.db, err = minikv.Open(s.opts); err != nil {
-					return coreFail("round %d: writer Open after the readers closed: %v", r, err)
+					return failMsg("round %d: writer Open after the readers closed: %v", r, err)
 				}
-				if msg := coreCheckContents(s.db, model); msg != "" {
-					return coreFail("round %d: writer: %s", r, msg)
+				if msg := checkContents(s.db, model); msg != "" {
+					return failMsg("round %d: writer: %s", r, msg)
 				}
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(), gen.IntRange(1, 4)))
+		genOps(), gen.IntRange(1, 4)))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 12: Read-only mode prevents writes
 func TestProp12_ReadOnlyPreventsWrites(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("a read-only handle refuses every write, serves the data and changes no file", prop.ForAll(
-		func(ops []coreOp, compactAt int, torn []byte) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp, compactAt int, torn []byte) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
@@ -622,18 +622,18 @@ func TestProp12_ReadOnlyPreventsWrites(t *testing.T) {
 			for i, op := range ops {
 				if i == compactAt {
 					if err := s.db.Compact(); err != nil {
-						return coreFail("Compact: %v", err)
+						return failMsg("Compact: %v", err)
 					}
 				}
-				if err := coreApply(s.db, model, op); err != nil {
-					return coreFail("op %d: %v", i, err)
+				if err := apply(s.db, model, op); err != nil {
+					return failMsg("op %d: %v", i, err)
 				}
 			}
 			if err := s.close(); err != nil {
 				return err.Error()
 			}
 			if len(torn) > 0 {
-				wals, _ := coreFilesWithExt(s.opts.Dir, ".wal")
+				wals, _ := listWithExt(s.opts.Dir, ".wal")
 				f, err := os.OpenFile(filepath.Join(s.opts.Dir, wals[len(wals)-1]), os.O_WRONLY|os.O_APPEND, 0)
 				if err != nil {
 					return err.Error()
@@ -643,85 +643,85 @@ func TestProp12_ReadOnlyPreventsWrites(t *testing.T) {
 					return err.Error()
 				}
 			}
-			before, err := coreFingerprint(s.opts.Dir)
+			before, err := fingerprint(s.opts.Dir)
 			if err != nil {
 				return err.Error()
 			}
 			db, err := minikv.Open(minikv.Options{Dir: s.opts.Dir, ReadOnly: true})
 			if err != nil {
-				return coreFail("read-only Open: %v", err)
+				return failMsg("read-only Open: %v", err)
 			}
 			defer db.Close()
-			for _, c := range coreWriteCalls() {
+			for _, c := range writeCalls() {
 				if err := c.call(db); !errors.Is(err, minikv.ErrReadOnly) {
-					return coreFail("%s on a read-only handle = %v, want ErrReadOnly", c.name, err)
+					return failMsg("%s on a read-only handle = %v, want ErrReadOnly", c.name, err)
 				}
 			}
 			for k := range model {
 				if err := db.Set(k, []byte("x")); !errors.Is(err, minikv.ErrReadOnly) {
-					return coreFail("Set(%s) on a read-only handle = %v", coreShort(k), err)
+					return failMsg("Set(%s) on a read-only handle = %v", shortString(k), err)
 				}
 				if err := db.Delete(k); !errors.Is(err, minikv.ErrReadOnly) {
-					return coreFail("Delete(%s) on a read-only handle = %v", coreShort(k), err)
+					return failMsg("Delete(%s) on a read-only handle = %v", shortString(k), err)
 				}
 			}
-			if msg := coreCheckContents(db, model); msg != "" {
+			if msg := checkContents(db, model); msg != "" {
 				return msg
 			}
 			if err := db.Close(); err != nil {
-				return coreFail("Close: %v", err)
+				return failMsg("Close: %v", err)
 			}
-			after, err := coreFingerprint(s.opts.Dir)
+			after, err := fingerprint(s.opts.Dir)
 			if err != nil {
 				return err.Error()
 			}
-			if d := coreDiffFingerprints(before, after); d != "" {
-				return coreFail("the read-only handle changed the directory: %s", d)
+			if d := diffFingerprints(before, after); d != "" {
+				return failMsg("the read-only handle changed the directory: %s", d)
 			}
 			return ""
 		},
-		coreGenOps(), gen.IntRange(0, 99),
+		genOps(), gen.IntRange(0, 99),
 		gen.Weighted([]gen.WeightedGen{
 			{Weight: 2, Gen: gen.Const([]byte(nil))},
-			{Weight: 1, Gen: coreGenBytes(1, 30)},
+			{Weight: 1, Gen: genBytes(1, 30)},
 		})))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 13: WAL encoding round trip
 func TestProp13_WALRoundTrip(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("any writes, binary, empty and maximal, come back byte-exact from the WAL", prop.ForAll(
-		func(ops []coreOp) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true})
+		func(ops []dbOp) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
-			if err := coreApplyAll(s.db, model, ops); err != nil {
+			if err := applyAll(s.db, model, ops); err != nil {
 				return err.Error()
 			}
 			if err := s.reopen(); err != nil {
 				return err.Error()
 			}
-			if msg := coreCheckContents(s.db, model); msg != "" {
+			if msg := checkContents(s.db, model); msg != "" {
 				return msg
 			}
 			st := s.db.Stats()
 			if st.RecoveredRecords != int64(len(ops)) || st.RecoveredKeys != 0 || st.TornBytes != 0 {
-				return coreFail("Stats after reopen: %d records, %d snapshot keys, %d torn bytes; want %d, 0, 0",
+				return failMsg("Stats after reopen: %d records, %d snapshot keys, %d torn bytes; want %d, 0, 0",
 					st.RecoveredRecords, st.RecoveredKeys, st.TornBytes, len(ops))
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenWideOps()))
+		genWideOps()))
 	props.TestingRun(t)
 }
 
-// coreCorruptCase is the input of Property 15.
-type coreCorruptCase struct {
-	ops    []coreOp
+// corruptCase is the input of Property 15.
+type corruptCase struct {
+	ops    []dbOp
 	last   bool  // damage the last record instead of an earlier one
 	target int   // which earlier record, modulo their number
 	pos    int   // which byte of the record, modulo its length
@@ -730,26 +730,26 @@ type coreCorruptCase struct {
 
 // Feature: minikv-embedded-database, Property 15: Checksum detects corruption
 func TestProp15_ChecksumDetectsCorruption(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("in a closed WAL a damaged record is ErrCorrupt; the damaged last record of a killed writer's WAL is a torn tail", prop.ForAll(
-		func(ops []coreOp, last bool, target, pos int, mask uint8) string {
-			return coreCheckCorruption(t, coreCorruptCase{ops, last, target, pos, mask})
+		func(ops []dbOp, last bool, target, pos int, mask uint8) string {
+			return checkCorruption(t, corruptCase{ops, last, target, pos, mask})
 		},
-		coreGenOps(), gen.Bool(), gen.IntRange(0, 1<<20), gen.IntRange(0, 1<<20), gen.UInt8()))
+		genOps(), gen.Bool(), gen.IntRange(0, 1<<20), gen.IntRange(0, 1<<20), gen.UInt8()))
 	props.TestingRun(t)
 }
 
-func coreCheckCorruption(t *testing.T, c coreCorruptCase) string {
+func checkCorruption(t *testing.T, c corruptCase) string {
 	root := t.TempDir()
 	src := filepath.Join(root, "src")
-	ops := append([]coreOp{{Key: "head-0", Value: []byte("first")}, {Key: "head-1", Value: []byte("second")}}, c.ops...)
-	ends, models, err := coreWriteWAL(src, minikv.Options{SyncMode: minikv.SyncNever}, ops)
+	ops := append([]dbOp{{Key: "head-0", Value: []byte("first")}, {Key: "head-1", Value: []byte("second")}}, c.ops...)
+	ends, models, err := writeWAL(src, minikv.Options{SyncMode: minikv.SyncNever}, ops)
 	if err != nil {
 		return err.Error()
 	}
-	wals, _ := coreFilesWithExt(src, ".wal")
+	wals, _ := listWithExt(src, ".wal")
 	if len(wals) != 1 {
-		return coreFail("want one WAL segment, have %v", wals)
+		return failMsg("want one WAL segment, have %v", wals)
 	}
 	seg := filepath.Join(src, wals[0])
 	data, err := os.ReadFile(seg)
@@ -763,12 +763,12 @@ func coreCheckCorruption(t *testing.T, c coreCorruptCase) string {
 		// there.
 		data = minikv.CutCloseMark(data)
 	} else if n := int64(len(data)) - ends[len(ends)-1]; n != minikv.CloseMarkSize(ends[len(ends)-1]) {
-		return coreFail("the closed segment ends in %d bytes after the writes, want the close mark", n)
+		return failMsg("the closed segment ends in %d bytes after the writes, want the close mark", n)
 	} else {
 		data, closeMark = data[:ends[len(ends)-1]], data[ends[len(ends)-1]:]
 	}
 	if int64(len(data)) != ends[len(ends)-1] {
-		return coreFail("the segment holds %d bytes, but the writes reported %d", len(data), ends[len(ends)-1])
+		return failMsg("the segment holds %d bytes, but the writes reported %d", len(data), ends[len(ends)-1])
 	}
 	rec := len(ops) - 1
 	if !c.last {
@@ -793,71 +793,71 @@ func coreCheckCorruption(t *testing.T, c coreCorruptCase) string {
 	}
 	opts := minikv.Options{Dir: src, SyncMode: minikv.SyncNever}
 	if !c.last {
-		before, err := coreFingerprint(src)
+		before, err := fingerprint(src)
 		if err != nil {
 			return err.Error()
 		}
 		db, err := minikv.Open(opts)
 		if err == nil {
 			db.Close()
-			return coreFail("Open succeeded with record %d of %d damaged at byte %d", rec, len(ops), at)
+			return failMsg("Open succeeded with record %d of %d damaged at byte %d", rec, len(ops), at)
 		}
 		offset := strconv.FormatInt(start, 10)
 		if !errors.Is(err, minikv.ErrCorrupt) || !strings.Contains(err.Error(), wals[0]) || !strings.Contains(err.Error(), offset) {
-			return coreFail("Open error = %v; want ErrCorrupt naming %s and offset %s", err, wals[0], offset)
+			return failMsg("Open error = %v; want ErrCorrupt naming %s and offset %s", err, wals[0], offset)
 		}
-		after, err := coreFingerprint(src)
+		after, err := fingerprint(src)
 		if err != nil {
 			return err.Error()
 		}
-		if d := coreDiffFingerprints(before, after); d != "" {
-			return coreFail("a refused Open changed the directory: %s", d)
+		if d := diffFingerprints(before, after); d != "" {
+			return failMsg("a refused Open changed the directory: %s", d)
 		}
 		opts.SalvageCorruptWAL = true
 	}
 	db, err := minikv.Open(opts)
 	if err != nil {
-		return coreFail("Open (salvage %v) with record %d of %d damaged: %v", opts.SalvageCorruptWAL, rec, len(ops), err)
+		return failMsg("Open (salvage %v) with record %d of %d damaged: %v", opts.SalvageCorruptWAL, rec, len(ops), err)
 	}
 	defer db.Close()
-	if msg := coreCheckContents(db, models[rec]); msg != "" {
-		return coreFail("record %d of %d damaged, salvage %v: %s", rec, len(ops), opts.SalvageCorruptWAL, msg)
+	if msg := checkContents(db, models[rec]); msg != "" {
+		return failMsg("record %d of %d damaged, salvage %v: %s", rec, len(ops), opts.SalvageCorruptWAL, msg)
 	}
 	if got, want := db.Stats().TornBytes, int64(len(data))-start; got != want {
-		return coreFail("TornBytes = %d, want %d", got, want)
+		return failMsg("TornBytes = %d, want %d", got, want)
 	}
 	if err := db.Set("after-damage", []byte("survives")); err != nil {
-		return coreFail("Set after the salvaged open: %v", err)
+		return failMsg("Set after the salvaged open: %v", err)
 	}
 	if err := db.Close(); err != nil {
-		return coreFail("Close: %v", err)
+		return failMsg("Close: %v", err)
 	}
 	opts.SalvageCorruptWAL = false
 	db2, err := minikv.Open(opts)
 	if err != nil {
-		return coreFail("Open after the damage was cut: %v", err)
+		return failMsg("Open after the damage was cut: %v", err)
 	}
 	defer db2.Close()
 	want := maps.Clone(models[rec])
 	want["after-damage"] = "survives"
-	if msg := coreCheckContents(db2, want); msg != "" {
-		return coreFail("after the damage was cut and a write made: %s", msg)
+	if msg := checkContents(db2, want); msg != "" {
+		return failMsg("after the damage was cut and a write made: %s", msg)
 	}
-	return coreErr(db2.Close())
+	return errText(db2.Close())
 }
 
 // Feature: minikv-embedded-database, Property 16: WAL replay idempotence
 func TestProp16_ReplayIdempotence(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("replaying the same log again gives the same state", prop.ForAll(
-		func(ops []coreOp, crashCopy bool) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true, SegmentSize: 512})
+		func(ops []dbOp, crashCopy bool) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true, SegmentSize: 512})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
-			if err := coreApplyAll(s.db, model, ops); err != nil {
+			if err := applyAll(s.db, model, ops); err != nil {
 				return err.Error()
 			}
 			dir := s.opts.Dir
@@ -865,7 +865,7 @@ func TestProp16_ReplayIdempotence(t *testing.T) {
 				// A copy taken while the writer is open is what a crash
 				// leaves: the log never closed cleanly.
 				dir = filepath.Join(filepath.Dir(s.opts.Dir), "copy")
-				if err := coreCopyDir(s.opts.Dir, dir); err != nil {
+				if err := copyDir(s.opts.Dir, dir); err != nil {
 					return err.Error()
 				}
 			}
@@ -876,41 +876,41 @@ func TestProp16_ReplayIdempotence(t *testing.T) {
 			for round := range 3 {
 				db, err := minikv.Open(minikv.Options{Dir: dir, SyncMode: minikv.SyncNever, ReadOnly: round == 2})
 				if err != nil {
-					return coreFail("replay %d: %v", round, err)
+					return failMsg("replay %d: %v", round, err)
 				}
-				msg := coreCheckContents(db, model)
+				msg := checkContents(db, model)
 				st := db.Stats()
 				if err := db.Close(); err != nil {
-					return coreFail("replay %d: Close: %v", round, err)
+					return failMsg("replay %d: Close: %v", round, err)
 				}
 				if msg != "" {
-					return coreFail("replay %d: %s", round, msg)
+					return failMsg("replay %d: %s", round, msg)
 				}
 				if round == 0 {
 					first = st
 				} else if st.RecoveredRecords != first.RecoveredRecords || st.KeyCount != first.KeyCount {
-					return coreFail("replay %d: %d records, %d keys; the first replay found %d, %d",
+					return failMsg("replay %d: %d records, %d keys; the first replay found %d, %d",
 						round, st.RecoveredRecords, st.KeyCount, first.RecoveredRecords, first.KeyCount)
 				}
 			}
 			return ""
 		},
-		coreGenOps(), gen.Bool()))
+		genOps(), gen.Bool()))
 	props.TestingRun(t)
 }
 
-// coreTTLChoices are the TTLs Property 17 draws from; 0 means none.
-var coreTTLChoices = []time.Duration{0, time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour}
+// ttlChoices are the TTLs Property 17 draws from; 0 means none.
+var ttlChoices = []time.Duration{0, time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour}
 
 // Feature: minikv-embedded-database, Property 17: Snapshot contains all non-expired keys
 func TestProp17_SnapshotHoldsLiveKeys(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("after Compact and reopen, exactly the keys live at compaction are there", prop.ForAll(
-		func(ops []coreOp, ttls []int, advanceMin int) string {
+		func(ops []dbOp, ttls []int, advanceMin int) string {
 			clock := minikv.NewFakeClock()
 			start := clock.Now()
 			opts := minikv.WithClock(minikv.Options{SyncMode: minikv.SyncNever, TTLCleanInterval: -1}, clock)
-			s, err := coreStart(t, opts)
+			s, err := startSession(t, opts)
 			if err != nil {
 				return err.Error()
 			}
@@ -923,7 +923,7 @@ func TestProp17_SnapshotHoldsLiveKeys(t *testing.T) {
 			for i, op := range ops {
 				var ttl time.Duration
 				if len(ttls) > 0 {
-					ttl = coreTTLChoices[ttls[i%len(ttls)]]
+					ttl = ttlChoices[ttls[i%len(ttls)]]
 				}
 				switch {
 				case op.Del:
@@ -937,7 +937,7 @@ func TestProp17_SnapshotHoldsLiveKeys(t *testing.T) {
 					model[op.Key] = entry{string(op.Value), start + int64(ttl)}
 				}
 				if err != nil {
-					return coreFail("op %d: %v", i, err)
+					return failMsg("op %d: %v", i, err)
 				}
 			}
 			clock.Advance(time.Duration(advanceMin) * time.Minute)
@@ -947,11 +947,11 @@ func TestProp17_SnapshotHoldsLiveKeys(t *testing.T) {
 					live[k] = e.value
 				}
 			}
-			if msg := coreCheckContents(s.db, live); msg != "" {
-				return coreFail("before Compact: %s", msg)
+			if msg := checkContents(s.db, live); msg != "" {
+				return failMsg("before Compact: %s", msg)
 			}
 			if err := s.db.Compact(); err != nil {
-				return coreFail("Compact: %v", err)
+				return failMsg("Compact: %v", err)
 			}
 			if err := s.close(); err != nil {
 				return err.Error()
@@ -963,97 +963,97 @@ func TestProp17_SnapshotHoldsLiveKeys(t *testing.T) {
 			if err := s.reopen(); err != nil {
 				return err.Error()
 			}
-			if msg := coreCheckContents(s.db, live); msg != "" {
-				return coreFail("after Compact and reopen: %s", msg)
+			if msg := checkContents(s.db, live); msg != "" {
+				return failMsg("after Compact and reopen: %s", msg)
 			}
 			if st := s.db.Stats(); st.RecoveredKeys != int64(len(live)) || st.RecoveredRecords != 0 {
-				return coreFail("the reopen loaded %d keys from the snapshot and replayed %d records; want %d and 0",
+				return failMsg("the reopen loaded %d keys from the snapshot and replayed %d records; want %d and 0",
 					st.RecoveredKeys, st.RecoveredRecords, len(live))
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(), gen.SliceOf(gen.IntRange(0, len(coreTTLChoices)-1)), gen.IntRange(0, 240)))
+		genOps(), gen.SliceOf(gen.IntRange(0, len(ttlChoices)-1)), gen.IntRange(0, 240)))
 	props.TestingRun(t)
 }
 
 // Feature: minikv-embedded-database, Property 18: Snapshot round trip
 func TestProp18_SnapshotRoundTrip(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("what a snapshot holds comes back byte-exact, alone or under a WAL", prop.ForAll(
-		func(before, after []coreOp) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true})
+		func(before, after []dbOp) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
 			model := map[string]string{}
-			if err := coreApplyAll(s.db, model, before); err != nil {
+			if err := applyAll(s.db, model, before); err != nil {
 				return err.Error()
 			}
 			if err := s.db.Compact(); err != nil {
-				return coreFail("Compact: %v", err)
+				return failMsg("Compact: %v", err)
 			}
-			if msg := coreCheckSnapshotMagic(s.opts.Dir); msg != "" {
+			if msg := checkSnapshotMagic(s.opts.Dir); msg != "" {
 				return msg
 			}
 			if err := s.reopen(); err != nil {
 				return err.Error()
 			}
-			if msg := coreCheckContents(s.db, model); msg != "" {
-				return coreFail("snapshot alone: %s", msg)
+			if msg := checkContents(s.db, model); msg != "" {
+				return failMsg("snapshot alone: %s", msg)
 			}
 			inSnapshot := len(model)
 			if st := s.db.Stats(); st.RecoveredKeys != int64(inSnapshot) || st.RecoveredRecords != 0 {
-				return coreFail("snapshot alone: loaded %d keys and %d records, want %d and 0",
+				return failMsg("snapshot alone: loaded %d keys and %d records, want %d and 0",
 					st.RecoveredKeys, st.RecoveredRecords, inSnapshot)
 			}
-			if err := coreApplyAll(s.db, model, after); err != nil {
+			if err := applyAll(s.db, model, after); err != nil {
 				return err.Error()
 			}
 			if err := s.reopen(); err != nil {
 				return err.Error()
 			}
-			if msg := coreCheckContents(s.db, model); msg != "" {
-				return coreFail("snapshot and WAL: %s", msg)
+			if msg := checkContents(s.db, model); msg != "" {
+				return failMsg("snapshot and WAL: %s", msg)
 			}
 			if st := s.db.Stats(); st.RecoveredKeys != int64(inSnapshot) || st.RecoveredRecords != int64(len(after)) {
-				return coreFail("snapshot and WAL: loaded %d keys and %d records, want %d and %d",
+				return failMsg("snapshot and WAL: loaded %d keys and %d records, want %d and %d",
 					st.RecoveredKeys, st.RecoveredRecords, inSnapshot, len(after))
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenWideOps(), coreGenOps()))
+		genWideOps(), genOps()))
 	props.TestingRun(t)
 }
 
-// coreCheckSnapshotMagic checks that dir holds one snapshot and that it
+// checkSnapshotMagic checks that dir holds one snapshot and that it
 // starts with the magic the SPEC pins.
-func coreCheckSnapshotMagic(dir string) string {
-	snaps, _ := coreFilesWithExt(dir, ".snap")
+func checkSnapshotMagic(dir string) string {
+	snaps, _ := listWithExt(dir, ".snap")
 	if len(snaps) != 1 {
-		return coreFail("snapshots after Compact: %v, want one", snaps)
+		return failMsg("snapshots after Compact: %v, want one", snaps)
 	}
 	data, err := os.ReadFile(filepath.Join(dir, snaps[0]))
 	if err != nil {
 		return err.Error()
 	}
 	if !bytes.HasPrefix(data, []byte("MINIKVSN")) {
-		return coreFail("snapshot starts with %q, want the magic MINIKVSN", data[:min(8, len(data))])
+		return failMsg("snapshot starts with %q, want the magic MINIKVSN", data[:min(8, len(data))])
 	}
 	return ""
 }
 
 // Feature: minikv-embedded-database, Property 48: Closed database returns ErrClosed
 func TestProp48_ClosedReturnsErrClosed(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("after Close, every method in any order returns ErrClosed", prop.ForAll(
-		func(ops []coreOp, readOnly bool, closes int, order int64) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever})
+		func(ops []dbOp, readOnly bool, closes int, order int64) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever})
 			if err != nil {
 				return err.Error()
 			}
 			defer s.close()
-			if err := coreApplyAll(s.db, map[string]string{}, ops); err != nil {
+			if err := applyAll(s.db, map[string]string{}, ops); err != nil {
 				return err.Error()
 			}
 			if readOnly {
@@ -1062,36 +1062,36 @@ func TestProp48_ClosedReturnsErrClosed(t *testing.T) {
 				}
 				s.opts.ReadOnly = true
 				if s.db, err = minikv.Open(s.opts); err != nil {
-					return coreFail("read-only Open: %v", err)
+					return failMsg("read-only Open: %v", err)
 				}
 			}
 			db := s.db
 			for i := range closes {
 				if err := db.Close(); err != nil {
-					return coreFail("Close #%d: %v", i+1, err)
+					return failMsg("Close #%d: %v", i+1, err)
 				}
 			}
-			calls := append(coreWriteCalls(), coreReadCalls()...)
+			calls := append(writeCalls(), readCalls()...)
 			for _, op := range ops {
 				calls = append(calls,
-					coreCall{"Get " + coreShort(op.Key), func(db *minikv.DB) error { _, err := db.Get(op.Key); return err }},
-					coreCall{"Set " + coreShort(op.Key), func(db *minikv.DB) error { return db.Set(op.Key, op.Value) }})
+					dbCall{"Get " + shortString(op.Key), func(db *minikv.DB) error { _, err := db.Get(op.Key); return err }},
+					dbCall{"Set " + shortString(op.Key), func(db *minikv.DB) error { return db.Set(op.Key, op.Value) }})
 			}
 			rng := rand.New(rand.NewSource(order))
 			rng.Shuffle(len(calls), func(i, j int) { calls[i], calls[j] = calls[j], calls[i] })
 			for _, c := range calls {
 				if err := c.call(db); !errors.Is(err, minikv.ErrClosed) {
-					return coreFail("%s after Close = %v, want ErrClosed", c.name, err)
+					return failMsg("%s after Close = %v, want ErrClosed", c.name, err)
 				}
 			}
 			return ""
 		},
-		coreGenOps(), gen.Bool(), gen.IntRange(1, 3), gen.Int64()))
+		genOps(), gen.Bool(), gen.IntRange(1, 3), gen.Int64()))
 	props.TestingRun(t)
 }
 
-// coreManifestSnapshots returns the snapshot names a MANIFEST mentions.
-func coreManifestSnapshots(dir string) ([]string, []byte, error) {
+// manifestSnapshots returns the snapshot names a MANIFEST mentions.
+func manifestSnapshots(dir string) ([]string, []byte, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "MANIFEST"))
 	if err != nil {
 		return nil, nil, err
@@ -1107,10 +1107,10 @@ func coreManifestSnapshots(dir string) ([]string, []byte, error) {
 
 // Feature: minikv-embedded-database, Property 51: MANIFEST tracks state
 func TestProp51_ManifestTracksState(t *testing.T) {
-	props := gopter.NewProperties(coreParams())
+	props := gopter.NewProperties(propParams())
 	props.Property("after Compact the MANIFEST names the new snapshot and the old files are gone", prop.ForAll(
-		func(ops []coreOp, rounds int) string {
-			s, err := coreStart(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true, SegmentSize: 256})
+		func(ops []dbOp, rounds int) string {
+			s, err := startSession(t, minikv.Options{SyncMode: minikv.SyncNever, DisableAutoCompaction: true, SegmentSize: 256})
 			if err != nil {
 				return err.Error()
 			}
@@ -1118,49 +1118,49 @@ func TestProp51_ManifestTracksState(t *testing.T) {
 			model := map[string]string{}
 			for r := range rounds {
 				chunk := ops[r*len(ops)/rounds : (r+1)*len(ops)/rounds]
-				if err := coreApplyAll(s.db, model, chunk); err != nil {
+				if err := applyAll(s.db, model, chunk); err != nil {
 					return err.Error()
 				}
-				oldWALs, _ := coreFilesWithExt(s.opts.Dir, ".wal")
-				oldSnaps, _ := coreFilesWithExt(s.opts.Dir, ".snap")
+				oldWALs, _ := listWithExt(s.opts.Dir, ".wal")
+				oldSnaps, _ := listWithExt(s.opts.Dir, ".snap")
 				if err := s.db.Compact(); err != nil {
-					return coreFail("round %d: Compact: %v", r, err)
+					return failMsg("round %d: Compact: %v", r, err)
 				}
-				named, text, err := coreManifestSnapshots(s.opts.Dir)
+				named, text, err := manifestSnapshots(s.opts.Dir)
 				if err != nil {
 					return err.Error()
 				}
-				snaps, _ := coreFilesWithExt(s.opts.Dir, ".snap")
+				snaps, _ := listWithExt(s.opts.Dir, ".snap")
 				if len(named) != 1 || !slices.Equal(snaps, named) || slices.Contains(oldSnaps, named[0]) {
-					return coreFail("round %d: MANIFEST %q names %v; the directory holds %v, and held %v before Compact",
+					return failMsg("round %d: MANIFEST %q names %v; the directory holds %v, and held %v before Compact",
 						r, text, named, snaps, oldSnaps)
 				}
-				wals, _ := coreFilesWithExt(s.opts.Dir, ".wal")
+				wals, _ := listWithExt(s.opts.Dir, ".wal")
 				for _, w := range oldWALs {
 					if slices.Contains(wals, w) {
-						return coreFail("round %d: WAL segment %s outlived the compaction that folded it (now %v)", r, w, wals)
+						return failMsg("round %d: WAL segment %s outlived the compaction that folded it (now %v)", r, w, wals)
 					}
 				}
 				if len(wals) == 0 {
-					return coreFail("round %d: no WAL segment left for new writes", r)
+					return failMsg("round %d: no WAL segment left for new writes", r)
 				}
 			}
-			_, text, _ := coreManifestSnapshots(s.opts.Dir)
+			_, text, _ := manifestSnapshots(s.opts.Dir)
 			if err := s.reopen(); err != nil {
 				return err.Error()
 			}
-			if msg := coreCheckContents(s.db, model); msg != "" {
-				return coreFail("after reopen: %s", msg)
+			if msg := checkContents(s.db, model); msg != "" {
+				return failMsg("after reopen: %s", msg)
 			}
 			if st := s.db.Stats(); st.RecoveredKeys != int64(len(model)) || st.SnapshotCount != 1 {
-				return coreFail("after reopen: %d keys from the snapshot, %d snapshots; want %d and 1",
+				return failMsg("after reopen: %d keys from the snapshot, %d snapshots; want %d and 1",
 					st.RecoveredKeys, st.SnapshotCount, len(model))
 			}
-			if _, again, _ := coreManifestSnapshots(s.opts.Dir); !bytes.Equal(text, again) {
-				return coreFail("a reopen without writes rewrote the MANIFEST from %q to %q", text, again)
+			if _, again, _ := manifestSnapshots(s.opts.Dir); !bytes.Equal(text, again) {
+				return failMsg("a reopen without writes rewrote the MANIFEST from %q to %q", text, again)
 			}
-			return coreErr(s.close())
+			return errText(s.close())
 		},
-		coreGenOps(), gen.IntRange(1, 3)))
+		genOps(), gen.IntRange(1, 3)))
 	props.TestingRun(t)
 }

@@ -34,7 +34,7 @@ func heapInUse() int64 {
 // heap back to within 25% of what they were before the writes.
 func TestTTL_ExpiryReclaimsMemory(t *testing.T) {
 	n := reclaimKeys()
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	db, _ := openTestDB(t, opts)
 	if err := db.Set("keep", []byte("forever")); err != nil {
 		t.Fatal(err)
@@ -102,13 +102,13 @@ func TestDelete_ReclaimsMemory(t *testing.T) {
 	heap0 := heapInUse() // what the process held before these stores
 
 	// What the remaining keys take in a store that never held the others.
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	opts.DisableAutoCompaction = true
 	ref, _ := openTestDB(t, opts)
 	fill(ref, kept)
 	wantUsage := ref.Stats().MemoryUsage
 
-	opts, _ = extOpts(t)
+	opts, _ = modelOptions(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
 	fill(db, func(int) bool { return true })

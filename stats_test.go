@@ -20,15 +20,15 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// extStatsOps is one run of Property 49: how many of each operation.
-type extStatsOps struct {
+// statsOps is one run of Property 49: how many of each operation.
+type statsOps struct {
 	Sets, TTLSets, BatchSets, BatchDels, Gets, Exists, Deletes, Scans, Keys int
 	BigValue, Compact, Expire                                               bool
 }
 
-func extGenStatsOps() gopter.Gen {
-	return extGen(func(r *mrand.Rand, _ int) extStatsOps {
-		return extStatsOps{
+func genStatsOps() gopter.Gen {
+	return genFunc(func(r *mrand.Rand, _ int) statsOps {
+		return statsOps{
 			Sets: r.Intn(20), TTLSets: r.Intn(6), BatchSets: r.Intn(10), BatchDels: r.Intn(4),
 			Gets: r.Intn(40), Exists: r.Intn(10), Deletes: r.Intn(8), Scans: r.Intn(4), Keys: r.Intn(3),
 			BigValue: r.Intn(6) == 0, Compact: r.Intn(5) == 0, Expire: r.Intn(4) == 0,
@@ -38,17 +38,17 @@ func extGenStatsOps() gopter.Gen {
 
 // Feature: minikv-embedded-database, Property 49: Stats reflects database state
 func TestProp49_Stats(t *testing.T) {
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	opts.DisableAutoCompaction = true
 	db, _ := openTestDB(t, opts)
 	var want minikv.Stats // the counters expected so far
-	model := extModel{}
-	var ns extNamespace
-	extCheck(t, "Stats counts every operation and its gauges match the contents", prop.ForAll(
-		func(ops extStatsOps) string {
+	model := kvModel{}
+	var ns namespace
+	checkProp(t, "Stats counts every operation and its gauges match the contents", prop.ForAll(
+		func(ops statsOps) string {
 			p := ns.next()
 			walBefore := db.Stats().WALSize
-			if msg := extRunStatsOps(db, clock, p, ops, model, &want); msg != "" {
+			if msg := runStatsOps(db, clock, p, ops, model, &want); msg != "" {
 				return msg
 			}
 			st := db.Stats()
@@ -80,32 +80,32 @@ func TestProp49_Stats(t *testing.T) {
 			}
 			return ""
 		},
-		extGenStatsOps()))
+		genStatsOps()))
 }
 
-// extRunStatsOps performs ops under prefix p, updating the model and the
+// runStatsOps performs ops under prefix p, updating the model and the
 // expected counters.
-func extRunStatsOps(db *minikv.DB, clock *minikv.FakeClock, p string, ops extStatsOps, model extModel, want *minikv.Stats) string {
+func runStatsOps(db *minikv.DB, clock *minikv.FakeClock, p string, ops statsOps, model kvModel, want *minikv.Stats) string {
 	fail := func(err error) string { return err.Error() }
 	for i := range ops.Sets {
 		k := fmt.Sprintf("%s%d", p, i)
 		if err := db.Set(k, []byte(k)); err != nil {
 			return fail(err)
 		}
-		model[k] = extEntry{value: k}
+		model[k] = modelEntry{value: k}
 	}
 	for i := range ops.TTLSets {
 		k := fmt.Sprintf("%st%d", p, i)
 		if err := db.SetWithTTL(k, []byte(k), time.Second); err != nil {
 			return fail(err)
 		}
-		model[k] = extEntry{k, clock.Now() + int64(time.Second)}
+		model[k] = modelEntry{k, clock.Now() + int64(time.Second)}
 	}
 	b := db.NewBatch()
 	for i := range ops.BatchSets {
 		k := fmt.Sprintf("%sb%d", p, i)
 		b.Set(k, nil)
-		model[k] = extEntry{}
+		model[k] = modelEntry{}
 	}
 	for i := range ops.BatchDels {
 		b.Delete(fmt.Sprintf("%s%d", p, i))
@@ -154,7 +154,7 @@ func extRunStatsOps(db *minikv.DB, clock *minikv.FakeClock, p string, ops extSta
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := extDrain(it); err != nil {
+		if _, err := drain(it); err != nil {
 			return fail(err)
 		}
 	}
@@ -164,11 +164,11 @@ func extRunStatsOps(db *minikv.DB, clock *minikv.FakeClock, p string, ops extSta
 		}
 	}
 	want.Scans += int64(ops.Scans + ops.Keys)
-	return extStatsMaintenance(db, clock, ops, model, want)
+	return statsMaintenance(db, clock, ops, model, want)
 }
 
-// extStatsMaintenance expires and cleans keys and compacts, as ops say.
-func extStatsMaintenance(db *minikv.DB, clock *minikv.FakeClock, ops extStatsOps, model extModel, want *minikv.Stats) string {
+// statsMaintenance expires and cleans keys and compacts, as ops say.
+func statsMaintenance(db *minikv.DB, clock *minikv.FakeClock, ops statsOps, model kvModel, want *minikv.Stats) string {
 	if ops.Expire {
 		clock.Advance(time.Second)
 		expired := 0
@@ -196,7 +196,7 @@ func extStatsMaintenance(db *minikv.DB, clock *minikv.FakeClock, ops extStatsOps
 }
 
 func TestStats_RecoveryFigures(t *testing.T) {
-	db, _, opts := extOpen(t)
+	db, _, opts := openModelDB(t)
 	for i := range 50 {
 		if err := db.Set(fmt.Sprintf("k%02d", i), []byte("v")); err != nil {
 			t.Fatal(err)
@@ -212,7 +212,7 @@ func TestStats_RecoveryFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A torn tail: half a record after the last good one.
-	seg := filepath.Join(opts.Dir, extSegments(t, opts.Dir)[0])
+	seg := filepath.Join(opts.Dir, walSegmentNames(t, opts.Dir)[0])
 	f, err := os.OpenFile(seg, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func TestStats_RecoveryFigures(t *testing.T) {
 }
 
 func TestStats_AfterClose(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	db, err := minikv.Open(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -269,21 +269,21 @@ func TestStats_AfterClose(t *testing.T) {
 	}
 }
 
-// extDumpLine is one parsed line of DumpKeys.
-type extDumpLine struct {
+// dumpLine is one parsed line of DumpKeys.
+type dumpLine struct {
 	key    string
 	length int
 	exp    int64 // Unix ns; 0 for "-"
 }
 
-// extParseDump parses DumpKeys output: a key, bare or Go-quoted, its value
+// parseDump parses DumpKeys output: a key, bare or Go-quoted, its value
 // length and its expiry in RFC 3339 or "-", separated by single spaces.
-func extParseDump(out string) ([]extDumpLine, error) {
-	var lines []extDumpLine
+func parseDump(out string) ([]dumpLine, error) {
+	var lines []dumpLine
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		line := sc.Text()
-		var d extDumpLine
+		var d dumpLine
 		var rest string
 		if strings.HasPrefix(line, `"`) {
 			q, err := strconv.QuotedPrefix(line)
@@ -319,11 +319,11 @@ func extParseDump(out string) ([]extDumpLine, error) {
 	return lines, sc.Err()
 }
 
-// extGenDumpKeys generates keys with bytes that need quoting: spaces,
+// genDumpKeys generates keys with bytes that need quoting: spaces,
 // quotes, newlines, control bytes and invalid UTF-8, and plain ones.
-func extGenDumpKeys() gopter.Gen {
+func genDumpKeys() gopter.Gen {
 	const awkward = "ab \"\\\n\t\x00\x7f\xff\xc3\xa9é:"
-	return extGen(func(r *mrand.Rand, size int) map[string]int {
+	return genFunc(func(r *mrand.Rand, size int) map[string]int {
 		m := map[string]int{}
 		for range r.Intn(size + 1) {
 			var sb strings.Builder
@@ -345,7 +345,7 @@ func extGenDumpKeys() gopter.Gen {
 // stripe reaches its sampling step; a store that took one Set and one Get
 // reports both.
 func TestStats_PercentilesFromFirstOperations(t *testing.T) {
-	opts, _ := extOpts(t)
+	opts, _ := modelOptions(t)
 	db, _ := openTestDB(t, opts)
 	if err := db.Set("k", []byte("v")); err != nil {
 		t.Fatal(err)
@@ -379,32 +379,32 @@ func TestStats_PercentilesFromFirstOperations(t *testing.T) {
 
 // Feature: minikv-embedded-database, Property 50: DumpKeys writes all keys
 func TestProp50_DumpKeys(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	extCheck(t, "DumpKeys writes one parseable line per live key, sorted, with its value length and expiry", prop.ForAll(
+	db, clock, _ := openModelDB(t)
+	checkProp(t, "DumpKeys writes one parseable line per live key, sorted, with its value length and expiry", prop.ForAll(
 		func(keys map[string]int, advanceMs int) string {
-			model := extModel{}
+			model := kvModel{}
 			for k, ttl := range keys {
 				v := strings.Repeat("v", len(k)*3)
 				var err error
 				if ttl == 0 {
 					err = db.Set(k, []byte(v))
-					model[k] = extEntry{value: v}
+					model[k] = modelEntry{value: v}
 				} else {
 					d := time.Duration(ttl) * time.Millisecond
 					err = db.SetWithTTL(k, []byte(v), d)
-					model[k] = extEntry{v, clock.Now() + int64(d)}
+					model[k] = modelEntry{v, clock.Now() + int64(d)}
 				}
 				if err != nil {
 					return err.Error()
 				}
 			}
 			clock.Advance(time.Duration(advanceMs) * time.Millisecond)
-			defer extDeleteAll(db, model)
+			defer deleteAll(db, model)
 			var out bytes.Buffer
 			if err := db.DumpKeys(&out); err != nil {
 				return "DumpKeys: " + err.Error()
 			}
-			lines, err := extParseDump(out.String())
+			lines, err := parseDump(out.String())
 			if err != nil {
 				return err.Error()
 			}
@@ -414,17 +414,17 @@ func TestProp50_DumpKeys(t *testing.T) {
 			}
 			for i, k := range live {
 				e := model[k]
-				if w := (extDumpLine{k, len(e.value), e.exp}); lines[i] != w {
+				if w := (dumpLine{k, len(e.value), e.exp}); lines[i] != w {
 					return fmt.Sprintf("line %d = %+v; want %+v", i, lines[i], w)
 				}
 			}
 			return ""
 		},
-		extGenDumpKeys(), gen.IntRange(0, 2000)))
+		genDumpKeys(), gen.IntRange(0, 2000)))
 }
 
-// extDeleteAll deletes the model's keys from db.
-func extDeleteAll(db *minikv.DB, m extModel) {
+// deleteAll deletes the model's keys from db.
+func deleteAll(db *minikv.DB, m kvModel) {
 	b := db.NewBatch()
 	for k := range m {
 		b.Delete(k)
@@ -432,21 +432,21 @@ func extDeleteAll(db *minikv.DB, m extModel) {
 	_ = b.Write()
 }
 
-// extFailWriter fails after n bytes.
-type extFailWriter struct{ n int }
+// failWriter fails after n bytes.
+type failWriter struct{ n int }
 
-var extErrWrite = errors.New("write failed")
+var errWrite = errors.New("write failed")
 
-func (w *extFailWriter) Write(p []byte) (int, error) {
+func (w *failWriter) Write(p []byte) (int, error) {
 	if len(p) > w.n {
-		return 0, extErrWrite
+		return 0, errWrite
 	}
 	w.n -= len(p)
 	return len(p), nil
 }
 
 func TestDumpKeys_Format(t *testing.T) {
-	db, clock, _ := extOpen(t)
+	db, clock, _ := openModelDB(t)
 	if err := db.Set("plain", []byte("12345")); err != nil {
 		t.Fatal(err)
 	}
@@ -463,7 +463,7 @@ func TestDumpKeys_Format(t *testing.T) {
 		t.Fatalf("DumpKeys =\n%q\nwant\n%q", out.String(), want)
 	}
 	for i := 0; i < len(want); i += 7 {
-		if err := db.DumpKeys(&extFailWriter{n: i}); !errors.Is(err, extErrWrite) {
+		if err := db.DumpKeys(&failWriter{n: i}); !errors.Is(err, errWrite) {
 			t.Fatalf("DumpKeys to a writer failing after %d bytes = %v", i, err)
 		}
 	}
@@ -476,7 +476,7 @@ func TestDumpKeys_Format(t *testing.T) {
 }
 
 func TestDumpKeys_Sorted(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	keys := []string{"b", "a", "\xff", "a\x00", "A", "ab"}
 	for _, k := range keys {
 		if err := db.Set(k, nil); err != nil {
@@ -487,7 +487,7 @@ func TestDumpKeys_Sorted(t *testing.T) {
 	if err := db.DumpKeys(&out); err != nil {
 		t.Fatal(err)
 	}
-	lines, err := extParseDump(out.String())
+	lines, err := parseDump(out.String())
 	if err != nil {
 		t.Fatal(err)
 	}

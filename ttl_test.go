@@ -15,14 +15,14 @@ import (
 	"github.com/minikv/minikv"
 )
 
-// extGenTTL generates a TTL from 1ms to 1h, in milliseconds.
-func extGenTTL() gopter.Gen { return gen.Int64Range(1, 3_600_000) }
+// genTTL generates a TTL from 1ms to 1h, in milliseconds.
+func genTTL() gopter.Gen { return gen.Int64Range(1, 3_600_000) }
 
 // Feature: minikv-embedded-database, Property 22: TTL expiration
 func TestProp22_TTLExpiration(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "a key set with a TTL is readable until the TTL passes, then missing", prop.ForAll(
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "a key set with a TTL is readable until the TTL passes, then missing", prop.ForAll(
 		func(ttlMs, offsetMs int64, value []byte) string {
 			k := ns.next()
 			ttl := time.Duration(ttlMs) * time.Millisecond
@@ -49,14 +49,14 @@ func TestProp22_TTLExpiration(t *testing.T) {
 			}
 			return ""
 		},
-		extGenTTL(), gen.OneGenOf(gen.Const(int64(0)), gen.Int64Range(-3_600_000, 3_600_000)), extGenValue()))
+		genTTL(), gen.OneGenOf(gen.Const(int64(0)), gen.Int64Range(-3_600_000, 3_600_000)), genModelValue()))
 }
 
 // Feature: minikv-embedded-database, Property 23: TTL query returns remaining duration
 func TestProp23_TTLRemaining(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "TTL returns exactly the time left, a negative duration without expiry, ErrNotFound when missing", prop.ForAll(
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "TTL returns exactly the time left, a negative duration without expiry, ErrNotFound when missing", prop.ForAll(
 		func(ttlMs, elapsedMs int64) string {
 			k := ns.next()
 			ttl := time.Duration(ttlMs) * time.Millisecond
@@ -83,14 +83,14 @@ func TestProp23_TTLRemaining(t *testing.T) {
 			}
 			return ""
 		},
-		extGenTTL(), gen.Int64Range(0, 1<<40)))
+		genTTL(), gen.Int64Range(0, 1<<40)))
 }
 
 // Feature: minikv-embedded-database, Property 24: Expire sets expiration
 func TestProp24_Expire(t *testing.T) {
-	db, clock, _ := extOpen(t)
-	var ns extNamespace
-	extCheck(t, "Expire gives an existing key a TTL; it fails on a missing key or a bad TTL", prop.ForAll(
+	db, clock, _ := openModelDB(t)
+	var ns namespace
+	checkProp(t, "Expire gives an existing key a TTL; it fails on a missing key or a bad TTL", prop.ForAll(
 		func(ttlMs int64, badTTL int64, hadTTL bool, value []byte) string {
 			k := ns.next()
 			ttl := time.Duration(ttlMs) * time.Millisecond
@@ -134,15 +134,15 @@ func TestProp24_Expire(t *testing.T) {
 			}
 			return ""
 		},
-		extGenTTL(), gen.Int64Range(-1<<40, 0), gen.Bool(), extGenValue()))
+		genTTL(), gen.Int64Range(-1<<40, 0), gen.Bool(), genModelValue()))
 }
 
 // Feature: minikv-embedded-database, Property 25: Persist removes expiration
 func TestProp25_Persist(t *testing.T) {
-	db, clock, opts := extOpen(t)
-	var ns extNamespace
+	db, clock, opts := openModelDB(t)
+	var ns namespace
 	runs := 0
-	extCheck(t, "Persist removes a key's expiry, also across reopen; it fails on a missing key", prop.ForAll(
+	checkProp(t, "Persist removes a key's expiry, also across reopen; it fails on a missing key", prop.ForAll(
 		func(ttlMs int64, value []byte) string {
 			k := ns.next()
 			ttl := time.Duration(ttlMs) * time.Millisecond
@@ -177,11 +177,11 @@ func TestProp25_Persist(t *testing.T) {
 			}
 			return ""
 		},
-		extGenTTL(), extGenValue()))
+		genTTL(), genModelValue()))
 }
 
 func TestTTL_Invalid(t *testing.T) {
-	db, _, _ := extOpen(t)
+	db, _, _ := openModelDB(t)
 	for _, ttl := range []time.Duration{0, -1, -time.Hour} {
 		if err := db.SetWithTTL("k", []byte("v"), ttl); !errors.Is(err, minikv.ErrInvalidTTL) {
 			t.Errorf("SetWithTTL(%v) = %v; want ErrInvalidTTL", ttl, err)
@@ -196,7 +196,7 @@ func TestTTL_Invalid(t *testing.T) {
 }
 
 func TestTTL_SurvivesReopen(t *testing.T) {
-	db, clock, opts := extOpen(t)
+	db, clock, opts := openModelDB(t)
 	if err := db.SetWithTTL("k", []byte("v"), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestTTL_SurvivesReopen(t *testing.T) {
 func TestTTL_ExpiredWhileClosed(t *testing.T) {
 	for _, viaSnapshot := range []bool{false, true} {
 		t.Run(fmt.Sprintf("snapshot=%v", viaSnapshot), func(t *testing.T) {
-			db, clock, opts := extOpen(t)
+			db, clock, opts := openModelDB(t)
 			if err := db.Set("k", []byte("old")); err != nil {
 				t.Fatal(err)
 			}
@@ -264,7 +264,7 @@ func TestTTL_ExpiredWhileClosed(t *testing.T) {
 }
 
 func TestTTL_SetClearsExpiry(t *testing.T) {
-	db, clock, opts := extOpen(t)
+	db, clock, opts := openModelDB(t)
 	if err := db.SetWithTTL("k", []byte("a"), time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -293,8 +293,8 @@ func TestTTL_SetClearsExpiry(t *testing.T) {
 	}
 }
 
-// extFillTTL writes n keys with ttl and values of size bytes, in batches.
-func extFillTTL(t *testing.T, db *minikv.DB, prefix string, n, size int, ttl time.Duration) {
+// fillTTL writes n keys with ttl and values of size bytes, in batches.
+func fillTTL(t *testing.T, db *minikv.DB, prefix string, n, size int, ttl time.Duration) {
 	t.Helper()
 	v := bytes.Repeat([]byte("x"), size)
 	for i := 0; i < n; i += 500 {
@@ -312,10 +312,10 @@ func extFillTTL(t *testing.T, db *minikv.DB, prefix string, n, size int, ttl tim
 	}
 }
 
-// extCleanUntil runs cleaning rounds until Stats().Expired reaches want.
+// cleanUntil runs cleaning rounds until Stats().Expired reaches want.
 // One round stops at its time budget, which a loaded machine may reach
 // before it is done.
-func extCleanUntil(t *testing.T, db *minikv.DB, want int64) {
+func cleanUntil(t *testing.T, db *minikv.DB, want int64) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for db.Stats().Expired < want {
@@ -333,13 +333,13 @@ func extCleanUntil(t *testing.T, db *minikv.DB, want int64) {
 // reopen with the clock set back (where the records would be alive again)
 // does not bring them back.
 func TestCleaner_RemovesExpired(t *testing.T) {
-	db, clock, opts := extOpen(t)
+	db, clock, opts := openModelDB(t)
 	const n = 20000
-	extFillTTL(t, db, "gone/", n, 100, time.Minute)
-	extFillTTL(t, db, "kept/", 10, 100, 0)
+	fillTTL(t, db, "gone/", n, 100, time.Minute)
+	fillTTL(t, db, "kept/", 10, 100, 0)
 	full := db.Stats()
 	clock.Advance(time.Minute)
-	extCleanUntil(t, db, n)
+	cleanUntil(t, db, n)
 	st := db.Stats()
 	if st.Expired != n {
 		t.Fatalf("Stats().Expired = %d; want %d", st.Expired, n)
@@ -370,7 +370,7 @@ func TestCleaner_RemovesExpired(t *testing.T) {
 // TestCleaner_MixedMemory checks that memory of expired keys interleaved
 // with live ones comes back once the cleaner and a compaction ran.
 func TestCleaner_MixedMemory(t *testing.T) {
-	db, clock, _ := extOpen(t)
+	db, clock, _ := openModelDB(t)
 	v := bytes.Repeat([]byte("y"), 200)
 	for i := range 20000 {
 		var err error
@@ -385,7 +385,7 @@ func TestCleaner_MixedMemory(t *testing.T) {
 	}
 	full := db.Stats().MemoryUsage
 	clock.Advance(time.Second)
-	extCleanUntil(t, db, 15000)
+	cleanUntil(t, db, 15000)
 	cleaned := db.Stats().MemoryUsage
 	if err := db.Compact(); err != nil {
 		t.Fatal(err)
@@ -404,10 +404,10 @@ func TestCleaner_MixedMemory(t *testing.T) {
 // direct call, cleans: with a short interval, expired keys disappear from
 // memory without any read.
 func TestCleaner_Background(t *testing.T) {
-	opts, clock := extOpts(t)
+	opts, clock := modelOptions(t)
 	opts.TTLCleanInterval = 2 * time.Millisecond
 	db, _ := openTestDB(t, opts)
-	extFillTTL(t, db, "t/", 300, 10, time.Second)
+	fillTTL(t, db, "t/", 300, 10, time.Second)
 	if err := db.Set("keep", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +427,7 @@ func TestCleaner_Background(t *testing.T) {
 // TestTTL_ExpiredIsMissingEverywhere checks every read path on an expired
 // key that no cleaner has removed.
 func TestTTL_ExpiredIsMissingEverywhere(t *testing.T) {
-	db, clock, opts := extOpen(t)
+	db, clock, opts := openModelDB(t)
 	for _, k := range []string{"a1", "a2", "b1"} {
 		if err := db.Set(k, []byte("v")); err != nil {
 			t.Fatal(err)
@@ -453,11 +453,11 @@ func TestTTL_ExpiredIsMissingEverywhere(t *testing.T) {
 		t.Errorf("Keys = %q, %v", keys, err)
 	}
 	it, _ := db.Scan("a", 0)
-	if got, err := extDrain(it); err != nil || len(got) != 2 || got[0].Key != "a1" {
+	if got, err := drain(it); err != nil || len(got) != 2 || got[0].Key != "a1" {
 		t.Errorf("Scan = %q, %v", got, err)
 	}
 	it, _ = db.ScanRange("a0", "a4", 1)
-	if got, err := extDrain(it); err != nil || len(got) != 1 || got[0].Key != "a1" {
+	if got, err := drain(it); err != nil || len(got) != 1 || got[0].Key != "a1" {
 		t.Errorf("ScanRange with limit 1 = %q, %v; the limit must count live keys only", got, err)
 	}
 	var dump bytes.Buffer
@@ -502,7 +502,7 @@ func TestTTL_ExpiredIsMissingEverywhere(t *testing.T) {
 // expiries the next Open failed with ErrCorrupt. Expiries now saturate at
 // the largest time the format holds.
 func TestTTL_Huge(t *testing.T) {
-	db, clock, opts := extOpen(t)
+	db, clock, opts := openModelDB(t)
 	huge := []time.Duration{time.Duration(math.MaxInt64), time.Duration(math.MaxInt64 - clock.Now() + 1), 200 * 365 * 24 * time.Hour}
 	for i, ttl := range huge {
 		if err := db.SetWithTTL(fmt.Sprintf("set%d", i), []byte("v"), ttl); err != nil {
@@ -543,7 +543,7 @@ func TestTTL_Huge(t *testing.T) {
 	if err := db.DumpKeys(&dump); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := extParseDump(dump.String()); err != nil {
+	if _, err := parseDump(dump.String()); err != nil {
 		t.Fatal(err)
 	}
 }
