@@ -263,7 +263,7 @@ func (db *DB) view(key string, fn func([]byte) error) error {
 		return ErrClosed
 	}
 	// Decoded in place: a returned entry is copied through the stack,
-	// which stalls on store forwarding (see entry.decode).
+	// which stalls on store forwarding (see index.Entry.Decode).
 	var e index.Entry
 	ref, ok := db.idx.lookup(key, h)
 	if ok {

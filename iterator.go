@@ -123,7 +123,7 @@ func (it *iterator) Next() bool {
 	}
 	var now int64
 	for ; ok; ok = it.c.Step() || it.c.Next() {
-		e := &it.rec // decoded in place (see entry.decode); finish clears it
+		e := &it.rec // decoded in place (see index.Entry.Decode); finish clears it
 		if !e.Decode(index.ChunkRecord(it.v.chunks, it.c.Ref())) {
 			*e = index.Entry{} // never for records the index wrote; out of range
 		}

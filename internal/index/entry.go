@@ -11,7 +11,7 @@ func EntrySize(klen, vlen int, exp int64) int {
 	return n
 }
 
-// PutEntry encodes an entry into dst, which must have entrySize bytes.
+// PutEntry encodes an entry into dst, which must have EntrySize bytes.
 func PutEntry(dst []byte, key string, value []byte, exp int64) {
 	h := uint64(len(key)) << 1
 	if exp != 0 {
