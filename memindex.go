@@ -7,9 +7,11 @@ import (
 	"github.com/minikv/minikv/internal/index"
 )
 
-// memIndex is the in-memory state of the database: every live record in the
-// arena, a hash table for point reads, a copy-on-write B+tree for ordered
-// scans and a map of the records that carry an expiry.
+// memIndex is the in-memory state of the database, and the DB's door to
+// package index: the index (every live record in the arena, a hash table
+// for point reads, a copy-on-write B+tree for ordered scans) with what the
+// database keeps by ref around it: the expiry map and heap, where
+// relocation stopped, and the LRU clock.
 //
 // memIndex is not safe for concurrent use; DB guards it (see DB.mu).
 type memIndex struct {
@@ -47,6 +49,7 @@ type memIndex struct {
 	ticks uint64
 }
 
+// newMemIndex returns an empty index sized for about capacity keys.
 func newMemIndex(capacity int) *memIndex {
 	return &memIndex{Index: index.New(capacity), expiring: make(map[uint64]int64)}
 }
