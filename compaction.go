@@ -178,9 +178,10 @@ func (db *DB) adoptManifest(seq uint64, err error) ([]string, error) {
 	return old, nil
 }
 
-// defragment puts the arena's records back in key order (see reorder.go)
-// and then moves the live records out of sparse arena chunks, a few at a
-// time, so that the memory of overwritten and deleted records is returned.
+// defragment puts the arena's records back in key order (see
+// internal/index/reorder.go) and then moves the live records out of sparse
+// arena chunks, a few at a time, so that the memory of overwritten and
+// deleted records is returned.
 func (db *DB) defragment(ctx context.Context) error {
 	// A record that the walk found in place may sit in a chunk that the
 	// walk then emptied of everything else; a second walk moves such
@@ -260,10 +261,11 @@ func (db *DB) pacedStep(ctx context.Context, pace *pacer, step func()) error {
 	return nil
 }
 
-// reorderWalk walks the index once in key order (see reorder.go), a step
-// at a time, and returns how many records it moved and whether a sparse
-// chunk is left. Each step plans with only the writer semaphore held, so
-// readers wait for the index lock only while the step applies the plan.
+// reorderWalk walks the index once in key order (see
+// internal/index/reorder.go), a step at a time, and returns how many
+// records it moved and whether a sparse chunk is left. Each step plans
+// with only the writer semaphore held, so readers wait for the index lock
+// only while the step applies the plan.
 func (db *DB) reorderWalk(ctx context.Context, pace *pacer) (moved int, sparse bool, err error) {
 	var st index.ReorderState
 	var p index.ReorderPlan

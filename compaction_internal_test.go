@@ -24,9 +24,9 @@ func defragPending(db *DB) bool {
 // previous key's record in the arena, as reorder counts it. Written in
 // random order, almost none do; after a walk most do, though not all: a
 // key written between two others of an ordered run is moved with its
-// successor, and the run breaks twice (see reorder.go), so when writes
-// interleave with earlier walks, as the automatic compactions of these
-// tests make them, 60-100% do.
+// successor, and the run breaks twice (see internal/index/reorder.go), so
+// when writes interleave with earlier walks, as the automatic compactions
+// of these tests make them, 60-100% do.
 func orderedFraction(db *DB) float64 {
 	db.mu.RLock()
 	v := db.idx.freeze()

@@ -40,7 +40,7 @@ type memIndex struct {
 		off   int
 	}
 	// clock is the LRU clock under EvictLRU: a write and a read stamp
-	// their key's slot with it (index.Table.Stamp). It advances once every
+	// their key's slot with it (index.Table.Stamp, Touch). It advances once every
 	// 16 writes (ticks counts them), which keeps the line that holds it
 	// mostly unchanged for the readers that load it; it starts at 1, so
 	// that the keys a reopen loads (stamped 0) count as older than any

@@ -74,11 +74,21 @@ func (p EvictionPolicy) String() string {
 // snapshot entry and a batch always fit in memory.
 const (
 	// MaxKeySize is the largest key, in bytes.
-	MaxKeySize = index.MaxKey
+	MaxKeySize = 32 << 10
 	// MaxValueSize is the largest value, in bytes.
-	MaxValueSize = index.MaxValue
+	MaxValueSize = 16 << 20
 	// MaxBatchSize is the largest batch, in bytes as Batch.Size counts them.
 	MaxBatchSize = 64 << 20
+)
+
+// The index decodes a longer key or value as damage, so its limits are
+// these: either array length below is negative, and the build fails, when
+// they differ.
+var (
+	_ [MaxKeySize - index.MaxKey]struct{}
+	_ [index.MaxKey - MaxKeySize]struct{}
+	_ [MaxValueSize - index.MaxValue]struct{}
+	_ [index.MaxValue - MaxValueSize]struct{}
 )
 
 // Defaults for the zero values of Options.

@@ -94,7 +94,7 @@ func (a *Arena) Total() int64 { return a.total }
 // Dead returns the bytes of dead records in all chunks.
 func (a *Arena) Dead() int64 { return a.dead }
 
-// Spare returns the size of the chunk made ahead of need (see Reserve), 0
+// Spare returns the size of the chunk made ahead of need (see reserve), 0
 // when there is none. It is safe to call concurrently with the writer.
 func (a *Arena) Spare() int64 { return a.spareBytes.Load() }
 

@@ -19,7 +19,7 @@ import (
 //
 // Code that wants the ref of an item masks it with itemRef.
 //
-// The tree is copy-on-write: freeze returns a frozen tree in O(1) by
+// The tree is copy-on-write: Freeze returns a frozen tree in O(1) by
 // giving the tree a new owner id; a node whose id differs from the tree's is
 // copied before it is changed. Iterators and compaction read frozen trees
 // without any lock while writers go on.
@@ -37,7 +37,7 @@ type Tree struct {
 // arrive in order (a sorted batch, a bulk load) mostly do. It holds while
 // the tree's owner id is the one it was taken under, so that every node on
 // its path is still mutable, and while the tree keeps its shape: insert's
-// slow path, remove and bulkLoad drop it before they change anything (the
+// slow path, remove and BulkLoad drop it before they change anything (the
 // slow path then points it at the leaf that took its key).
 type finger struct {
 	leaf  *Leaf
@@ -64,7 +64,7 @@ const (
 
 // Leaf is a leaf node: n items (refs with partial keys) in key order. pfx
 // is the key offset of the items' partials; n and pfx are int32 so that the
-// Leaf is no larger than it was without pfx (memory per key).
+// leaf is no larger than it was without pfx (memory per key).
 type Leaf struct {
 	owner uint64
 	n     int32

@@ -12,20 +12,24 @@
 //	chunks | Entry | Entry | (dead) | ... | Entry | Entry |       |
 //	       +--------------------------+---------------------------+
 //
-// A record is an Entry (see EntrySize for its layout) and is named by its
-// ref: its chunk number in the high bits and its offset in the chunk in the
+// A record is an Entry, encoded as a snapshot entry is (the layout is drawn
+// in the root package's format.go and in docs/format.md), and is named by
+// its ref: its chunk number in the high bits and its offset in the chunk in the
 // low ChunkShift bits. A hash-table slot holds a ref with the high bits of
 // the key's hash as a fingerprint; a leaf item holds a ref with a few bytes
 // of its key, so that most comparisons in a leaf need no record.
 //
 // Index holds the three together and moves records in key order
-// (PlanReorder, ApplyReorder). What sits around them (expiry, the LRU clock,
-// the memory limit, the locking) is the root package's memIndex.
+// (PlanReorder, ApplyReorder). What the database keeps around them (the
+// expiry map and heap, the LRU clock, the memory limit) is the root
+// package's memIndex, and the locks are the DB's.
 //
-// Nothing in this package is safe for concurrent use unless its comment
-// says so: the writer holds the database's writer lock, and readers read a
-// Root from Tree.Freeze and the arena's Chunks, whose written bytes no
-// write changes.
+// Concurrency: a method that changes the index (Set, Delete, Move,
+// ApplyReorder, and the parts' methods that do) runs alone. Methods that
+// only read (Lookup, Table.Ref, Arena.Record, Table.Touch, PlanReorder)
+// may run at the same time as each other. A Root from Tree.Freeze and the
+// arena's Chunks stay valid while writes go on: no write changes a frozen
+// node or a written byte.
 package index
 
 // Size limits of an entry: the decoder refuses longer lengths as damage.

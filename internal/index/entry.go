@@ -60,7 +60,7 @@ func (e *Entry) Decode(b []byte) bool {
 	return e.decodeVarints(b)
 }
 
-// decodeVarints is decode for any record.
+// decodeVarints is Decode for any record.
 func (e *Entry) decodeVarints(b []byte) bool {
 	h, n := binary.Uvarint(b)
 	if n <= 0 || h>>1 > MaxKey {

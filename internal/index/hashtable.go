@@ -104,8 +104,6 @@ func slotOf(h, ref uint64) uint64 { return h>>fpShift<<fpShift | (ref + 1) }
 
 func slotRef(s uint64) uint64 { return s&refMask - 1 }
 
-// setRef points slot i, which holds a record, at ref instead: the record
-// moved, its key (so its hash bits) stayed.
 // Ref returns the ref in occupied slot i.
 func (t *Table) Ref(i int) uint64 { return slotRef(t.slots[i]) }
 
@@ -136,6 +134,8 @@ func (t *Table) Stamped() bool { return t.stamps != nil }
 // excludes readers. The table must keep stamps.
 func (t *Table) Stamp(i int, now uint32) { t.stamps[i] = now }
 
+// setRef points slot i, which holds a record, at ref instead: the record
+// moved, its key (so its hash bits) stayed.
 func (t *Table) setRef(i int, ref uint64) {
 	t.slots[i] = t.slots[i]&^refMask | (ref + 1)
 }

@@ -5,7 +5,8 @@ package index
 // the Tree, both pointing at it by ref. Set, Delete and Move change all
 // three; Lookup and the Tree's Root and Freeze read them.
 //
-// An Index is not safe for concurrent use, except as Freeze says.
+// Its methods that change it run alone; the package documentation says
+// what may run at the same time.
 type Index struct {
 	Arena *Arena
 	Table Table

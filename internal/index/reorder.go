@@ -76,16 +76,17 @@ type reorderMove struct {
 // The walk also copies the records of chunks less than half live, in key
 // order, so that overwrites and deletions give their memory back without
 // a second pass that would move records in chunk order and undo the key
-// order (relocate then only finds chunks that writes made sparse during
-// the walk).
+// order (the root package's relocate then only finds chunks that writes
+// made sparse during the walk).
 //
 // The rule looks at one neighbour only. A key written between two keys
 // of an ordered run is copied to the end, and so is its successor (which
 // no longer follows its predecessor's record), while the rest of the run
 // stays: the run breaks twice per such key. Where many new keys land
-// inside ordered runs the runs get short: in TestCompact_DefragmentsAtOnce,
-// under the race detector, 70% of the records followed their predecessor
-// after the walk (nearly all do when the arena was in random order).
+// inside ordered runs the runs get short: in the root package's
+// TestCompact_DefragmentsAtOnce, under the race detector, 70% of the
+// records followed their predecessor after the walk (nearly all do when
+// the arena was in random order).
 // Moving whole short runs would do better; it is not done.
 //
 // A record that no neighbour follows, such as a key overwritten in the

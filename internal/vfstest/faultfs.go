@@ -19,8 +19,9 @@ import (
 // calls of one kind, see OnlyKind), and with every set, each one after it
 // too. The error depends on the operation, as a real disk would give it:
 // a write stores half of its bytes and fails with ENOSPC (a short write),
-// a create and a preallocation fail with ENOSPC, a rename alternates
-// ENOSPC and EIO (starting with ENOSPC), and a sync, a directory sync and
+// a create and a preallocation fail with ENOSPC, a rename fails with
+// ENOSPC when it is the first, third, ... error FaultFS injects and with
+// EIO when it is the second, fourth, ..., and a sync, a directory sync and
 // the rest fail with EIO. Every injected error wraps its errno and
 // ErrInjected. Releasing a lock never fails. Stores into a mapping are
 // passed through uncounted: a memory copy has no error to return (the

@@ -57,7 +57,7 @@ func TestMemFS_ArmCrashReleasesHandles(t *testing.T) {
 	if m.Ops() != k || m.CrashImage() != img {
 		t.Fatal("operations after the crash were counted or took a new image")
 	}
-	if got := m.ReadFileNow(name); string(got[:4]) != "kept" || got[0] == 'x' {
+	if got := m.ReadFileNow(name); string(got[:4]) != "kept" {
 		t.Fatalf("now: %q", got)
 	}
 	if got := img.ReadFileNow(name); string(got) != string(make([]byte, 16)) {

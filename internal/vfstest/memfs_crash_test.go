@@ -26,7 +26,7 @@ func TestMemFS_CrashKeepsSyncedOnly(t *testing.T) {
 	}
 	memfsWrite(t, m, a, 6, []byte(" and more"))
 	memfsWrite(t, m, b, 0, []byte("never synced, nor its entry"))
-	img := m.Crash(0, rand.New(rand.NewPCG(1, 2)))
+	img := m.Crash(0, nil)
 	if got := img.ReadFileNow(a); string(got) != "synced" {
 		t.Errorf("a after the cut = %q, want the synced %q", got, "synced")
 	}

@@ -51,6 +51,7 @@ func TestMemFS_Locks(t *testing.T) {
 		t.Fatalf("exclusive lock beside shared ones = %v, want ErrLocked", err)
 	}
 	sh1.Close()
+	sh1.Close() // a second Close must not release sh2's share
 	if !m.Locked(name) {
 		t.Fatal("one shared lock left, but Locked is false")
 	}
