@@ -26,8 +26,9 @@
 //
 // Concurrency: a method that changes the index (Set, Delete, Move,
 // ApplyReorder, and the parts' methods that do) runs alone. Methods that
-// only read (Lookup, Table.Ref, Arena.Record, Table.Touch, PlanReorder)
-// may run at the same time as each other. A Root from Tree.Freeze and the
+// only read (Lookup, Table.Ref, Arena.Record, Table.Touch, and
+// PlanReorder, which besides reading makes the arena's spare chunk, which
+// no reader sees) may run at the same time as each other. A Root from Tree.Freeze and the
 // arena's Chunks stay valid while writes go on: no write changes a frozen
 // node or a written byte.
 package index
