@@ -22,6 +22,7 @@ import (
 	"github.com/leanovate/gopter/gen"
 	"github.com/leanovate/gopter/prop"
 	"github.com/minikv/minikv"
+	"github.com/minikv/minikv/internal/testseed"
 )
 
 // TestBatch_SizeBoundsWAL is the regression test of a batch that passed
@@ -790,7 +791,7 @@ func TestBatch_Crash(t *testing.T) {
 	if os.Getenv("MINIKV_SOAK") != "" {
 		kills = 300
 	}
-	seed := uint64(testSeed(t))
+	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	dir := t.TempDir()
 	next, totalAcked, torn, midWrite := 0, 0, int64(0), 0

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/minikv/minikv"
+	"github.com/minikv/minikv/internal/testseed"
 )
 
 // This file holds the unit tests of the core engine's public behaviour
@@ -1140,7 +1141,7 @@ func TestModel_PointOps(t *testing.T) {
 			tt.steps /= 4
 		}
 		t.Run(tt.mode.String(), func(t *testing.T) {
-			rng := rand.New(rand.NewSource(testSeed(t)))
+			rng := rand.New(rand.NewSource(int64(testseed.Seed(t))))
 			opts := minikv.Options{
 				SyncMode:     tt.mode,
 				SyncInterval: 2 * time.Millisecond,

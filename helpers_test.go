@@ -2,9 +2,7 @@ package minikv_test
 
 import (
 	"os"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/minikv/minikv"
 	"go.uber.org/goleak"
@@ -68,19 +66,4 @@ func reopen(t testing.TB, db *minikv.DB, opts minikv.Options) *minikv.DB {
 	}
 	t.Cleanup(func() { db2.Close() })
 	return db2
-}
-
-// testSeed returns the seed of a randomised test: MINIKV_SEED when set,
-// otherwise the clock. It logs the seed so that a failure can be replayed.
-func testSeed(t *testing.T) int64 {
-	t.Helper()
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("MINIKV_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("MINIKV_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (replay with MINIKV_SEED=%d go test -run '%s' .)", seed, seed, t.Name())
-	return seed
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/leanovate/gopter/gen"
 	"github.com/leanovate/gopter/prop"
 	"github.com/minikv/minikv"
+	"github.com/minikv/minikv/internal/testseed"
 )
 
 // This file holds the model-based test of every operation
@@ -282,7 +283,7 @@ func envInt(name string, def int) int {
 // map model, and compares them after every step. Automatic compaction and
 // segment rotation run often thanks to small limits.
 func TestModel_AllOps(t *testing.T) {
-	seed := uint64(testSeed(t))
+	seed := testseed.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	clock := minikv.NewFakeClock()
 	opts := minikv.WithClock(minikv.Options{

@@ -3,29 +3,13 @@ package index_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/minikv/minikv/internal/index"
+	"github.com/minikv/minikv/internal/testseed"
 )
-
-// seed returns the seed of a randomised test: MINIKV_SEED when set, else a
-// fresh one. It logs it so that a failure can be replayed.
-func seed(t *testing.T) uint64 {
-	t.Helper()
-	s := rand.Uint64()
-	if v := os.Getenv("MINIKV_SEED"); v != "" {
-		var err error
-		if s, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("MINIKV_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (replay with MINIKV_SEED=%d go test -run '%s' ./internal/index)", s, s, t.Name())
-	return s
-}
 
 type record struct {
 	value string
@@ -92,7 +76,7 @@ func firstDiff(a, b []string) string {
 // Index beside a map, and checks that the table, the tree and the arena
 // agree with it after every step of a few hundred operations.
 func TestIndex_Model(t *testing.T) {
-	r := rand.New(rand.NewPCG(seed(t), 1))
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 1))
 	x := index.New(16)
 	model := map[string]record{}
 	expiring := map[uint64]int64{} // what the caller keeps by ref
@@ -181,7 +165,7 @@ func TestIndex_Model(t *testing.T) {
 // TestIndex_ReorderPutsKeysInArenaOrder checks that after a full walk the
 // records of neighbouring keys follow each other in the arena.
 func TestIndex_ReorderPutsKeysInArenaOrder(t *testing.T) {
-	r := rand.New(rand.NewPCG(seed(t), 2))
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 2))
 	x := index.New(16)
 	model := map[string]record{}
 	for _, i := range r.Perm(5000) {

@@ -5,7 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
-	"time"
+
+	"github.com/minikv/minikv/internal/testseed"
 )
 
 // testDir is the directory the tests' MemFS holds.
@@ -48,11 +49,10 @@ func mustSyncDir(t *testing.T, m *MemFS, dir string) {
 	}
 }
 
-// testRand returns a generator seeded from the clock, and logs the seed so
-// that a failure can be replayed.
+// testRand returns a generator seeded by testseed.Seed (MINIKV_SEED
+// replays it), and the seed.
 func testRand(t *testing.T) (*rand.Rand, uint64) {
 	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.Seed(t)
 	return rand.New(rand.NewPCG(seed, 0x5eed)), seed
 }
