@@ -234,7 +234,7 @@ func (db *DB) applyBatch(ops []batchOp, data []byte) {
 // appendBatchRecord appends a whole recBatch record for ops to dst,
 // encoding the operations in place.
 func appendBatchRecord(dst []byte, ts, durable int64, ops []batchOp, data []byte) []byte {
-	n := uvarintLen(uint64(len(ops)))
+	n := index.UvarintLen(uint64(len(ops)))
 	for _, op := range ops {
 		n += encodedOpSize(op.code, len(op.key), op.n)
 	}

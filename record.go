@@ -8,7 +8,8 @@ package minikv
 import (
 	"encoding/binary"
 	"hash/crc32"
-	"math/bits"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // maxRecordLen bounds the Length field of a WAL record: a batch at
@@ -27,7 +28,7 @@ func beginRecord(dst []byte, typ byte, ts, durable int64, bodyLen int) ([]byte, 
 	n := recFixedSize + bodyLen
 	if durable >= 0 {
 		typ |= recDurableFlag
-		n += uvarintLen(uint64(durable))
+		n += index.UvarintLen(uint64(durable))
 	}
 	dst = binary.AppendUvarint(dst, uint64(n))
 	dst = append(dst, typ)
@@ -66,11 +67,11 @@ func appendDeleteRecord(dst []byte, ts, durable int64, key string) []byte {
 
 // setBodySize returns the bytes appendSetBody writes.
 func setBodySize(klen, vlen int) int {
-	return 8 + uvarintLen(uint64(klen)) + uvarintLen(uint64(vlen)) + klen + vlen
+	return 8 + index.UvarintLen(uint64(klen)) + index.UvarintLen(uint64(vlen)) + klen + vlen
 }
 
 // deleteBodySize returns the bytes appendDeleteBody writes.
-func deleteBodySize(klen int) int { return uvarintLen(uint64(klen)) + klen }
+func deleteBodySize(klen int) int { return index.UvarintLen(uint64(klen)) + klen }
 
 // appendSetBody appends the body of a recSet record (or opSet operation).
 func appendSetBody(dst []byte, key string, value []byte, exp int64) []byte {
@@ -234,6 +235,3 @@ func readRecord(b []byte) (r walRecord, ok bool) {
 
 // maxDurable bounds a record's durable point: no segment is larger.
 const maxDurable = 1 << 50
-
-// uvarintLen returns the length of x as a uvarint.
-func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }

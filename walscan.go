@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/minikv/minikv/internal/index"
 	"github.com/minikv/minikv/internal/vfs"
 )
 
@@ -221,7 +222,7 @@ func lengthRepairs(b []byte, end int) bool {
 		if length < recFixedSize {
 			return false
 		}
-		if uvarintLen(uint64(length)) != n {
+		if index.UvarintLen(uint64(length)) != n {
 			continue
 		}
 		sum := crc32.Checksum(binary.AppendUvarint(nil, uint64(length)), crcTable)

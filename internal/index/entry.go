@@ -1,10 +1,13 @@
 package index
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // EntrySize returns the encoded size of an entry.
 func EntrySize(klen, vlen int, exp int64) int {
-	n := uvarintLen(uint64(klen)<<1) + uvarintLen(uint64(vlen)) + klen + vlen
+	n := UvarintLen(uint64(klen)<<1) + UvarintLen(uint64(vlen)) + klen + vlen
 	if exp != 0 {
 		n += 8
 	}
@@ -125,11 +128,6 @@ func RecordKey(rec []byte) []byte {
 	return e.Key
 }
 
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
-}
+// UvarintLen returns the length of x encoded as a uvarint: the entry's
+// lengths here, and the WAL record codec's in the root package.
+func UvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }

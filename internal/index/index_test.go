@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -273,5 +274,21 @@ func TestTable_Stamps(t *testing.T) {
 	}
 	if x.Tree.BytesFor(1000) <= x.Tree.BytesFor(0) {
 		t.Fatalf("tree BytesFor(1000) = %d, no more than for none (%d)", x.Tree.BytesFor(1000), x.Tree.BytesFor(0))
+	}
+}
+
+// TestUvarintLen checks UvarintLen against the encoder at every length's
+// bounds.
+func TestUvarintLen(t *testing.T) {
+	buf := make([]byte, binary.MaxVarintLen64)
+	for shift := range 64 {
+		for _, x := range []uint64{1<<shift - 1, 1 << shift, 1<<shift + 1} {
+			if got, want := index.UvarintLen(x), binary.PutUvarint(buf, x); got != want {
+				t.Fatalf("UvarintLen(%d) = %d, the encoder writes %d bytes", x, got, want)
+			}
+		}
+	}
+	if got := index.UvarintLen(1<<64 - 1); got != binary.MaxVarintLen64 {
+		t.Fatalf("UvarintLen(max) = %d", got)
 	}
 }
