@@ -41,6 +41,15 @@ func memfsSync(t *testing.T, m *MemFS, name string) {
 	}
 }
 
+// memfsDurable creates name in testDir holding data, syncs it and syncs
+// the directory, so that all of it survives any crash.
+func memfsDurable(t *testing.T, m *MemFS, name string, data []byte) {
+	t.Helper()
+	memfsWrite(t, m, name, 0, data)
+	memfsSync(t, m, name)
+	mustSyncDir(t, m, testDir)
+}
+
 // mustSyncDir syncs dir of m.
 func mustSyncDir(t *testing.T, m *MemFS, dir string) {
 	t.Helper()

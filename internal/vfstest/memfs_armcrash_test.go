@@ -130,9 +130,7 @@ func TestMemFS_CrashTearsLastWrite(t *testing.T) {
 	rng, _ := testRand(t)
 	m := NewMemFS(testDir)
 	name := filepath.Join(testDir, "f")
-	memfsWrite(t, m, name, 0, nil)
-	memfsSync(t, m, name)
-	mustSyncDir(t, m, testDir)
+	memfsDurable(t, m, name, nil)
 	data := make([]byte, 1000)
 	for i := range data {
 		data[i] = 'w'

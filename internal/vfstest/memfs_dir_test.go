@@ -35,9 +35,7 @@ func TestMemFS_UnsyncedCreateLostOnCrash(t *testing.T) {
 func TestMemFS_RemoveDurableAfterSyncDir(t *testing.T) {
 	m := NewMemFS(testDir)
 	name := filepath.Join(testDir, "f")
-	memfsWrite(t, m, name, 0, []byte("data"))
-	memfsSync(t, m, name)
-	mustSyncDir(t, m, testDir)
+	memfsDurable(t, m, name, []byte("data"))
 	if err := m.Remove(name); err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +62,7 @@ func TestMemFS_RenameOverExisting(t *testing.T) {
 	tmp, final := filepath.Join(testDir, "x.tmp"), filepath.Join(testDir, "x")
 	memfsWrite(t, m, final, 0, []byte("old"))
 	memfsSync(t, m, final)
-	memfsWrite(t, m, tmp, 0, []byte("new"))
-	memfsSync(t, m, tmp)
-	mustSyncDir(t, m, testDir)
+	memfsDurable(t, m, tmp, []byte("new"))
 	if err := m.Rename(tmp, final); err != nil {
 		t.Fatal(err)
 	}

@@ -140,9 +140,7 @@ func TestMemFS_ClosedHandle(t *testing.T) {
 func TestMemFS_TruncateDurableAfterSync(t *testing.T) {
 	m := NewMemFS(testDir)
 	name := filepath.Join(testDir, "f")
-	memfsWrite(t, m, name, 0, []byte("0123456789"))
-	memfsSync(t, m, name)
-	mustSyncDir(t, m, testDir)
+	memfsDurable(t, m, name, []byte("0123456789"))
 	f, err := m.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -173,9 +171,7 @@ func TestMemFS_TruncateDurableAfterSync(t *testing.T) {
 func TestMemFS_FailedSyncKeepsSize(t *testing.T) {
 	m := NewMemFS(testDir)
 	name := filepath.Join(testDir, "f")
-	memfsWrite(t, m, name, 0, []byte("old!"))
-	memfsSync(t, m, name)
-	mustSyncDir(t, m, testDir)
+	memfsDurable(t, m, name, []byte("old!"))
 	memfsWrite(t, m, name, 4, []byte("lost"))
 	m.FailSyncs(name, 2)
 	m.FailSyncs(filepath.Join(testDir, "missing"), 1) // does nothing
@@ -209,9 +205,7 @@ func TestMemFS_FailedSyncKeepsSize(t *testing.T) {
 func TestMemFS_MapCopyAtUnmap(t *testing.T) {
 	m := NewMemFS(testDir)
 	name := filepath.Join(testDir, "seg")
-	memfsWrite(t, m, name, 0, nil)
-	memfsSync(t, m, name)
-	mustSyncDir(t, m, testDir)
+	memfsDurable(t, m, name, nil)
 	f, err := m.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -323,9 +317,7 @@ func TestMemFS_MapMisusePanics(t *testing.T) {
 func TestMemFS_RewriteInsideLostRange(t *testing.T) {
 	m := NewMemFS(testDir)
 	name := filepath.Join(testDir, "f")
-	memfsWrite(t, m, name, 0, []byte("01234567"))
-	memfsSync(t, m, name)
-	mustSyncDir(t, m, testDir)
+	memfsDurable(t, m, name, []byte("01234567"))
 	memfsWrite(t, m, name, 0, []byte("abcdefgh"))
 	m.FailSyncs(name, 1)
 	f, err := m.OpenFile(name, os.O_RDWR, 0)
