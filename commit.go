@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"sync"
+
+	"github.com/minikv/minikv/internal/index"
 )
 
 // How callers' writes reach the WAL and the index.
@@ -178,6 +180,13 @@ func (db *DB) apply(r *writeReq) {
 		return
 	}
 	r.lsn = lsn
+	// Under the writer lock nothing else changes the index, so a set's
+	// probe runs before the index lock, beside readers, and they wait only
+	// for the change itself.
+	var p index.Probe
+	if r.kind != reqBatch && !r.del {
+		p = db.idx.Find(r.key, r.h)
+	}
 	db.mu.Lock()
 	switch {
 	case r.kind == reqBatch:
@@ -185,7 +194,7 @@ func (db *DB) apply(r *writeReq) {
 	case r.del:
 		db.idx.del(r.key, r.h)
 	default:
-		db.idx.set(r.key, r.h, r.value, r.exp)
+		db.idx.setAt(p, r.key, r.h, r.value, r.exp)
 	}
 	db.mu.Unlock()
 }

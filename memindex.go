@@ -83,7 +83,13 @@ func (m *memIndex) get(key string, h uint64, now int64) (e index.Entry, ok bool)
 
 // set stores key's value and expiry (0 for none), replacing any record.
 func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
-	ref, i, old, replaced := m.Set(key, h, value, exp)
+	m.setAt(m.Find(key, h), key, h, value, exp)
+}
+
+// setAt is set of key at p, which Find returned for key with no change to
+// the index since.
+func (m *memIndex) setAt(p index.Probe, key string, h uint64, value []byte, exp int64) {
+	ref, i, old, replaced := m.SetAt(p, key, h, value, exp)
 	if exp != 0 {
 		m.addExpiry(ref, exp)
 	}

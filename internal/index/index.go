@@ -37,13 +37,32 @@ func (x *Index) Lookup(key string, h uint64) int {
 // the record it replaced; that record is still live in the arena, and the
 // caller kills it (Arena.Kill) once it has read what it needs from it.
 func (x *Index) Set(key string, h uint64, value []byte, exp int64) (ref uint64, slot int, old uint64, replaced bool) {
+	return x.SetAt(x.Find(key, h), key, h, value, exp)
+}
+
+// Probe is where a key is, or would go, in the hash table: the first half
+// of Set, which Find does and SetAt consumes.
+type Probe struct {
+	slot  int
+	found bool
+}
+
+// Find probes the hash table for key, whose hash is h, for a later SetAt
+// of the same key. It only reads, so it may run beside readers, before the
+// lock that keeps them out of a change: their wait then no longer includes
+// the probe's cache misses (the slot, then the record it points at).
+func (x *Index) Find(key string, h uint64) Probe {
+	i, found := x.Table.find(x.Arena, key, h)
+	return Probe{i, found}
+}
+
+// SetAt is Set of key, whose hash is h, at p, which Find returned for the
+// same key with no change to x since.
+func (x *Index) SetAt(p Probe, key string, h uint64, value []byte, exp int64) (ref uint64, slot int, old uint64, replaced bool) {
 	ref, buf := x.Arena.Alloc(EntrySize(len(key), len(value), exp))
 	PutEntry(buf, key, value, exp)
-	// The key's leaf is a cache miss of its own, independent of the hash
-	// table's two (slot, then record): finding the leaf first starts its
-	// load, and the processor overlaps it with the table's.
 	l := x.Tree.mutLeafFor(key)
-	i, found := x.Table.find(x.Arena, key, h)
+	i, found := p.slot, p.found
 	if !found {
 		i = x.Table.insertAt(i, h, ref, x.Arena)
 		x.Tree.insertIn(l, x.Arena.chunks, key, ref)

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/minikv/minikv/internal/index"
@@ -290,5 +291,82 @@ func TestUvarintLen(t *testing.T) {
 	}
 	if got := index.UvarintLen(1<<64 - 1); got != binary.MaxVarintLen64 {
 		t.Fatalf("UvarintLen(max) = %d", got)
+	}
+}
+
+// TestIndex_FindBesideReaders does what the database's writer does: Find
+// outside the lock that readers share, then SetAt under it exclusively.
+// Under the race detector it checks that Find only reads; without, that a
+// probe stays right for its SetAt through inserts, overwrites, growth of
+// the table and splits of the tree.
+func TestIndex_FindBesideReaders(t *testing.T) {
+	r := rand.New(rand.NewPCG(testseed.Seed(t), 2))
+	x := index.New(16)
+	var mu sync.RWMutex
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 2 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := fmt.Sprintf("key%05d", (i*7+g)%2000)
+				mu.RLock()
+				if s := x.Lookup(k, index.Hash(k)); s >= 0 {
+					if e, _ := index.DecodeEntry(x.Arena.Record(x.Table.Ref(s))); string(e.Key) != k {
+						t.Errorf("Lookup(%q) found %q", k, e.Key)
+					}
+				}
+				mu.RUnlock()
+			}
+		})
+	}
+	model := map[string]string{}
+	for step := range 6000 {
+		k := fmt.Sprintf("key%05d", r.IntN(2000))
+		v := fmt.Sprintf("v%d", step)
+		h := index.Hash(k)
+		p := x.Find(k, h)
+		mu.Lock()
+		_, _, old, replaced := x.SetAt(p, k, h, []byte(v), 0)
+		if replaced {
+			e, _ := index.DecodeEntry(x.Arena.Record(old))
+			x.Arena.Kill(old, e.Size)
+		}
+		mu.Unlock()
+		if _, had := model[k]; replaced != had {
+			t.Fatalf("step %d: SetAt(%q) replaced=%v, the key was present: %v", step, k, replaced, had)
+		}
+		model[k] = v
+	}
+	close(stop)
+	wg.Wait()
+	if x.Table.Len() != len(model) || x.Tree.Len() != len(model) {
+		t.Fatalf("table holds %d keys and tree %d, want %d", x.Table.Len(), x.Tree.Len(), len(model))
+	}
+	for k, v := range model {
+		s := x.Lookup(k, index.Hash(k))
+		if s < 0 {
+			t.Fatalf("%q lost", k)
+		}
+		if e, _ := index.DecodeEntry(x.Arena.Record(x.Table.Ref(s))); string(e.Value) != v {
+			t.Fatalf("%q holds %q, want %q", k, e.Value, v)
+		}
+	}
+	c := index.NewCursor(x.Arena.Chunks())
+	n, prev := 0, ""
+	for ok := c.Seek(x.Tree.Root(), ""); ok; ok = c.Next() {
+		k := string(index.RefKey(x.Arena.Chunks(), c.Ref()))
+		if n > 0 && k <= prev {
+			t.Fatalf("tree order: %q after %q", k, prev)
+		}
+		prev = k
+		n++
+	}
+	if n != len(model) {
+		t.Fatalf("the tree walks %d keys, want %d", n, len(model))
 	}
 }
