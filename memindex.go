@@ -229,24 +229,83 @@ func (m *memIndex) freeze() frozenIndex {
 // chunk, from offset off on (see moveRecord). It returns the offset where
 // it stopped and whether the chunk emptied and was dropped.
 func (m *memIndex) moveLive(id int, chunk []byte, off, max int) (int, bool) {
-	for off < len(chunk) && max > 0 {
-		e, ok := index.DecodeEntry(chunk[off:])
-		if !ok {
-			panic("minikv: arena record damaged")
+	var p relocPlan
+	m.planMoves(&p, id, chunk, off, max)
+	return p.end, m.applyMoves(&p)
+}
+
+// relocPlan is the live records of one chunk that a relocation step will
+// move, found by planMoves with only the writer lock held, so that the
+// index lock is held only while applyMoves moves them.
+type relocPlan struct {
+	id    int
+	chunk []byte
+	recs  []liveRecord
+	end   int // the offset after the last record examined
+}
+
+// liveRecord is a live record that a relocation step moves: its ref, its
+// hash-table slot and its entry.
+type liveRecord struct {
+	slot int
+	ref  uint64
+	e    index.Entry
+}
+
+// lookAhead is how many records planMoves decodes, and whose hash-table
+// slots it starts loading, before it looks any of them up: the slots are
+// cache misses, and loading them together overlaps them.
+const lookAhead = 8
+
+// planMoves fills p with up to max live records of chunk id, whose used
+// bytes are chunk, from offset off on. It only reads the index, so it may
+// run beside readers.
+func (m *memIndex) planMoves(p *relocPlan, id int, chunk []byte, off, max int) {
+	p.id, p.chunk, p.recs = id, chunk, p.recs[:0]
+	var batch [lookAhead]liveRecord
+	var hashes [lookAhead]uint64
+	for off < len(chunk) && len(p.recs) < max {
+		n := 0
+		for ; n < lookAhead && off < len(chunk); n++ {
+			e, ok := index.DecodeEntry(chunk[off:])
+			if !ok {
+				panic("minikv: arena record damaged")
+			}
+			batch[n] = liveRecord{ref: uint64(id)<<index.ChunkShift | uint64(off), e: e}
+			hashes[n] = index.HashBytes(e.Key)
+			m.Table.Prefetch(hashes[n])
+			off += e.Size
 		}
-		ref := uint64(id)<<index.ChunkShift | uint64(off)
-		off += e.Size
-		i := m.Lookup(string(e.Key), index.HashBytes(e.Key))
-		if i < 0 || m.Table.Ref(i) != ref {
-			continue
-		}
-		max--
-		m.moveRecord(i, ref, e)
-		if c := m.Arena.Chunks()[id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(chunk) {
-			return off, true
+		for k := range n {
+			r := &batch[k]
+			i := m.Table.SlotOf(hashes[k], r.ref)
+			if i < 0 {
+				continue
+			}
+			r.slot = i
+			p.recs = append(p.recs, *r)
+			if len(p.recs) == max {
+				// Stop after this record: the rest of the batch is
+				// examined again by the next step.
+				off = int(r.ref&(1<<index.ChunkShift-1)) + r.e.Size
+				break
+			}
 		}
 	}
-	return off, false
+	p.end = off
+}
+
+// applyMoves moves the records of p and reports whether their chunk
+// emptied and was dropped. No change to the index may come between
+// planMoves and applyMoves.
+func (m *memIndex) applyMoves(p *relocPlan) bool {
+	for _, r := range p.recs {
+		m.moveRecord(r.slot, r.ref, r.e)
+		if c := m.Arena.Chunks()[p.id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(p.chunk) {
+			return true
+		}
+	}
+	return false
 }
 
 // relocate moves up to max live records out of a sparse chunk into the
@@ -257,6 +316,18 @@ func (m *memIndex) relocate(max int) bool { return m.relocateBelow(max, 1, 2) }
 // relocateBelow is relocate for the chunks whose live bytes are below
 // num/den of what they hold.
 func (m *memIndex) relocateBelow(max int, num, den int64) bool {
+	var p relocPlan
+	if !m.planRelocate(&p, max, num, den) {
+		return false
+	}
+	return m.applyRelocate(&p, num, den)
+}
+
+// planRelocate is the first half of relocateBelow, which only reads the
+// index: it fills p with up to max live records of a chunk whose live
+// bytes are below num/den of what it holds, from where the last step in
+// that chunk stopped. It reports false when no chunk is that sparse.
+func (m *memIndex) planRelocate(p *relocPlan, max int, num, den int64) bool {
 	id := m.Arena.ChunkBelow(num, den)
 	if id < 0 {
 		return false
@@ -266,12 +337,19 @@ func (m *memIndex) relocateBelow(max int, num, den int64) bool {
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		off = m.reloc.off // go on where the last call stopped in this chunk
 	}
-	off, dropped := m.moveLive(id, chunk, off, max)
-	if dropped {
+	m.planMoves(p, id, chunk, off, max)
+	return true
+}
+
+// applyRelocate is the second half of relocateBelow: it moves the records
+// of p, which planRelocate filled with no change to the index since, and
+// reports whether a chunk below num/den remains.
+func (m *memIndex) applyRelocate(p *relocPlan, num, den int64) bool {
+	if m.applyMoves(p) {
 		// Forget it: a pointer to it would keep its memory.
 		m.reloc.chunk, m.reloc.off = nil, 0
 	} else {
-		m.reloc.chunk, m.reloc.off = unsafe.SliceData(chunk), off
+		m.reloc.chunk, m.reloc.off = unsafe.SliceData(p.chunk), p.end
 	}
 	return m.Arena.ChunkBelow(num, den) >= 0
 }

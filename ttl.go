@@ -174,6 +174,7 @@ const relocateWasteMin = 256 << 10
 // it.
 func (db *DB) relocateWaste(ctx context.Context) error {
 	var pace pacer
+	var plan relocPlan
 	for {
 		db.mu.RLock()
 		worth := false
@@ -188,12 +189,12 @@ func (db *DB) relocateWaste(ctx context.Context) error {
 		progress := false
 		err := db.pacedStep(ctx, &pace, func() {
 			db.mu.Lock()
+			retired := db.idx != nil && db.idx.Arena.RetireActive()
+			db.mu.Unlock()
 			if db.idx != nil {
-				retired := db.idx.Arena.RetireActive()
-				moved := db.roomToRelocate() && db.idx.relocateBelow(relocateStep, 3, 4)
+				moved := db.relocateStep(&plan, 3, 4)
 				progress = retired || moved || db.idx.Arena.ChunkBelow(3, 4) >= 0
 			}
-			db.mu.Unlock()
 		})
 		if err != nil || !progress {
 			return err

@@ -176,6 +176,27 @@ func (t *Table) find(a *Arena, key string, h uint64) (int, bool) {
 	}
 }
 
+// SlotOf returns the index of the slot that points at ref, the record of
+// a key whose hash is h, or -1 when none does: the record is not live. It
+// compares refs, not keys, so it reads no record: the way to ask of many
+// records found in the arena whether they are live.
+func (t *Table) SlotOf(h, ref uint64) int {
+	n := uint64(len(t.slots))
+	want := slotOf(h, ref)
+	for i := homeOf(h, len(t.slots)); ; {
+		s := t.slots[i]
+		if s == want {
+			return int(i)
+		}
+		if s == 0 {
+			return -1
+		}
+		if i++; i == n {
+			i = 0
+		}
+	}
+}
+
 // Prefetch starts loading the home slot of hash h into the cache.
 func (t *Table) Prefetch(h uint64) {
 	prefetch(uintptr(unsafe.Pointer(&t.slots[homeOf(h, len(t.slots))])))

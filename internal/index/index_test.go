@@ -370,3 +370,35 @@ func TestIndex_FindBesideReaders(t *testing.T) {
 		t.Fatalf("the tree walks %d keys, want %d", n, len(model))
 	}
 }
+
+// TestTable_SlotOf checks that SlotOf finds the slot of every live record
+// by its ref alone, and no slot for a record that was replaced.
+func TestTable_SlotOf(t *testing.T) {
+	x := index.New(16)
+	type deadRecord struct{ h, ref uint64 }
+	var dead []deadRecord
+	refs := map[string]uint64{}
+	for round := range 3 {
+		for k := range 3000 {
+			key := fmt.Sprintf("key%05d", k*7%5000)
+			ref, _, old, replaced := x.Set(key, index.Hash(key), []byte{byte(round)}, 0)
+			if replaced {
+				e, _ := index.DecodeEntry(x.Arena.Record(old))
+				dead = append(dead, deadRecord{index.Hash(key), old})
+				x.Arena.Kill(old, e.Size)
+			}
+			refs[key] = ref
+		}
+	}
+	for key, ref := range refs {
+		h := index.Hash(key)
+		if got, want := x.Table.SlotOf(h, ref), x.Lookup(key, h); got != want || got < 0 {
+			t.Fatalf("SlotOf(%q, %d) = %d, want the key's slot %d", key, ref, got, want)
+		}
+	}
+	for _, d := range dead {
+		if i := x.Table.SlotOf(d.h, d.ref); i >= 0 {
+			t.Fatalf("SlotOf found the replaced record %d in slot %d", d.ref, i)
+		}
+	}
+}
