@@ -791,3 +791,19 @@ func (c *Cursor) UpperBound() (string, bool) {
 	}
 	return "", false
 }
+
+// leafOf walks down to key's leaf and returns it, or nil for an empty
+// tree. It only reads, so a writer may call it beside readers.
+func (t *Tree) leafOf(key string) *Leaf {
+	if t.height == 0 {
+		return t.rootLeaf
+	}
+	n := t.inner
+	for {
+		i := n.childIndex(key)
+		if n.leafKids {
+			return n.leaves[i]
+		}
+		n = n.kids[i]
+	}
+}

@@ -40,20 +40,32 @@ func (x *Index) Set(key string, h uint64, value []byte, exp int64) (ref uint64, 
 	return x.SetAt(x.Find(key, h), key, h, value, exp)
 }
 
-// Probe is where a key is, or would go, in the hash table: the first half
-// of Set, which Find does and SetAt consumes.
+// Probe is where a key is, or would go, in the hash table, and a present
+// key's leaf: the first half of Set, which Find does and SetAt consumes.
 type Probe struct {
 	slot  int
 	found bool
+	leaf  *Leaf // a present key's leaf, if the tree may change it in place
 }
 
-// Find probes the hash table for key, whose hash is h, for a later SetAt
-// of the same key. It only reads, so it may run beside readers, before the
-// lock that keeps them out of a change: their wait then no longer includes
-// the probe's cache misses (the slot, then the record it points at).
+// Find probes the hash table for key, whose hash is h, and walks to a
+// present key's leaf, for a later SetAt of the same key. It only reads, so
+// it may run beside readers (and Tree.Freeze), before the lock that keeps
+// them out of a change: their wait then no longer includes the probe's
+// cache misses (the slot, then the record it points at) nor the walk.
 func (x *Index) Find(key string, h uint64) Probe {
 	i, found := x.Table.find(x.Arena, key, h)
-	return Probe{i, found}
+	p := Probe{slot: i, found: found}
+	if found {
+		// SetAt replaces a present key's ref in its leaf. If no iterator
+		// or snapshot shares the leaf, SetAt changes it where it is, and
+		// the walk to it, a binary search in every node on the path, is
+		// done here rather than while readers wait.
+		if l := x.Tree.leafOf(key); l != nil && l.owner == x.Tree.owner.Load() {
+			p.leaf = l
+		}
+	}
+	return p
 }
 
 // SetAt is Set of key, whose hash is h, at p, which Find returned for the
@@ -61,7 +73,14 @@ func (x *Index) Find(key string, h uint64) Probe {
 func (x *Index) SetAt(p Probe, key string, h uint64, value []byte, exp int64) (ref uint64, slot int, old uint64, replaced bool) {
 	ref, buf := x.Arena.Alloc(EntrySize(len(key), len(value), exp))
 	PutEntry(buf, key, value, exp)
-	l := x.Tree.mutLeafFor(key)
+	// A leaf that Find saw unshared is still so unless Tree.Freeze ran
+	// since, which changes the owner: a leaf of the current owner lies on
+	// a path that is all the current owner's (a path is made mutable from
+	// the root down), so it may change in place.
+	l := p.leaf
+	if l == nil || l.owner != x.Tree.owner.Load() {
+		l = x.Tree.mutLeafFor(key)
+	}
 	i, found := p.slot, p.found
 	if !found {
 		i = x.Table.insertAt(i, h, ref, x.Arena)

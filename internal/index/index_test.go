@@ -325,11 +325,25 @@ func TestIndex_FindBesideReaders(t *testing.T) {
 		})
 	}
 	model := map[string]string{}
+	type frozen struct {
+		root index.Root
+		refs []uint64
+	}
+	var freezes []frozen
 	for step := range 6000 {
 		k := fmt.Sprintf("key%05d", r.IntN(2000))
 		v := fmt.Sprintf("v%d", step)
 		h := index.Hash(k)
 		p := x.Find(k, h)
+		if r.IntN(50) == 0 {
+			// An iterator freezes the tree between the probe and the
+			// change, as a reader may: SetAt must then copy the leaf
+			// it probed rather than change it.
+			mu.RLock()
+			root := x.Tree.Freeze()
+			freezes = append(freezes, frozen{root, treeRefs(x, root)})
+			mu.RUnlock()
+		}
 		mu.Lock()
 		_, _, old, replaced := x.SetAt(p, k, h, []byte(v), 0)
 		if replaced {
@@ -354,6 +368,14 @@ func TestIndex_FindBesideReaders(t *testing.T) {
 		}
 		if e, _ := index.DecodeEntry(x.Arena.Record(x.Table.Ref(s))); string(e.Value) != v {
 			t.Fatalf("%q holds %q, want %q", k, e.Value, v)
+		}
+	}
+	if len(freezes) == 0 {
+		t.Fatal("the test froze no tree: nothing checked copy on write")
+	}
+	for i, f := range freezes {
+		if got := treeRefs(x, f.root); !slices.Equal(got, f.refs) {
+			t.Fatalf("frozen tree %d changed: %d refs, was %d", i, len(got), len(f.refs))
 		}
 	}
 	c := index.NewCursor(x.Arena.Chunks())
@@ -401,4 +423,14 @@ func TestTable_SlotOf(t *testing.T) {
 			t.Fatalf("SlotOf found the replaced record %d in slot %d", d.ref, i)
 		}
 	}
+}
+
+// treeRefs returns the refs of root in key order.
+func treeRefs(x index.Index, root index.Root) []uint64 {
+	var refs []uint64
+	c := index.NewCursor(x.Arena.Chunks())
+	for ok := c.Seek(root, ""); ok; ok = c.Next() {
+		refs = append(refs, c.Ref())
+	}
+	return refs
 }
