@@ -40,7 +40,16 @@ import (
 // queue their records, one leader appends and applies a whole group) gave
 // 0.7-0.9x in the same runs, as every write still paid a park and a
 // wake-up; spinning or yielding while writeMu is held gave less than
-// parking.
+// parking. So did four designs that kept the second core busy (a single
+// spinning waiter, a polling waiter, a hand-off of one waiter's request to
+// the holder, a combining queue with yielding waiters): a write whose
+// data or lock moves to the other core costs about as much again as the
+// write, so one writer at a time, on one core, is the fastest here.
+//
+// The index lock is held only for the change itself: under the writer
+// lock nothing else changes the index, so a set's reading half (the
+// hash-table probe, the walk to a present key's leaf: index.Find) runs
+// before it, beside readers.
 
 // reqKind says what a writeReq does.
 type reqKind uint8
