@@ -196,10 +196,9 @@ func (db *DB) defragment(ctx context.Context) error {
 			break
 		}
 	}
-	var plan relocPlan
 	for more := true; more; {
 		err := db.pacedStep(ctx, &pace, func() {
-			more = db.relocateStep(&plan, 1, 2)
+			more = db.stepRelocation(1, 2)
 		})
 		if err != nil {
 			return err
@@ -208,17 +207,17 @@ func (db *DB) defragment(ctx context.Context) error {
 	return nil
 }
 
-// relocateStep moves up to relocateStep live records out of a chunk whose
+// stepRelocation moves up to relocateStep live records out of a chunk whose
 // live bytes are below num/den of what it holds, if they fit under the
 // memory limit, and reports whether such a chunk remains. The caller holds
 // the writer lock; readers wait only while the records move, not while the
 // step looks for them (memIndex.planRelocate).
-func (db *DB) relocateStep(p *relocPlan, num, den int64) bool {
-	if !db.roomToRelocate() || !db.idx.planRelocate(p, relocateStep, num, den) {
+func (db *DB) stepRelocation(num, den int64) bool {
+	if !db.roomToRelocate() || !db.idx.planRelocate(relocateStep, num, den) {
 		return false
 	}
 	db.mu.Lock()
-	more := db.idx.applyRelocate(p, num, den)
+	more := db.idx.applyRelocate(num, den)
 	db.mu.Unlock()
 	return more
 }

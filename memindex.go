@@ -39,6 +39,9 @@ type memIndex struct {
 		chunk *byte
 		off   int
 	}
+	// plan is the relocation step planned and not yet applied (see
+	// relocPlan); under the writer lock.
+	plan relocPlan
 	// clock is the LRU clock under EvictLRU: a write and a read stamp
 	// their key's slot with it (index.Table.Stamp, Touch). It advances once every
 	// 16 writes (ticks counts them), which keeps the line that holds it
@@ -229,14 +232,23 @@ func (m *memIndex) freeze() frozenIndex {
 // chunk, from offset off on (see moveRecord). It returns the offset where
 // it stopped and whether the chunk emptied and was dropped.
 func (m *memIndex) moveLive(id int, chunk []byte, off, max int) (int, bool) {
-	var p relocPlan
-	m.planMoves(&p, id, chunk, off, max)
-	return p.end, m.applyMoves(&p)
+	p := &m.plan
+	for off < len(chunk) && max > 0 {
+		m.planMoves(p, id, chunk, off, min(max, relocateStep))
+		max -= len(p.recs)
+		off = p.end
+		if m.applyMoves(p) {
+			return off, true
+		}
+	}
+	return off, false
 }
 
 // relocPlan is the live records of one chunk that a relocation step will
 // move, found by planMoves with only the writer lock held, so that the
-// index lock is held only while applyMoves moves them.
+// index lock is held only while applyMoves moves them. memIndex keeps one,
+// reused by every step; applyMoves empties it, so that it keeps no chunk
+// from being freed.
 type relocPlan struct {
 	id    int
 	chunk []byte
@@ -299,13 +311,17 @@ func (m *memIndex) planMoves(p *relocPlan, id int, chunk []byte, off, max int) {
 // emptied and was dropped. No change to the index may come between
 // planMoves and applyMoves.
 func (m *memIndex) applyMoves(p *relocPlan) bool {
+	dropped := false
 	for _, r := range p.recs {
 		m.moveRecord(r.slot, r.ref, r.e)
 		if c := m.Arena.Chunks()[p.id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(p.chunk) {
-			return true
+			dropped = true
+			break
 		}
 	}
-	return false
+	clear(p.recs)
+	p.recs, p.chunk = p.recs[:0], nil
+	return dropped
 }
 
 // relocate moves up to max live records out of a sparse chunk into the
@@ -316,18 +332,17 @@ func (m *memIndex) relocate(max int) bool { return m.relocateBelow(max, 1, 2) }
 // relocateBelow is relocate for the chunks whose live bytes are below
 // num/den of what they hold.
 func (m *memIndex) relocateBelow(max int, num, den int64) bool {
-	var p relocPlan
-	if !m.planRelocate(&p, max, num, den) {
+	if !m.planRelocate(max, num, den) {
 		return false
 	}
-	return m.applyRelocate(&p, num, den)
+	return m.applyRelocate(num, den)
 }
 
 // planRelocate is the first half of relocateBelow, which only reads the
-// index: it fills p with up to max live records of a chunk whose live
+// index: it plans the move of up to max live records of a chunk whose live
 // bytes are below num/den of what it holds, from where the last step in
 // that chunk stopped. It reports false when no chunk is that sparse.
-func (m *memIndex) planRelocate(p *relocPlan, max int, num, den int64) bool {
+func (m *memIndex) planRelocate(max int, num, den int64) bool {
 	id := m.Arena.ChunkBelow(num, den)
 	if id < 0 {
 		return false
@@ -337,19 +352,20 @@ func (m *memIndex) planRelocate(p *relocPlan, max int, num, den int64) bool {
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		off = m.reloc.off // go on where the last call stopped in this chunk
 	}
-	m.planMoves(p, id, chunk, off, max)
+	m.planMoves(&m.plan, id, chunk, off, max)
 	return true
 }
 
 // applyRelocate is the second half of relocateBelow: it moves the records
-// of p, which planRelocate filled with no change to the index since, and
+// that planRelocate planned, with no change to the index since, and
 // reports whether a chunk below num/den remains.
-func (m *memIndex) applyRelocate(p *relocPlan, num, den int64) bool {
-	if m.applyMoves(p) {
+func (m *memIndex) applyRelocate(num, den int64) bool {
+	chunk, end := m.plan.chunk, m.plan.end
+	if m.applyMoves(&m.plan) {
 		// Forget it: a pointer to it would keep its memory.
 		m.reloc.chunk, m.reloc.off = nil, 0
 	} else {
-		m.reloc.chunk, m.reloc.off = unsafe.SliceData(p.chunk), p.end
+		m.reloc.chunk, m.reloc.off = unsafe.SliceData(chunk), end
 	}
 	return m.Arena.ChunkBelow(num, den) >= 0
 }

@@ -174,7 +174,6 @@ const relocateWasteMin = 256 << 10
 // it.
 func (db *DB) relocateWaste(ctx context.Context) error {
 	var pace pacer
-	var plan relocPlan
 	for {
 		db.mu.RLock()
 		worth := false
@@ -192,7 +191,7 @@ func (db *DB) relocateWaste(ctx context.Context) error {
 			retired := db.idx != nil && db.idx.Arena.RetireActive()
 			db.mu.Unlock()
 			if db.idx != nil {
-				moved := db.relocateStep(&plan, 3, 4)
+				moved := db.stepRelocation(3, 4)
 				progress = retired || moved || db.idx.Arena.ChunkBelow(3, 4) >= 0
 			}
 		})
