@@ -46,10 +46,11 @@ import (
 // data or lock moves to the other core costs about as much again as the
 // write, so one writer at a time, on one core, is the fastest here.
 //
-// The index lock is held only for the change itself: under the writer
-// lock nothing else changes the index, so a set's reading half (the
-// hash-table probe, the walk to a present key's leaf: index.Find) runs
-// before it, beside readers.
+// A single set (Set, SetWithTTL, a read-modify-write that sets) holds the
+// index lock only for the change itself: under the writer lock nothing
+// else changes the index, so its reading half (the hash-table probe, the
+// walk to a present key's leaf: index.Find) runs before, beside readers.
+// Deletes and batches still do all their work under the index lock.
 
 // reqKind says what a writeReq does.
 type reqKind uint8
@@ -189,9 +190,7 @@ func (db *DB) apply(r *writeReq) {
 		return
 	}
 	r.lsn = lsn
-	// Under the writer lock nothing else changes the index, so a set's
-	// probe runs before the index lock, beside readers, and they wait only
-	// for the change itself.
+	// A set's reading half, before the index lock (see the top of the file).
 	var p index.Probe
 	if r.kind != reqBatch && !r.del {
 		p = db.idx.Find(r.key, r.h)

@@ -85,14 +85,23 @@ func (m *memIndex) get(key string, h uint64, now int64) (e index.Entry, ok bool)
 }
 
 // set stores key's value and expiry (0 for none), replacing any record.
+// A batch's sets use it: one after another, they follow the tree's finger
+// from leaf to leaf (index.Index.Set).
 func (m *memIndex) set(key string, h uint64, value []byte, exp int64) {
-	m.setAt(m.Find(key, h), key, h, value, exp)
+	ref, i, old, replaced := m.Set(key, h, value, exp)
+	m.afterSet(ref, i, old, replaced, exp)
 }
 
 // setAt is set of key at p, which Find returned for key with no change to
-// the index since.
+// the index since: the second half of a single write (see DB.apply).
 func (m *memIndex) setAt(p index.Probe, key string, h uint64, value []byte, exp int64) {
 	ref, i, old, replaced := m.SetAt(p, key, h, value, exp)
+	m.afterSet(ref, i, old, replaced, exp)
+}
+
+// afterSet keeps what memIndex holds by ref in step with a set that put
+// key's record at ref in slot i, replacing old if replaced.
+func (m *memIndex) afterSet(ref uint64, i int, old uint64, replaced bool, exp int64) {
 	if exp != 0 {
 		m.addExpiry(ref, exp)
 	}
@@ -228,27 +237,24 @@ func (m *memIndex) freeze() frozenIndex {
 	return frozenIndex{tree: m.Tree.Freeze(), chunks: m.Arena.Chunks()}
 }
 
-// moveLive moves up to max live records of chunk id, whose used bytes are
-// chunk, from offset off on (see moveRecord). It returns the offset where
-// it stopped and whether the chunk emptied and was dropped.
-func (m *memIndex) moveLive(id int, chunk []byte, off, max int) (int, bool) {
-	p := &m.plan
-	for off < len(chunk) && max > 0 {
-		m.planMoves(p, id, chunk, off, min(max, relocateStep))
-		max -= len(p.recs)
-		off = p.end
-		if m.applyMoves(p) {
-			return off, true
+// moveAll moves every live record out of chunk id, whose used bytes are
+// chunk, relocateStep records at a time (see moveRecord).
+func (m *memIndex) moveAll(id int, chunk []byte) {
+	for off := 0; off < len(chunk); {
+		m.planMoves(&m.plan, id, chunk, off, relocateStep)
+		off = m.plan.end
+		if m.applyMoves(&m.plan) {
+			return
 		}
 	}
-	return off, false
 }
 
 // relocPlan is the live records of one chunk that a relocation step will
-// move, found by planMoves with only the writer lock held, so that the
-// index lock is held only while applyMoves moves them. memIndex keeps one,
-// reused by every step; applyMoves empties it, so that it keeps no chunk
-// from being freed.
+// move. The background steps (DB.stepRelocation) find them with only the
+// writer lock held, so that the index lock is held only while applyMoves
+// moves them; a write making room under a memory limit (moveAll) holds
+// both throughout. memIndex keeps one, reused by every step; applyMoves
+// empties it, so that it keeps no chunk from being freed.
 type relocPlan struct {
 	id    int
 	chunk []byte
@@ -313,6 +319,9 @@ func (m *memIndex) planMoves(p *relocPlan, id int, chunk []byte, off, max int) {
 func (m *memIndex) applyMoves(p *relocPlan) bool {
 	dropped := false
 	for _, r := range p.recs {
+		if m.Table.Ref(r.slot) != r.ref {
+			panic("minikv: index out of step: a relocation plan outlived a change to the index")
+		}
 		m.moveRecord(r.slot, r.ref, r.e)
 		if c := m.Arena.Chunks()[p.id]; len(c) == 0 || unsafe.SliceData(c) != unsafe.SliceData(p.chunk) {
 			dropped = true
@@ -324,23 +333,10 @@ func (m *memIndex) applyMoves(p *relocPlan) bool {
 	return dropped
 }
 
-// relocate moves up to max live records out of a sparse chunk into the
-// active one, so that the chunk can be freed; it reports whether a sparse
-// chunk remains.
-func (m *memIndex) relocate(max int) bool { return m.relocateBelow(max, 1, 2) }
-
-// relocateBelow is relocate for the chunks whose live bytes are below
-// num/den of what they hold.
-func (m *memIndex) relocateBelow(max int, num, den int64) bool {
-	if !m.planRelocate(max, num, den) {
-		return false
-	}
-	return m.applyRelocate(num, den)
-}
-
-// planRelocate is the first half of relocateBelow, which only reads the
-// index: it plans the move of up to max live records of a chunk whose live
-// bytes are below num/den of what it holds, from where the last step in
+// planRelocate is the first half of a relocation step, which only reads
+// the index: it plans the move of up to max live records out of a chunk
+// whose live bytes are below num/den of what it holds (to the active
+// chunk, so that the sparse one can be freed), from where the last step in
 // that chunk stopped. It reports false when no chunk is that sparse.
 func (m *memIndex) planRelocate(max int, num, den int64) bool {
 	id := m.Arena.ChunkBelow(num, den)
@@ -356,7 +352,7 @@ func (m *memIndex) planRelocate(max int, num, den int64) bool {
 	return true
 }
 
-// applyRelocate is the second half of relocateBelow: it moves the records
+// applyRelocate is the second half of a relocation step: it moves the records
 // that planRelocate planned, with no change to the index since, and
 // reports whether a chunk below num/den remains.
 func (m *memIndex) applyRelocate(num, den int64) bool {

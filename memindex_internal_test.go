@@ -124,7 +124,7 @@ func TestMemIndex_Model(t *testing.T) {
 					}
 					delete(model, k)
 				default:
-					for m.relocate(7) {
+					for relocate(m, 7) {
 					}
 				}
 				if r.IntN(500) == 0 {
@@ -258,4 +258,10 @@ func TestMemIndex_AscendingInsertsFillLeaves(t *testing.T) {
 		delete(model, k)
 	}
 	checkIndex(t, m, model)
+}
+
+// relocate runs one relocation step on m, as DB.stepRelocation does, for
+// the chunks less than half live, and reports whether one remains.
+func relocate(m *memIndex, max int) bool {
+	return m.planRelocate(max, 1, 2) && m.applyRelocate(1, 2)
 }

@@ -2,7 +2,6 @@ package minikv
 
 import (
 	"errors"
-	"math"
 	"math/rand/v2"
 	"unsafe"
 
@@ -119,7 +118,7 @@ func max32(a, b uint32) uint32 {
 // freed.
 func (m *memIndex) relocateChunk(id int) {
 	chunk := m.Arena.Written(id)
-	m.moveLive(id, chunk, 0, math.MaxInt)
+	m.moveAll(id, chunk)
 	if m.reloc.chunk == unsafe.SliceData(chunk) {
 		m.reloc.chunk, m.reloc.off = nil, 0
 	}

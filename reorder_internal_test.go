@@ -125,7 +125,7 @@ func TestReorder_EmptiesSparseChunks(t *testing.T) {
 	if leftover*100 > live {
 		t.Fatalf("%d of %d live bytes left in sparse chunks after the walk", leftover, live)
 	}
-	for m.relocate(relocateStep) {
+	for relocate(m, relocateStep) {
 	}
 	checkIndex(t, m, model)
 	if m.Arena.Dead()*10 > m.Arena.Total() {

@@ -120,7 +120,8 @@ func (t *Tree) BytesFor(keys int) int64 {
 func (t *Tree) Len() int { return t.count }
 
 // Freeze freezes the current tree and returns it. It may run under a read
-// lock, concurrently with other freezes, but not with a writer.
+// lock, concurrently with other freezes and with a writer's Index.Find,
+// but not with a change.
 func (t *Tree) Freeze() Root {
 	v := t.Root()
 	t.owner.Store(ownerSeq.Add(1))

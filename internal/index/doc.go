@@ -26,12 +26,13 @@
 //
 // Concurrency: a method that changes the index (Set, SetAt, Delete, Move,
 // ApplyReorder, and the parts' methods that do) runs alone. Methods that
-// only read (Lookup, Find, Table.Ref, Arena.Record, Table.Touch, and
-// PlanReorder, which besides reading makes the arena's spare chunk, which
-// no reader sees) may run at the same time as each other. A Root from
-// Tree.Freeze and the arena's Chunks stay valid while writes go on: no
-// write changes a frozen node or a written byte. A writer may so do the
-// reading half of a set, Find, beside readers, and then only SetAt alone.
+// only read (Lookup, Find, Table.Ref, Table.SlotOf, Table.Prefetch,
+// Arena.Record, Table.Touch, Tree.Freeze, and PlanReorder, which besides
+// reading makes the arena's spare chunk, which no reader sees) may run at
+// the same time as each other. So a writer does the reading half of a set,
+// Find, beside readers, and only SetAt alone. A Root from Tree.Freeze and
+// the arena's Chunks stay valid while writes go on: no write changes a
+// frozen node or a written byte.
 package index
 
 // Size limits of an entry: the decoder refuses longer lengths as damage.

@@ -2,8 +2,9 @@ package index
 
 // Index is a store's records with the two structures over them, kept in
 // step: every live record is in the Arena, and its key is in the Table and
-// the Tree, both pointing at it by ref. Set, Delete and Move change all
-// three; Lookup and the Tree's Root and Freeze read them.
+// the Tree, both pointing at it by ref. Set (or Find, then SetAt), Delete
+// and Move change all three; Lookup and the Tree's Root and Freeze read
+// them.
 //
 // Its methods that change it run alone; the package documentation says
 // what may run at the same time.
@@ -37,7 +38,15 @@ func (x *Index) Lookup(key string, h uint64) int {
 // the record it replaced; that record is still live in the arena, and the
 // caller kills it (Arena.Kill) once it has read what it needs from it.
 func (x *Index) Set(key string, h uint64, value []byte, exp int64) (ref uint64, slot int, old uint64, replaced bool) {
-	return x.SetAt(x.Find(key, h), key, h, value, exp)
+	ref, buf := x.Arena.Alloc(EntrySize(len(key), len(value), exp))
+	PutEntry(buf, key, value, exp)
+	// The key's leaf is a cache miss of its own, independent of the hash
+	// table's two (slot, then record): finding the leaf first starts its
+	// load, and the processor overlaps it with the table's.
+	l := x.Tree.mutLeafFor(key)
+	i, found := x.Table.find(x.Arena, key, h)
+	slot, old, replaced = x.setIn(l, i, found, key, h, ref)
+	return ref, slot, old, replaced
 }
 
 // Probe is where a key is, or would go, in the hash table, and a present
@@ -60,8 +69,14 @@ func (x *Index) Find(key string, h uint64) Probe {
 		// SetAt replaces a present key's ref in its leaf. If no iterator
 		// or snapshot shares the leaf, SetAt changes it where it is, and
 		// the walk to it, a binary search in every node on the path, is
-		// done here rather than while readers wait.
-		if l := x.Tree.leafOf(key); l != nil && l.owner == x.Tree.owner.Load() {
+		// done here rather than while readers wait. The finger, which
+		// only the writer reads, spares the walk for a key near the last.
+		owner := x.Tree.owner.Load()
+		l := x.Tree.finger.at(key, owner)
+		if l == nil {
+			l = x.Tree.leafOf(key)
+		}
+		if l != nil && l.owner == owner {
 			p.leaf = l
 		}
 	}
@@ -81,18 +96,30 @@ func (x *Index) SetAt(p Probe, key string, h uint64, value []byte, exp int64) (r
 	if l == nil || l.owner != x.Tree.owner.Load() {
 		l = x.Tree.mutLeafFor(key)
 	}
-	i, found := p.slot, p.found
+	// A probe that a change since has made wrong would corrupt the table:
+	// its slot must still be empty for a new key and taken for a present one.
+	if (x.Table.slots[p.slot] == 0) == p.found {
+		panic("minikv: index out of step: a probe outlived a change to the hash table")
+	}
+	slot, old, replaced = x.setIn(l, p.slot, p.found, key, h, ref)
+	return ref, slot, old, replaced
+}
+
+// setIn points the table and the tree at ref, the new record of key:
+// slot i, found by Table.find, holds the key (found) or ends its probe
+// sequence, and l is the key's mutable leaf.
+func (x *Index) setIn(l *Leaf, i int, found bool, key string, h, ref uint64) (slot int, old uint64, replaced bool) {
 	if !found {
 		i = x.Table.insertAt(i, h, ref, x.Arena)
 		x.Tree.insertIn(l, x.Arena.chunks, key, ref)
-		return ref, i, 0, false
+		return i, 0, false
 	}
 	old = slotRef(x.Table.slots[i])
 	x.Table.setRef(i, ref)
 	if !l.replaceRef(old, ref) {
 		panic("minikv: index out of step: key in hash table but not in tree")
 	}
-	return ref, i, old, true
+	return i, old, true
 }
 
 // Delete takes key, whose hash is h, out of the table and the tree. It
