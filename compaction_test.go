@@ -785,9 +785,10 @@ func TestCompact_RelocateBesideReaders(t *testing.T) {
 	for r := range 2 {
 		wg.Go(func() {
 			for i := r; !stop.Load(); i += 7 {
-				// Yield between reads: two readers that hold the index
-				// lock back to back starve the writer whenever the
-				// operating system stops one of them holding it.
+				// Yield between reads: with more goroutines that never
+				// block than Ps, a write coming back from its fsync
+				// waits a whole time slice for a P (a few hundred
+				// writes a second).
 				runtime.Gosched()
 				k := i % keys
 				v, err := db.Get(fmt.Sprintf("k%06d", k))
