@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"runtime"
 )
@@ -71,6 +72,70 @@ var figures = []figure{
 	{figBytesAfterReopen, "resident bytes per key, after reopen", bytesPerKey, false, nil},
 	{figGC, "one forced GC, data loaded", seconds, false, &target{"map", 0.1, "≤ 1/10 map"}},
 	{figPeakRSS, "peak RSS (VmHWM)", totalBytes, false, nil},
+}
+
+// scaling is a row of the table that divides two figures of each engine
+// by each other: how its rate changes from one goroutine to many.
+type scaling struct {
+	label    string
+	num, den string  // the figures divided
+	target   float64 // the least quotient MiniKV's must reach
+	text     string  // the target as the table states it
+}
+
+var scalings = []scaling{
+	{fmt.Sprintf("Set, no fsync: %d goroutines ÷ 1, each engine against itself", writerCount),
+		figSetNoSync16, figSetNoSync, 1.0, "≥ 1.0× (issue 21)"},
+}
+
+// quotient returns r's figure num divided by its figure den.
+func (s scaling) quotient(r *result) (float64, bool) {
+	n, ok1 := r.value(s.num)
+	d, ok2 := r.value(s.den)
+	if !ok1 || !ok2 || d == 0 {
+		return 0, false
+	}
+	return n / d, true
+}
+
+// printScalings writes the rows of scalings that some engine has both
+// figures of, in the columns of printRows: each engine's quotient, the
+// best peer's, and MiniKV's against its target.
+func printScalings(w io.Writer, results []*result) {
+	for _, s := range scalings {
+		var mk *result
+		row, have := "| "+s.label+" |", false
+		bq, bn := 0.0, ""
+		for _, r := range results {
+			q, ok := s.quotient(r)
+			if !ok {
+				row += " n/a |"
+				continue
+			}
+			have = true
+			row += " " + times(q) + " |"
+			switch {
+			case r.Engine == "minikv":
+				mk = r
+			case r.Engine != "map" && (bn == "" || q > bq):
+				bq, bn = q, r.Engine
+			}
+		}
+		if !have {
+			continue
+		}
+		peer, verdict := "—", s.text+": not measured"
+		if bn != "" {
+			peer = fmt.Sprintf("best peer: %s (%s)", times(bq), bn)
+		}
+		if q, ok := s.quotient(mk); mk != nil && ok {
+			verdict = fmt.Sprintf("%s: %s, missed", s.text, times(q))
+			if q >= s.target {
+				verdict = fmt.Sprintf("%s: %s, met", s.text, times(q))
+			}
+		}
+		fmt.Fprintf(w, "%s %s | %s |\n", row, peer, verdict)
+	}
 }
 
 func (r *result) value(fig string) (float64, bool) {

@@ -37,8 +37,10 @@
 // badger.ErrConflict, and a per-counter mutex around Get and Set on Pebble
 // and goleveldb, which have no such transactions. The counters must add up
 // to the increments done. The map has no fsync figures. With -only writers
-// a run does the load, these figures and the Sets with fsync from 16
-// goroutines, and nothing else.
+// a run does the load, the Sets without fsync from 1 goroutine, these
+// figures and the Sets with fsync from 16 goroutines, and nothing else.
+// Under the table a row divides each engine's Sets without fsync from 16
+// goroutines by its own from 1: how its writes scale.
 //
 // With -ycsb the harness runs YCSB instead, through the client of
 // github.com/pingcap/go-ycsb used as a library, on adapters of its own
@@ -456,6 +458,7 @@ func printTable(w io.Writer, rep *report, results []*result) {
 	}
 	fmt.Fprintln(w)
 	printRows(w, results, figures, "issue-6 target")
+	printScalings(w, results)
 	fmt.Fprintln(w)
 	printVersions(w, rep.Versions)
 	fmt.Fprintln(w)

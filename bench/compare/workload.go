@@ -186,8 +186,13 @@ func (r *run) all() error {
 }
 
 // writersOnly runs the concurrent-writer figures after the load, those
-// with fsync included.
-func (r *run) writersOnly() error { return r.writers(figSetSync16, figBatchSync16) }
+// with fsync included. It first runs the Set figure of one goroutine,
+// against which the table sets the Sets of writerCount goroutines.
+func (r *run) writersOnly() error {
+	r.step("Set without fsync, 1 goroutine")
+	r.res.put(figSetNoSync)(rate(r.dur, 1, r.setter(1)))
+	return r.writers(figSetSync16, figBatchSync16)
+}
 
 // reads runs the Get and scan figures.
 func (r *run) reads() {
