@@ -191,8 +191,14 @@ func (db *DB) relocateWaste(ctx context.Context) error {
 			retired := db.idx != nil && db.idx.Arena.RetireActive()
 			db.mu.Unlock()
 			if db.idx != nil {
-				moved := db.stepRelocation(3, 4)
-				progress = retired || moved || db.idx.Arena.ChunkBelow(3, 4) >= 0
+				// A step that emptied a chunk made progress even when no
+				// sparse chunk is left: the records it moved may fill a
+				// new active chunk only sparsely, for the next step to
+				// retire (a store that shrank to one key moves it from
+				// a 4 MiB chunk to a 512 KiB one, then to a 64 KiB one).
+				total := db.idx.Arena.Total()
+				more := db.stepRelocation(3, 4)
+				progress = retired || more || db.idx.Arena.Total() < total
 			}
 		})
 		if err != nil || !progress {
