@@ -61,6 +61,9 @@ type DB struct {
 	wg        sync.WaitGroup
 	compactCh chan struct{} // wakes the compaction worker
 	presyncCh chan struct{} // asks the presync worker to fsync a filling segment
+	// cleanMark is the WAL's length when the cleaner last checked how fast
+	// it grows (see compactionNear).
+	cleanMark atomic.Int64
 }
 
 // Open opens the database in opts.Dir, creating it when missing (unless

@@ -141,3 +141,61 @@ func TestDelete_ReclaimsMemory(t *testing.T) {
 		t.Fatalf("Count %d; want %d", c, n/10)
 	}
 }
+
+// TestClean_LeavesWasteToCompaction overwrites every other key of a store
+// between two ticks of the cleaner, which leaves every arena chunk half
+// dead, in a WAL growth of more than an eighth of MaxWALSize but short of
+// a compaction: the tick must leave the dead records to the compaction
+// that such writes bring, and the next tick, after no writes, must give
+// their memory back. With automatic compaction off no compaction is
+// coming, and the first tick gives it back at once.
+func TestClean_LeavesWasteToCompaction(t *testing.T) {
+	const keys, valueLen = 8000, 250 // about 2.2 MB of WAL a pass over all
+	for _, auto := range []bool{true, false} {
+		t.Run(fmt.Sprintf("autoCompaction=%v", auto), func(t *testing.T) {
+			opts, _ := modelOptions(t)
+			opts.MaxWALSize = 4 << 20
+			opts.DisableAutoCompaction = !auto
+			db, _ := openTestDB(t, opts)
+			value := make([]byte, valueLen)
+			pass := func(round byte, step int) {
+				for i := 0; i < keys; i += step {
+					value[0] = round
+					if err := db.Set(fmt.Sprintf("k%05d", i), value); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			pass(0, 1)
+			minikv.CleanTick(db) // nothing dead yet; counts the pass as growth
+			pass(1, 2)
+			before := db.Stats()
+			minikv.CleanTick(db)
+			first := db.Stats()
+			minikv.CleanTick(db)
+			second := db.Stats()
+			t.Logf("MemoryUsage %d KiB, then %d KiB after a tick, %d KiB after the next; compactions %d",
+				before.MemoryUsage>>10, first.MemoryUsage>>10, second.MemoryUsage>>10, second.Compactions)
+			if second.Compactions != 0 {
+				t.Fatalf("%d compactions: the writes were to stay under MaxWALSize", second.Compactions)
+			}
+			// Given back: at least half the overwritten values' bytes.
+			dead := int64(keys / 2 * valueLen)
+			reclaimed := func(s minikv.Stats) bool { return s.MemoryUsage <= before.MemoryUsage-dead/2 }
+			if auto && reclaimed(first) {
+				t.Errorf("the tick right after the writes gave memory back (%d -> %d bytes); it was to leave it to the compaction", before.MemoryUsage, first.MemoryUsage)
+			}
+			if !auto && !reclaimed(first) {
+				t.Errorf("without automatic compaction the first tick kept %d of %d bytes; want %d given back", first.MemoryUsage, before.MemoryUsage, dead/2)
+			}
+			if !reclaimed(second) {
+				t.Errorf("a tick after the writes stopped kept %d of %d bytes; want %d given back", second.MemoryUsage, before.MemoryUsage, dead/2)
+			}
+			for i := range keys {
+				if v, err := db.Get(fmt.Sprintf("k%05d", i)); err != nil || len(v) != valueLen || v[0] != byte(1-i%2) {
+					t.Fatalf("k%05d after the ticks: %d bytes starting %v, %v", i, len(v), v[:min(1, len(v))], err)
+				}
+			}
+		})
+	}
+}

@@ -139,7 +139,8 @@ func (db *DB) rewriteExpiry(key string, exp int64) error {
 // cleans again, so that a mass expiry is reclaimed within about twice the
 // time its deletes take, with writers and readers let through between
 // rounds, and not at ttlBudget per interval. Then it gives back the memory
-// of dead records (see relocateWaste).
+// of dead records (see relocateWaste), unless writes are bringing a
+// compaction soon (see compactionNear).
 func (db *DB) cleanRound(ctx context.Context) {
 	for {
 		more, err := db.cleanExpired(ctx, time.Now().Add(ttlBudget))
@@ -155,9 +156,29 @@ func (db *DB) cleanRound(ctx context.Context) {
 		case <-time.After(ttlBudget):
 		}
 	}
+	if db.compactionNear() {
+		return
+	}
 	if err := db.relocateWaste(ctx); err != nil && ctx.Err() == nil {
 		db.log.Error("minikv: relocating records out of sparse chunks failed", "err", err)
 	}
+}
+
+// compactionNear reports whether the WAL grew by at least an eighth of
+// MaxWALSize since the cleaner last asked, with automatic compaction on:
+// writes are then bringing a compaction within a few rounds, whose
+// defragmentation gives the memory of dead records back. The cleaner
+// leaves that memory to it rather than move the same records beside those
+// writes: under steady overwrites there is always waste to move, and each
+// of its steps holds the writer lock, so the cleaner took up to a third of
+// the writers' time (Set from 16 goroutines 23% slower, batches of 10 and
+// Incr about half as fast, in bench/compare's writer figures). What the
+// cleaner is for, memory left by deletes and expiries when writes pause or
+// trickle, it still gives back.
+func (db *DB) compactionNear() bool {
+	w := db.wal.written.Load()
+	grown := w - db.cleanMark.Swap(w)
+	return !db.opts.DisableAutoCompaction && grown >= db.opts.MaxWALSize/8
 }
 
 // relocateWasteMin is the waste below which relocateWaste leaves the arena
