@@ -39,10 +39,12 @@ const defragIdle = 500 * time.Millisecond
 // compactLocked runs one compaction; the caller holds compactMu. With
 // deferDefrag (automatic compactions), the defragmentation that follows is
 // left to the worker for when writes pause (see compactWorker), unless
-// half the arena is dead or a deferred one is already pending: during a
-// bulk load the key-order walk would copy records that the next writes
-// put out of order again, and it would double the arena while the load
-// runs. An explicit Compact defragments at once.
+// half the arena is dead: during a bulk load or steady overwrites the
+// key-order walk would copy records that the next writes put out of order
+// again, and it would double the arena while they run. When one is already
+// pending, the compaction empties the sparse chunks (relocateSparse), which
+// bounds the memory of dead records at a fraction of the walk's copying,
+// and the walk stays pending. An explicit Compact defragments at once.
 func (db *DB) compactLocked(ctx context.Context, deferDefrag bool) error {
 	seq, v, now, err := db.freeze(ctx)
 	if err != nil {
@@ -60,8 +62,12 @@ func (db *DB) compactLocked(ctx context.Context, deferDefrag bool) error {
 	db.removeFiles(old)
 	db.stats.compactions.Add(1)
 	db.log.Info("minikv: compaction done", "snapshot", snapshotName(seq), "keys", count, "took", time.Since(start))
-	if deferDefrag && !db.defragPending && !db.mostlyDead() {
+	if deferDefrag && !db.mostlyDead() {
+		pending := db.defragPending
 		db.defragPending = true
+		if pending {
+			return db.relocateSparse(ctx, &pacer{})
+		}
 		return nil
 	}
 	db.defragPending = false
@@ -196,8 +202,14 @@ func (db *DB) defragment(ctx context.Context) error {
 			break
 		}
 	}
+	return db.relocateSparse(ctx, &pace)
+}
+
+// relocateSparse moves the live records out of the arena chunks less than
+// half live, a paced step at a time, until none is left.
+func (db *DB) relocateSparse(ctx context.Context, pace *pacer) error {
 	for more := true; more; {
-		err := db.pacedStep(ctx, &pace, func() {
+		err := db.pacedStep(ctx, pace, func() {
 			more = db.stepRelocation(1, 2)
 		})
 		if err != nil {

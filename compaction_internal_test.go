@@ -132,6 +132,78 @@ func TestDefragment_NotDeferredWhenMostlyDead(t *testing.T) {
 	}
 }
 
+// TestDefragment_PendingEmptiesSparseChunks runs two automatic
+// compactions by hand around overwrites of three keys in five, written in
+// random order: the first leaves the key-order walk pending; the second,
+// with the arena's chunks then sparse but less than half of it dead, must
+// empty the sparse chunks and leave the walk pending, so that steady
+// writes do not pay for a walk that the next writes would undo.
+func TestDefragment_PendingEmptiesSparseChunks(t *testing.T) {
+	opts := defragOptions(t)
+	opts.DisableAutoCompaction = true
+	db, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const n = 5000
+	r := rand.New(rand.NewPCG(7, 8))
+	write := func(round byte, keep func(int) bool) {
+		t.Helper()
+		value := make([]byte, 100)
+		value[0] = round
+		for _, k := range r.Perm(n) {
+			if keep(k) {
+				if err := db.Set(fmt.Sprintf("k%06d", k), value); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	overwritten := func(k int) bool { return k%5 < 3 }
+	autoCompact := func() {
+		t.Helper()
+		db.compactMu.Lock()
+		defer db.compactMu.Unlock()
+		if err := db.compactLocked(t.Context(), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(0, func(int) bool { return true })
+	autoCompact()
+	if !defragPending(db) {
+		t.Fatal("the first automatic compaction did not defer its defragmentation")
+	}
+	write(1, overwritten)
+	db.mu.RLock()
+	sparse, dead, total := db.idx.Arena.SparseChunk(), db.idx.Arena.Dead(), db.idx.Arena.Total()
+	db.mu.RUnlock()
+	if sparse < 0 || dead*2 >= total {
+		t.Fatalf("before the second compaction: sparse chunk %d, %d of %d bytes dead; want a sparse chunk and under half dead", sparse, dead, total)
+	}
+	autoCompact()
+	db.mu.RLock()
+	sparse, dead, total = db.idx.Arena.SparseChunk(), db.idx.Arena.Dead(), db.idx.Arena.Total()
+	db.mu.RUnlock()
+	t.Logf("after the second compaction: %d of %d arena bytes dead, %.0f%% of records in key order", dead, total, orderedFraction(db)*100)
+	if !defragPending(db) {
+		t.Error("the second automatic compaction ran the key-order walk; it was to stay pending")
+	}
+	if sparse >= 0 {
+		t.Errorf("chunk %d is still less than half live after the second compaction", sparse)
+	}
+	for k := range n {
+		v, err := db.Get(fmt.Sprintf("k%06d", k))
+		want := byte(0)
+		if overwritten(k) {
+			want = 1
+		}
+		if err != nil || len(v) != 100 || v[0] != want {
+			t.Fatalf("k%06d: %d bytes starting %v, %v; want round %d", k, len(v), v[:min(1, len(v))], err, want)
+		}
+	}
+}
+
 // TestCompact_DefragmentsAtOnce checks that an explicit Compact does not
 // defer, and clears a deferred defragmentation.
 func TestCompact_DefragmentsAtOnce(t *testing.T) {
