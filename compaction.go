@@ -42,9 +42,10 @@ const defragIdle = 500 * time.Millisecond
 // half the arena is dead: during a bulk load or steady overwrites the
 // key-order walk would copy records that the next writes put out of order
 // again, and it would double the arena while they run. When one is already
-// pending, the compaction empties the sparse chunks (relocateSparse), which
-// bounds the memory of dead records at a fraction of the walk's copying,
-// and the walk stays pending. An explicit Compact defragments at once.
+// pending, the compaction empties the sparse chunks instead
+// (relocateSparse), which gives back the memory of dead records while
+// copying only what those chunks still hold, and the walk stays pending.
+// An explicit Compact defragments at once.
 func (db *DB) compactLocked(ctx context.Context, deferDefrag bool) error {
 	seq, v, now, err := db.freeze(ctx)
 	if err != nil {
