@@ -793,9 +793,14 @@ func (c *Cursor) UpperBound() (string, bool) {
 	return "", false
 }
 
-// leafOf walks down to key's leaf and returns it, or nil for an empty
-// tree. It only reads, so a writer may call it beside readers.
-func (t *Tree) leafOf(key string) *Leaf {
+// leafOf returns key's leaf, or nil for an empty tree: the finger's when
+// key lies in its bounds and owner is still the tree's, as in mutLeafFor,
+// else the leaf a walk down from the root finds. It only reads, so the
+// writer (the finger is the writer's) may call it beside readers.
+func (t *Tree) leafOf(key string, owner uint64) *Leaf {
+	if l := t.finger.at(key, owner); l != nil {
+		return l
+	}
 	if t.height == 0 {
 		return t.rootLeaf
 	}

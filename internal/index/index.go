@@ -72,11 +72,7 @@ func (x *Index) Find(key string, h uint64) Probe {
 		// done here rather than while readers wait. The finger, which
 		// only the writer reads, spares the walk for a key near the last.
 		owner := x.Tree.owner.Load()
-		l := x.Tree.finger.at(key, owner)
-		if l == nil {
-			l = x.Tree.leafOf(key)
-		}
-		if l != nil && l.owner == owner {
+		if l := x.Tree.leafOf(key, owner); l != nil && l.owner == owner {
 			p.leaf = l
 		}
 	}
