@@ -129,10 +129,7 @@ func printScalings(w io.Writer, results []*result) {
 			peer = fmt.Sprintf("best peer: %s (%s)", times(bq), bn)
 		}
 		if q, ok := s.quotient(mk); mk != nil && ok {
-			verdict = fmt.Sprintf("%s: %s, missed", s.text, times(q))
-			if q >= s.target {
-				verdict = fmt.Sprintf("%s: %s, met", s.text, times(q))
-			}
+			verdict = verdictCell(s.text, q, q >= s.target)
 		}
 		fmt.Fprintf(w, "%s %s | %s |\n", row, peer, verdict)
 	}
@@ -237,11 +234,16 @@ func targetCell(mk *result, results []*result, f figure) string {
 	if !f.higher {
 		met = ratio <= f.target.factor
 	}
+	return verdictCell(f.target.text, ratio, met)
+}
+
+// verdictCell states a target, MiniKV's ratio and whether it is met.
+func verdictCell(text string, ratio float64, met bool) string {
 	verdict := "missed"
 	if met {
 		verdict = "met"
 	}
-	return fmt.Sprintf("%s: %s, %s", f.target.text, times(ratio), verdict)
+	return fmt.Sprintf("%s: %s, %s", text, times(ratio), verdict)
 }
 
 // times formats a ratio with two significant digits below 1, so that a
