@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"sync"
+	"time"
 
 	"github.com/minikv/minikv/internal/index"
 )
@@ -46,11 +47,82 @@ import (
 // data or lock moves to the other core costs about as much again as the
 // write, so one writer at a time, on one core, is the fastest here.
 //
+// That holds while writers do nothing but write. A service does work of
+// its own between writes, and there the same rule left a core idle: the
+// releaser went back to that work while the waiters it woke sat queued
+// behind it on its own P (the Go scheduler runs a goroutine that a
+// release wakes next on the releaser's P, after the releaser), so writeMu
+// stayed free with writers parked on it, until every goroutine was parked
+// and the second P had nothing to run. With 16 goroutines that each build
+// a 1 KiB value between writes, the process used 1.3 of its 2 cores
+// (BenchmarkSetWithWork).
+// writerHandOff tells the two apart by how long writeMu stays free after
+// a release that has waiters, and in the second case the releaser yields
+// its P to the waiter (runtime.Gosched), which takes writeMu at once while
+// the releaser's own work moves to the other P (docs/performance.md).
+//
 // A single set (Set, SetWithTTL, a read-modify-write that sets) holds the
 // index lock only for the change itself: under the writer lock nothing
 // else changes the index, so its reading half (the hash-table probe, the
 // walk to a present key's leaf: index.Find) runs before, beside readers.
 // Deletes and batches still do all their work under the index lock.
+
+// writerHandOff decides, when a goroutine releases writeMu while others
+// wait for it, whether the releaser yields its P to them. It watches the
+// gap between such a release and the next acquisition of writeMu: one
+// release in gapProbeEvery does not yield and measures that gap (probeAt),
+// and the others yield when the gaps average more than yieldGap. Writers
+// that only write come back for writeMu within a fraction of a
+// microsecond, and take it again before any waiter runs: yielding would
+// only add a context switch to every write. Writers that do other work
+// between writes leave it free for as long as that work takes. The
+// probes keep measuring what the gap is without the yields, which shorten
+// it. It is guarded by writeMu; the times are nanoseconds of a monotonic
+// clock.
+type writerHandOff struct {
+	releases uint32 // contended releases of writeMu
+	probeAt  int64  // when the last probe released writeMu; 0 when measured
+	gapAvg   int64  // the average gap, a moving average of the probes
+}
+
+const (
+	// gapProbeEvery is one contended release in how many that probes.
+	gapProbeEvery = 16
+	// yieldGap is the average gap above which releasers yield. A yield
+	// costs the releaser a context switch and its next write a move to
+	// another core, about a microsecond; a writer that leaves writeMu
+	// free for longer gains that back.
+	yieldGap = 2000
+)
+
+// yield is called by a goroutine that holds writeMu, is about to release
+// it and has seen waiters for it, and reports whether it should yield
+// after the release. now reads the clock.
+func (h *writerHandOff) yield(now func() int64) bool {
+	h.releases++
+	if h.releases%gapProbeEvery == 0 {
+		h.probeAt = max(now(), 1) // 0 means measured
+		return false
+	}
+	return h.gapAvg > yieldGap
+}
+
+// acquired is called by a goroutine that just took writeMu. When the
+// release before was a probe, it adds the gap since to the average.
+func (h *writerHandOff) acquired(now func() int64) {
+	if h.probeAt == 0 {
+		return
+	}
+	gap := now() - h.probeAt
+	h.probeAt = 0
+	h.gapAvg += (gap - h.gapAvg) / 4
+}
+
+// monoNow returns the nanoseconds of a monotonic clock since the process
+// started.
+func monoNow() int64 { return int64(time.Since(monoStart)) }
+
+var monoStart = time.Now()
 
 // reqKind says what a writeReq does.
 type reqKind uint8

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,11 +42,15 @@ type DB struct {
 	writeSem      chan struct{} // a one-slot semaphore serialising writers; a channel so a writer can give up when its context ends
 	// writeMu is taken before writeSem by writes without a context that
 	// can end (see commit.go); viaMu, under writeSem, says the holder
-	// took it.
-	writeMu sync.Mutex
-	viaMu   bool
-	mu      indexLock // guards idx; idx is nil once closed (see indexlock.go)
-	idx     *memIndex
+	// took it. muWaiters counts the goroutines that found writeMu held
+	// and wait for it; handOff, under writeMu, decides whether its
+	// releaser yields to them (see writerHandOff).
+	writeMu   sync.Mutex
+	viaMu     bool
+	muWaiters atomic.Int32
+	handOff   writerHandOff
+	mu        indexLock // guards idx; idx is nil once closed (see indexlock.go)
+	idx       *memIndex
 
 	closed   atomic.Bool
 	wal      *wal     // nil when read-only; appends under writeSem
@@ -361,7 +366,12 @@ func (db *DB) lockWriter(ctx context.Context) error {
 		return err
 	}
 	if ctx.Done() == nil {
-		db.writeMu.Lock()
+		if !db.writeMu.TryLock() {
+			db.muWaiters.Add(1)
+			db.writeMu.Lock()
+			db.muWaiters.Add(-1)
+		}
+		db.handOff.acquired(monoNow)
 		db.writeSem <- struct{}{}
 		db.viaMu = true
 	} else if err := db.acquireWriter(ctx); err != nil {
@@ -381,9 +391,13 @@ func (db *DB) lockWriter(ctx context.Context) error {
 func (db *DB) unlockWriter() {
 	viaMu := db.viaMu
 	db.viaMu = false
+	yield := viaMu && db.muWaiters.Load() > 0 && db.handOff.yield(monoNow)
 	<-db.writeSem
 	if viaMu {
 		db.writeMu.Unlock()
+		if yield {
+			runtime.Gosched() // see writerHandOff
+		}
 	}
 }
 
