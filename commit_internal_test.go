@@ -16,8 +16,8 @@ func TestWriterHandOff_FollowsTheGap(t *testing.T) {
 	var h writerHandOff
 	var clock int64 = 1_000_000
 	now := func() int64 { return clock }
-	// run makes n contended releases with the given gap and returns how
-	// many of the last half yielded, and how many of those were probes.
+	// run makes n contended releases with the given gap and returns, of
+	// the last half of them, how many yielded and how many probed.
 	run := func(n int, gap int64) (yields, probes int) {
 		for i := range n {
 			y := h.yield(now)
