@@ -64,11 +64,10 @@ func (db *DB) compactLocked(ctx context.Context, deferDefrag bool) error {
 	db.stats.compactions.Add(1)
 	db.log.Info("minikv: compaction done", "snapshot", snapshotName(seq), "keys", count, "took", time.Since(start))
 	if deferDefrag && !db.mostlyDead() {
-		pending := db.defragPending
-		db.defragPending = true
-		if pending {
+		if db.defragPending {
 			return db.relocateSparse(ctx, &pacer{})
 		}
+		db.defragPending = true
 		return nil
 	}
 	db.defragPending = false
