@@ -516,7 +516,10 @@ func BenchmarkSetParallel(b *testing.B) {
 				b.Run(name, func(b *testing.B) {
 					db := benchOpen(b, mode, 0)
 					b.ReportAllocs()
-					benchGoroutines(b, g, func(i int, val []byte) error { return form.op(db, i, val) })
+					benchGoroutines(b, g, func() func(int) error {
+						val := make([]byte, benchValueLen)
+						return func(i int) error { return form.op(db, i, val) }
+					})
 					s := b.Elapsed().Seconds()
 					b.ReportMetric(float64(b.N)/s, "ops/s")
 					if form.n > 1 {
@@ -537,24 +540,25 @@ var benchCounters = func() (names [16]string) {
 
 func benchCounter(i int) string { return benchCounters[i] }
 
-// benchGoroutines runs b.N calls of op spread over g goroutines, which
-// take the next call's number from a shared counter, and times them all.
-// Each goroutine has a value buffer of its own.
-func benchGoroutines(b *testing.B, g int, op func(i int, val []byte) error) {
+// benchGoroutines runs b.N calls spread over g goroutines, which take the
+// next call's number from a shared counter, and times them all. Each
+// goroutine makes its own op with newOp before the timer starts, so that
+// it can keep state of its own (a value buffer, a random generator).
+func benchGoroutines(b *testing.B, g int, newOp func() func(i int) error) {
 	b.Helper()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for range g {
 		wg.Go(func() {
-			val := make([]byte, benchValueLen)
+			op := newOp()
 			<-start
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= b.N {
 					return
 				}
-				if err := op(i, val); err != nil {
+				if err := op(i); err != nil {
 					b.Error(err)
 					return
 				}
@@ -582,34 +586,18 @@ func BenchmarkSetWithWork(b *testing.B) {
 		b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
 			db := benchOpen(b, minikv.SyncNever, 0)
 			b.ReportAllocs()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for w := range g {
-				wg.Go(func() {
-					rng := rand.New(rand.NewPCG(uint64(w), 1))
-					val := make([]byte, 1024)
-					<-start
-					for {
-						i := int(next.Add(1)) - 1
-						if i >= b.N {
-							return
-						}
-						for j := range val {
-							val[j] = ' ' + byte(rng.IntN(95))
-						}
-						if err := db.Set(benchKey(i%keys), val); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
+			var seeds atomic.Uint64
 			cpu := processCPU()
-			b.ResetTimer()
-			close(start)
-			wg.Wait()
-			b.StopTimer()
+			benchGoroutines(b, g, func() func(int) error {
+				rng := rand.New(rand.NewPCG(seeds.Add(1), 1))
+				val := make([]byte, 1024)
+				return func(i int) error {
+					for j := range val {
+						val[j] = ' ' + byte(rng.IntN(95))
+					}
+					return db.Set(benchKey(i%keys), val)
+				}
+			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
 			if cpu > 0 {
 				b.ReportMetric((processCPU()-cpu).Seconds()/b.Elapsed().Seconds(), "cpus")
